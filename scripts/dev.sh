@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make dev`: the API on http://127.0.0.1:$PORT with a local DynamoDB-compatible engine and a
+# ready dev app. Ctrl-C or SIGTERM stops everything it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+PORT=${PORT:-9000}
+DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
+# A file keeps data between runs; DEV_DATA=:memory: starts empty every time.
+DEV_DATA=${DEV_DATA:-.dev/dynamodb.sqlite}
+export TABLE_NAME=${TABLE_NAME:-talkplus-dev}
+export TALKPLUS_DEV_APP_ID=${TALKPLUS_DEV_APP_ID:-dev-app}
+export TALKPLUS_DEV_API_KEY=${TALKPLUS_DEV_API_KEY:-dev-api-key-0123456789abcdef}
+# The local engine accepts any credentials; the SDK still wants some, and a region.
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+export RUST_LOG=${RUST_LOG:-info}
+
+setup_cargo_lambda
+
+db_pid=""
+watch_pid=""
+cleanup() {
+    trap - EXIT INT TERM
+    stop_group "$watch_pid"
+    stop_group "$db_pid"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "building the functions and tools"
+cargo build --workspace --bins
+
+log "starting the local DynamoDB engine (dynoxide) on 127.0.0.1:$DYNAMODB_PORT"
+if [ "$DEV_DATA" = ":memory:" ]; then db_args=(--memory); else db_args=(--data "$DEV_DATA"); fi
+setsid "$ROOT/target/debug/talkplus-devdb" --port "$DYNAMODB_PORT" "${db_args[@]}" &
+db_pid=$!
+wait_port "$DYNAMODB_PORT" 30
+
+admin="$ROOT/target/debug/talkplus-admin"
+"$admin" create-table >/dev/null
+"$admin" ensure-app --app-id "$TALKPLUS_DEV_APP_ID" --api-key "$TALKPLUS_DEV_API_KEY" --name dev >/dev/null
+
+log "starting cargo lambda watch on 127.0.0.1:$PORT"
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" &
+watch_pid=$!
+wait_port "$PORT" 120
+
+# Start every function once, so that no caller waits for a function to come up.
+base="http://127.0.0.1:$PORT/v1.4/api"
+hdr=(-H "app-id: $TALKPLUS_DEV_APP_ID" -H "api-key: $TALKPLUS_DEV_API_KEY" -H "content-type: application/json")
+warm() { curl -s -o /dev/null --max-time 120 "${hdr[@]}" "$@" || true; }
+warm "$base/users"
+warm "$base/users/warm-up"
+warm -X PUT -d '{}' "$base/users/warm-up"
+warm -X POST -d '{}' "$base/users/create"
+
+cat <<MSG
+
+  TalkPlus-compatible API ready on http://127.0.0.1:$PORT
+    app-id:  $TALKPLUS_DEV_APP_ID
+    api-key: $TALKPLUS_DEV_API_KEY
+    table:   $TABLE_NAME (local engine on 127.0.0.1:$DYNAMODB_PORT, data: $DEV_DATA)
+
+  curl -s http://127.0.0.1:$PORT/v1.4/api/users/create \\
+    -H 'app-id: $TALKPLUS_DEV_APP_ID' -H 'api-key: $TALKPLUS_DEV_API_KEY' \\
+    -H 'content-type: application/json' -d '{"userId":"john","password":"secret"}'
+
+  Ctrl-C stops everything.
+MSG
+echo "READY" >&2
+wait "$watch_pid"

@@ -1,0 +1,53 @@
+//! Building the SDK client, once per cold start.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// The table every function reads and writes.
+pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
+
+/// Loads the AWS configuration from the environment (region, credentials, and
+/// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine) and builds a DynamoDB client.
+pub async fn dynamodb_client() -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(timeouts())
+        .retry_config(retries())
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// rustls with ring instead of the SDK's default aws-lc: the same TLS, a much shorter build
+/// and a smaller binary. Plain http (local engines) goes through it too.
+pub fn http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// Attempts are short so that the SDK's retries plus the store's (`store::retry`) fit the
+/// function timeout (10 s in template.yaml) with room left to answer 503.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(4))
+        .build()
+}
+
+/// The SDK's standard mode: throttling and transient network errors, three attempts.
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// `TABLE_NAME` from the environment.
+pub fn table_name() -> Result<String, String> {
+    std::env::var(TABLE_NAME_VAR).map_err(|_| format!("{TABLE_NAME_VAR} is not set"))
+}

@@ -1,0 +1,3 @@
+//! Domain logic: plain functions over typed requests and the store.
+
+pub mod users;

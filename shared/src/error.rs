@@ -1,0 +1,146 @@
+//! The one error enum of the API and the one table that maps it to TalkPlus codes and HTTP
+//! statuses. `ERROR_TABLE` is what the README's error table is checked against.
+
+use serde::Serialize;
+
+/// One row of the error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorSpec {
+    /// TalkPlus error code, always sent as a string.
+    pub code: &'static str,
+    /// TalkPlus's name for the code (the Swift client's `KlatError` case, PascalCase).
+    pub name: &'static str,
+    pub status: u16,
+}
+
+macro_rules! specs {
+    ($($ident:ident = $code:literal, $name:literal, $status:literal;)*) => {
+        $(pub const $ident: ErrorSpec = ErrorSpec { code: $code, name: $name, status: $status };)*
+        /// Every (code, status) pair the server can answer with.
+        pub const ERROR_TABLE: &[ErrorSpec] = &[$($ident),*];
+    };
+}
+
+specs! {
+    PARAMS_BINDING = "1001", "ParamsBindingError", 400;
+    BODY_TOO_LARGE = "1001", "ParamsBindingError", 413;
+    INVALID_PARAMS = "1002", "InvalidParams", 400;
+    INTERNAL = "1003", "InternalServerError", 500;
+    UNAVAILABLE = "1003", "InternalServerError", 503;
+    UNAUTHORIZED = "1006", "Unauthorized", 401;
+    INVALID_META_DATA = "1011", "InvalidMetaData", 400;
+    DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
+    USER_NOT_FOUND = "3003", "UserNotFound", 404;
+    USER_ID_TAKEN = "3004", "UserIDTaken", 409;
+}
+
+/// Everything a request can fail with. Client mistakes carry a message meant for the caller;
+/// `Internal` and `Unavailable` carry detail meant for the logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("{0} is required")]
+    MissingParam(&'static str),
+    #[error("{0}")]
+    InvalidMetaData(String),
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("DeactivatedApp")]
+    DeactivatedApp,
+    #[error("user {0} not found")]
+    UserNotFound(String),
+    #[error("user id {0} is already taken")]
+    UserIdTaken(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Error {
+    pub fn spec(&self) -> ErrorSpec {
+        match self {
+            Error::InvalidParam(_) => PARAMS_BINDING,
+            Error::BodyTooLarge(_) => BODY_TOO_LARGE,
+            Error::MissingParam(_) => INVALID_PARAMS,
+            Error::InvalidMetaData(_) => INVALID_META_DATA,
+            Error::Unauthorized => UNAUTHORIZED,
+            Error::DeactivatedApp => DEACTIVATED_APP,
+            Error::UserNotFound(_) => USER_NOT_FOUND,
+            Error::UserIdTaken(_) => USER_ID_TAKEN,
+            Error::Internal(_) => INTERNAL,
+            Error::Unavailable(_) => UNAVAILABLE,
+        }
+    }
+
+    /// True for failures on our side; those are logged, and their detail is not sent.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, Error::Internal(_) | Error::Unavailable(_))
+    }
+
+    /// The message put in the response body.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "InternalServerError".to_owned(),
+            Error::Unavailable(_) => "storage is busy or unavailable, retry later".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The TalkPlus error body: `{"error":true,"code":"NNNN","message":"...","requestId":"..."}`.
+    pub fn body(&self, request_id: &str) -> ErrorBody {
+        ErrorBody {
+            error: true,
+            code: self.spec().code,
+            message: self.public_message(),
+            request_id: request_id.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub error: bool,
+    pub code: &'static str,
+    pub message: String,
+    pub request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unauthorized_body_matches_the_seed_page_plus_request_id() {
+        let body = serde_json::to_value(Error::Unauthorized.body("req-1")).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": true, "code": "1006", "message": "Unauthorized", "requestId": "req-1"})
+        );
+    }
+
+    #[test]
+    fn internal_detail_is_never_sent() {
+        let err = Error::Internal("connection refused to 10.0.0.1".into());
+        let body = serde_json::to_string(&err.body("r")).unwrap();
+        assert!(!body.contains("10.0.0.1"), "{body}");
+        assert_eq!(err.spec().status, 500);
+    }
+
+    #[test]
+    fn table_rows_are_distinct_and_codes_are_four_digits() {
+        for (i, a) in ERROR_TABLE.iter().enumerate() {
+            assert!(a.code.len() == 4 && a.code.bytes().all(|b| b.is_ascii_digit()));
+            for b in &ERROR_TABLE[i + 1..] {
+                assert!(
+                    (a.code, a.status) != (b.code, b.status),
+                    "duplicate row {a:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! HTTP adapters, one per endpoint: read the request, call the domain, shape the response.
+//! Each function crate serves exactly one of these.
+
+pub mod users;

@@ -1,0 +1,143 @@
+//! The HTTP edge: reading requests and writing responses. The only module that knows statuses.
+
+use lambda_http::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Parses a JSON body into `T`. A missing content-type is accepted; another content-type,
+/// malformed JSON or a field of the wrong type is `1001`; an empty body reads as `{}` so that
+/// required fields report `1002`.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(Error::InvalidParam(format!(
+                "content-type must be application/json, not {ct:?}"
+            )));
+        }
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"{}",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        // Not produced for API Gateway requests; treat as no body.
+        _ => b"{}",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::BodyTooLarge(MAX_BODY_BYTES));
+    }
+    let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => b"{}",
+        Some(b'{') => bytes,
+        // serde would read a struct from a positional array; TalkPlus bodies are objects.
+        Some(_) => return Err(Error::InvalidParam("the body must be a JSON object".into())),
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            Error::InvalidParam(format!("malformed JSON body: {inner}"))
+        } else {
+            Error::InvalidParam(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// A path parameter the route defines, e.g. `userId` in `/v1.4/api/users/{userId}`.
+pub fn path_param<'a>(req: &'a Request, name: &'static str) -> Result<&'a str, Error> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|v| !v.is_empty())
+        .ok_or(Error::MissingParam(name))
+}
+
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name))
+}
+
+fn json_response<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| {
+        r#"{"error":true,"code":"1003","message":"InternalServerError"}"#.to_owned()
+    });
+    let mut resp = Response::new(Body::Text(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// 200 with `value` as the JSON body.
+pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
+    json_response(200, value)
+}
+
+/// The TalkPlus error body with the status from the error table.
+pub fn error_response(err: &Error, request_id: &str) -> Response<Body> {
+    json_response(err.spec().status, &err.body(request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body1 {
+        user_id: Option<String>,
+        #[allow(dead_code)]
+        count: Option<u32>,
+    }
+
+    fn req(ct: Option<&str>, body: &str) -> Request {
+        let mut r = Request::new(if body.is_empty() { Body::Empty } else { Body::Text(body.into()) });
+        if let Some(ct) = ct {
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        r
+    }
+
+    #[test]
+    fn parses_with_or_without_content_type() {
+        for ct in [None, Some("application/json"), Some("application/json; charset=utf-8")] {
+            let b: Body1 = json_body(&req(ct, r#"{"userId":"u1","unknown":[1]}"#)).unwrap();
+            assert_eq!(b.user_id.as_deref(), Some("u1"));
+        }
+    }
+
+    #[test]
+    fn empty_body_reads_as_empty_object() {
+        let b: Body1 = json_body(&req(Some("application/json"), "")).unwrap();
+        assert!(b.user_id.is_none());
+    }
+
+    #[test]
+    fn bad_bodies_are_1001_and_name_the_field() {
+        let e = json_body::<Body1>(&req(None, r#"{"userId": 5}"#)).unwrap_err();
+        assert_eq!(e.spec().code, "1001");
+        assert!(e.to_string().starts_with("userId:"), "{e}");
+        for bad in ["{", "[]", "null", "\"x\""] {
+            let e = json_body::<Body1>(&req(None, bad)).unwrap_err();
+            assert_eq!((e.spec().code, e.spec().status), ("1001", 400), "{bad}");
+        }
+        let e = json_body::<Body1>(&req(Some("application/x-www-form-urlencoded"), "userId=u")).unwrap_err();
+        assert_eq!(e.spec().code, "1001");
+    }
+
+    #[test]
+    fn oversized_body_is_413() {
+        let big = format!(r#"{{"userId":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let e = json_body::<Body1>(&req(None, &big)).unwrap_err();
+        assert_eq!(e.spec().status, 413);
+        let resp = error_response(&e, "rid");
+        assert_eq!(resp.status(), 413);
+    }
+}

@@ -1,0 +1,17 @@
+//! The models crate every function uses: domain types, validation, error codes, auth, the
+//! DynamoDB store, and the handler for each endpoint.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod lambda;
+pub mod model;
+pub mod secrets;
+pub mod store;
+pub mod validate;
+pub mod wire;
+
+pub use error::Error;

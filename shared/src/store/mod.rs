@@ -1,0 +1,352 @@
+//! The DynamoDB store: the only module that knows the SDK, the key layout and item shapes.
+
+pub mod items;
+pub mod keys;
+pub mod retry;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde_dynamo::{from_item, to_item};
+
+use crate::Error;
+use crate::model::{App, AppCredentials, Page, User, UserChanges, UserSecrets};
+use items::{AppItem, UserItem};
+use retry::{retrying, storage_error};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A handle on the table. Cheap to clone: the SDK client is reference-counted.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Item, Error> {
+    to_item(value).map_err(|e| Error::Internal(format!("encode item: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, Error> {
+    from_item(item).map_err(|e| Error::Internal(format!("decode item: {e}")))
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // ---- apps ----
+
+    /// Stores a new app; fails if the id exists.
+    pub async fn create_app(&self, app: &App, api_key_digest: &str) -> Result<(), Error> {
+        let item = encode(&AppItem {
+            pk: keys::app_pk(&app.id),
+            sk: keys::APP_SK.into(),
+            gsi1pk: keys::APP_REGISTRY.into(),
+            gsi1sk: app.id.clone(),
+            entity: "app".into(),
+            app_id: app.id.clone(),
+            name: app.name.clone(),
+            api_key_digest: api_key_digest.into(),
+            active: app.active,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+        })?;
+        let put = retrying(|| {
+            self.client
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(Error::InvalidParam(format!("app {} already exists", app.id)))
+            }
+            Err(e) => Err(storage_error("create app", e)),
+        }
+    }
+
+    pub async fn app(&self, app_id: &str) -> Result<Option<AppCredentials>, Error> {
+        let out = retrying(|| {
+            self.client
+                .get_item()
+                .table_name(self.table())
+                .key("pk", s(keys::app_pk(app_id)))
+                .key("sk", s(keys::APP_SK))
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("get app", e))?;
+        out.item
+            .map(|item| decode::<AppItem>(item).map(AppCredentials::from))
+            .transpose()
+    }
+
+    /// Every app, in id order (provisioning only; reads the registry index).
+    pub async fn apps(&self) -> Result<Vec<App>, Error> {
+        let mut apps = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .index_name(schema::GSI1)
+                    .key_condition_expression("gsi1pk = :p")
+                    .expression_attribute_values(":p", s(keys::APP_REGISTRY))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("list apps", e))?;
+            for item in out.items.unwrap_or_default() {
+                apps.push(AppCredentials::from(decode::<AppItem>(item)?).app);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(apps);
+            }
+        }
+    }
+
+    /// Replaces an app's key digest; the old key stops working at once (modulo auth caches).
+    pub async fn set_api_key_digest(&self, app_id: &str, digest: &str, now: i64) -> Result<(), Error> {
+        self.update_app(app_id, "SET api_key_digest = :v, updated_at = :now", s(digest), now)
+            .await
+    }
+
+    pub async fn set_app_active(&self, app_id: &str, active: bool, now: i64) -> Result<(), Error> {
+        self.update_app(app_id, "SET active = :v, updated_at = :now", AttributeValue::Bool(active), now)
+            .await
+    }
+
+    async fn update_app(&self, app_id: &str, expr: &str, v: AttributeValue, now: i64) -> Result<(), Error> {
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::app_pk(app_id)))
+                .key("sk", s(keys::APP_SK))
+                .update_expression(expr)
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":v", v.clone())
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(Error::InvalidParam(format!("app {app_id} does not exist")))
+            }
+            Err(e) => Err(storage_error("update app", e)),
+        }
+    }
+
+    // ---- users ----
+
+    /// Stores a new user; `3004` if the id is taken. One conditional write, so two racing
+    /// creates of the same id give one user and one `3004`.
+    pub async fn create_user(&self, app_id: &str, user: &User, secrets: &UserSecrets) -> Result<(), Error> {
+        let item = encode(&UserItem {
+            pk: keys::user_pk(app_id, &user.id),
+            sk: keys::USER_SK.into(),
+            gsi1pk: keys::users_index(app_id),
+            gsi1sk: user.id.clone(),
+            entity: "user".into(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            profile_image_url: user.profile_image_url.clone(),
+            data: user.data.clone(),
+            disable_push_notification: user.disable_push_notification,
+            password_hash: secrets.password_hash.clone(),
+            login_token_digest: secrets.login_token_digest.clone(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        })?;
+        let put = retrying(|| {
+            self.client
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+        })
+        .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(Error::UserIdTaken(user.id.clone()))
+            }
+            Err(e) => Err(storage_error("create user", e)),
+        }
+    }
+
+    pub async fn user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, Error> {
+        let out = retrying(|| {
+            self.client
+                .get_item()
+                .table_name(self.table())
+                .key("pk", s(keys::user_pk(app_id, user_id)))
+                .key("sk", s(keys::USER_SK))
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("get user", e))?;
+        out.item.map(|i| decode::<UserItem>(i).map(User::from)).transpose()
+    }
+
+    /// Users in id order, strictly after `after`, at most `limit` of them. The index is
+    /// eventually consistent, so a user created a moment ago may be missing from a list.
+    pub async fn users_after(&self, app_id: &str, after: Option<&str>, limit: usize) -> Result<Page<User>, Error> {
+        let items = self.index_page(keys::users_index(app_id), after, limit).await?;
+        let has_next = items.len() > limit;
+        let items = items
+            .into_iter()
+            .take(limit)
+            .map(|i| decode::<UserItem>(i).map(User::from))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, has_next })
+    }
+
+    /// Up to `limit + 1` index items of partition `gsi1pk` with `gsi1sk > after`; the extra
+    /// one tells whether there is a next page. Follows DynamoDB's 1 MB pages as needed.
+    async fn index_page(&self, gsi1pk: String, after: Option<&str>, limit: usize) -> Result<Vec<Item>, Error> {
+        // DynamoDB rejects an empty string in a key condition, so no cursor means no bound.
+        let condition = match after {
+            Some(_) => "gsi1pk = :p AND gsi1sk > :after",
+            None => "gsi1pk = :p",
+        };
+        let mut values = HashMap::from([(":p".to_owned(), s(gsi1pk))]);
+        if let Some(after) = after {
+            values.insert(":after".to_owned(), s(after));
+        }
+        let want = limit + 1;
+        let mut items = Vec::with_capacity(want);
+        let mut start: Option<Item> = None;
+        loop {
+            let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .index_name(schema::GSI1)
+                    .key_condition_expression(condition)
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .limit(remaining)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("query index", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= want {
+                items.truncate(want);
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Applies `changes` and returns the user as stored afterwards; `3003` if there is none.
+    pub async fn update_user(&self, app_id: &str, user_id: &str, changes: &UserChanges, now: i64) -> Result<User, Error> {
+        let mut sets = vec!["#updated_at = :updated_at"];
+        let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
+        let mut values = HashMap::from([(":updated_at".to_owned(), AttributeValue::N(now.to_string()))]);
+        if let Some(v) = &changes.username {
+            sets.push("#username = :username");
+            names.insert("#username".into(), "username".into());
+            values.insert(":username".into(), s(v));
+        }
+        if let Some(v) = &changes.profile_image_url {
+            sets.push("#profile_image_url = :profile_image_url");
+            names.insert("#profile_image_url".into(), "profile_image_url".into());
+            values.insert(":profile_image_url".into(), s(v));
+        }
+        if let Some(v) = &changes.data {
+            sets.push("#data = :data");
+            names.insert("#data".into(), "data".into());
+            let map = v.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+            values.insert(":data".into(), AttributeValue::M(map));
+        }
+        let expr = format!("SET {}", sets.join(", "));
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::user_pk(app_id, user_id)))
+                .key("sk", s(keys::USER_SK))
+                .update_expression(&expr)
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+        })
+        .await;
+        match res {
+            Ok(out) => {
+                let item = out
+                    .attributes
+                    .ok_or_else(|| Error::Internal("update returned no attributes".into()))?;
+                Ok(User::from(decode::<UserItem>(item)?))
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(Error::UserNotFound(user_id.to_owned()))
+            }
+            Err(e) => Err(storage_error("update user", e)),
+        }
+    }
+}
+
+impl From<AppItem> for AppCredentials {
+    fn from(i: AppItem) -> Self {
+        AppCredentials {
+            app: App {
+                id: i.app_id,
+                name: i.name,
+                active: i.active,
+                created_at: i.created_at,
+                updated_at: i.updated_at,
+            },
+            api_key_digest: i.api_key_digest,
+        }
+    }
+}
+
+impl From<UserItem> for User {
+    fn from(i: UserItem) -> Self {
+        User {
+            id: i.user_id,
+            username: i.username,
+            profile_image_url: i.profile_image_url,
+            data: i.data,
+            disable_push_notification: i.disable_push_notification,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Retries the SDK does not do. The SDK's standard mode retries throttling and transient
+//! network errors a few times per call; real DynamoDB also cancels transactions with
+//! `TransactionConflict` under contention, which the SDK hands straight back. This loop
+//! retries both kinds with full-jitter exponential backoff and gives up inside a time budget
+//! that leaves room in the function's timeout (see template.yaml), after which the caller
+//! answers `503`/`1003`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// Total time spent retrying one store operation, after which it gives up.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(3);
+pub const MAX_ATTEMPTS: u32 = 8;
+const BASE_DELAY: Duration = Duration::from_millis(20);
+const MAX_DELAY: Duration = Duration::from_millis(400);
+
+const RETRYABLE_CODES: &[&str] = &[
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+];
+
+/// True when trying the same call again may succeed.
+pub fn is_retryable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            match e.code() {
+                Some(code) if RETRYABLE_CODES.contains(&code) => true,
+                // Cancellation reasons are listed in the message; a cancellation caused by a
+                // failed condition is an answer, not a transient failure.
+                Some("TransactionCanceledException") => {
+                    let msg = e.message().unwrap_or_default();
+                    !msg.contains("ConditionalCheckFailed")
+                        && (msg.contains("TransactionConflict") || msg.contains("Throttling"))
+                }
+                _ => false,
+            }
+        }
+        // Timeouts and dispatch failures were already retried by the SDK's standard mode.
+        _ => false,
+    }
+}
+
+/// Delay before retry number `attempt` (0-based): uniform in [0, min(cap, base * 2^attempt)].
+pub fn backoff(attempt: u32, random: u32) -> Duration {
+    let ceiling = BASE_DELAY
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_DELAY);
+    ceiling.mul_f64(f64::from(random) / f64::from(u32::MAX))
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // A failing OS generator only costs the jitter.
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b)
+}
+
+/// Runs `call` until it succeeds, fails with a non-retryable error, or the attempts or the
+/// time budget run out; returns the last outcome.
+pub async fn retrying<T, E, R, F, Fut>(mut call: F) -> Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+{
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(err) if is_retryable(&err) && attempt + 1 < MAX_ATTEMPTS => {
+                let delay = backoff(attempt, random_u32());
+                if start.elapsed() + delay >= RETRY_BUDGET {
+                    return Err(err);
+                }
+                tracing::debug!(attempt, code = ?err.code(), "retrying DynamoDB call");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Maps an SDK error that the caller did not handle to the API error.
+pub fn storage_error<E, R>(what: &str, err: SdkError<E, R>) -> crate::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = is_retryable(&err);
+    let transient = matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    let detail = format!("{what}: {}", aws_smithy_types::error::display::DisplayErrorContext(&err));
+    if retryable || transient {
+        crate::Error::Unavailable(detail)
+    } else {
+        crate::Error::Internal(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        assert_eq!(backoff(0, 0), Duration::ZERO);
+        assert_eq!(backoff(0, u32::MAX), BASE_DELAY);
+        assert_eq!(backoff(3, u32::MAX), BASE_DELAY * 8);
+        assert_eq!(backoff(30, u32::MAX), MAX_DELAY);
+        for a in 0..MAX_ATTEMPTS {
+            assert!(backoff(a, random_u32()) <= MAX_DELAY);
+        }
+    }
+
+    #[test]
+    fn worst_case_fits_the_budget() {
+        let worst: Duration = (0..MAX_ATTEMPTS).map(|a| backoff(a, u32::MAX)).sum();
+        // Sleeping alone can never exceed the budget check plus one capped delay.
+        assert!(worst <= RETRY_BUDGET + MAX_DELAY, "{worst:?}");
+    }
+}

@@ -1,0 +1,155 @@
+//! Input rules from CONTRACT.md ("Identifiers", field limits). Lengths count characters, not bytes.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::Error;
+
+/// User and bot ids: 1..=68 URI-safe characters (TalkPlus docs).
+pub const MAX_USER_ID_CHARS: usize = 68;
+pub const MAX_USERNAME_CHARS: usize = 128;
+pub const MAX_URL_CHARS: usize = 2048;
+/// Only to bound hashing cost: argon2 reads the whole password.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// `data` maps on users and channels.
+pub const MAX_DATA_PAIRS: usize = 5;
+pub const MAX_DATA_KEY_CHARS: usize = 128;
+pub const MAX_DATA_VALUE_CHARS: usize = 1024;
+
+/// Letters, digits and `-` `_` `.` `~`: the unreserved set of RFC 3986. Keys use `#` as a
+/// separator, so an id can never reach into another item's key.
+pub fn is_uri_safe(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+/// Checks an id field (user id, bot id, channel id) against the charset and a length bound.
+pub fn id(field: &str, value: &str, max_chars: usize) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::InvalidParam(format!("{field} must not be empty")));
+    }
+    if value.len() > max_chars {
+        return Err(Error::InvalidParam(format!(
+            "{field} must be at most {max_chars} characters"
+        )));
+    }
+    if !is_uri_safe(value) {
+        return Err(Error::InvalidParam(format!(
+            "{field} may contain only letters, digits, '-', '_', '.' and '~'"
+        )));
+    }
+    Ok(())
+}
+
+pub fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
+    // Byte length bounds the char count from above, so most values skip the count.
+    if value.len() > max && value.chars().count() > max {
+        return Err(Error::InvalidParam(format!(
+            "{field} must be at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A `data` field: an object of at most 5 string pairs, key <= 128 and value <= 1024
+/// characters. Anything else is `1011` InvalidMetaData.
+pub fn data_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, Error> {
+    let bad = |why: String| Error::InvalidMetaData(format!("{field}: {why}"));
+    let Value::Object(map) = value else {
+        return Err(bad("must be an object of string values".into()));
+    };
+    if map.len() > MAX_DATA_PAIRS {
+        return Err(bad(format!("at most {MAX_DATA_PAIRS} key-value pairs")));
+    }
+    map.iter()
+        .map(|(k, v)| {
+            let Value::String(v) = v else {
+                return Err(bad(format!("value of {k:?} must be a string")));
+            };
+            if k.chars().count() > MAX_DATA_KEY_CHARS {
+                return Err(bad(format!("keys must be at most {MAX_DATA_KEY_CHARS} characters")));
+            }
+            if v.chars().count() > MAX_DATA_VALUE_CHARS {
+                return Err(bad(format!(
+                    "values must be at most {MAX_DATA_VALUE_CHARS} characters"
+                )));
+            }
+            Ok((k.clone(), v.clone()))
+        })
+        .collect()
+}
+
+/// A required field: absent and `null` are both `1002`.
+pub fn required<T>(field: &'static str, value: Option<T>) -> Result<T, Error> {
+    value.ok_or(Error::MissingParam(field))
+}
+
+/// The `limit` query parameter of list endpoints.
+pub fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Error> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(Error::InvalidParam(format!(
+                "limit must be an integer from 1 to {max}"
+            ))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_follow_the_uri_safe_rule_and_length() {
+        assert!(id("userId", "a-b_c.d~E9", 68).is_ok());
+        assert!(id("userId", &"x".repeat(68), 68).is_ok());
+        for bad in ["", "a b", "a#b", "a/b", "é", "a%20"] {
+            assert!(
+                matches!(id("userId", bad, 68), Err(Error::InvalidParam(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(id("userId", &"x".repeat(69), 68).is_err());
+    }
+
+    #[test]
+    fn max_chars_counts_characters_not_bytes() {
+        let korean = "가".repeat(128); // 384 bytes
+        assert!(max_chars("username", &korean, 128).is_ok());
+        assert!(max_chars("username", &format!("{korean}x"), 128).is_err());
+    }
+
+    #[test]
+    fn data_rules_give_1011() {
+        let ok = json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"});
+        assert_eq!(data_map("data", &ok).unwrap().len(), 5);
+        let cases = [
+            json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}),
+            json!({"a": 1}),
+            json!({"a": null}),
+            json!({"a": {"b": "c"}}),
+            json!(["a"]),
+            json!("a"),
+            json!({ "k".repeat(129): "v" }),
+            json!({"k": "v".repeat(1025)}),
+        ];
+        for case in cases {
+            let err = data_map("data", &case).unwrap_err();
+            assert_eq!(err.spec().code, "1011", "{case}");
+        }
+        assert!(data_map("data", &json!({ "k".repeat(128): "v".repeat(1024) })).is_ok());
+    }
+
+    #[test]
+    fn limit_defaults_and_bounds() {
+        assert_eq!(limit(None, 50, 100).unwrap(), 50);
+        assert_eq!(limit(Some("100"), 50, 100).unwrap(), 100);
+        for bad in ["0", "101", "-1", "ten", "1.5"] {
+            assert!(limit(Some(bad), 50, 100).is_err(), "{bad}");
+        }
+    }
+}

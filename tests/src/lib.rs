@@ -1,0 +1,231 @@
+//! Test harness for the storage, integration and end-to-end tests.
+//!
+//! Storage-touching tests run against a real DynamoDB-compatible engine:
+//! - by default, dynoxide started in-process on a loopback port (once per test binary);
+//! - with `TALKPLUS_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:N`, any other engine, such as
+//!   Amazon's DynamoDB Local (`make test` runs the suites against both).
+//!
+//! Tests share one table and isolate themselves by app: each test provisions its own app,
+//! and every key starts with the app id.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use lambda_http::http::Method;
+use lambda_http::{Body, Context, Request, RequestExt, Response};
+use serde_json::Value;
+use shared::lambda::{Ctx, Services, handle};
+use shared::model::{App, now_ms};
+use shared::secrets::{new_app_id, new_secret, secret_digest};
+use shared::store::{Store, schema};
+
+pub mod layout;
+
+pub const ENDPOINT_VAR: &str = "TALKPLUS_TEST_DYNAMODB_ENDPOINT";
+pub const TABLE: &str = "talkplus-test";
+
+/// The engine's endpoint: from the environment, or an in-process dynoxide.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var(ENDPOINT_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => start_dynoxide(),
+    })
+}
+
+/// Which engine the tests run against, for messages.
+pub fn engine_name() -> &'static str {
+    if std::env::var(ENDPOINT_VAR).is_ok_and(|v| !v.is_empty()) {
+        "external"
+    } else {
+        "dynoxide"
+    }
+}
+
+fn start_dynoxide() -> String {
+    let std_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .expect("bind a loopback port for dynoxide");
+    let addr = std_listener.local_addr().expect("listener address");
+    std_listener.set_nonblocking(true).expect("nonblocking listener");
+    // Its own runtime on its own thread: each #[tokio::test] has a runtime that ends with
+    // the test, and the engine must outlive all of them.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("dynoxide runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
+            let db = dynoxide::Database::memory().expect("in-memory dynoxide");
+            dynoxide::server::serve_on(listener, db).await;
+        });
+    });
+    format!("http://{addr}")
+}
+
+/// A client for the test engine with the same HTTP stack, timeouts and retries as the
+/// functions. Built per test: an SDK client must not outlive the runtime that made it.
+pub fn client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "talkplus-tests"))
+        .endpoint_url(endpoint())
+        .http_client(shared::config::http_client())
+        .timeout_config(shared::config::timeouts())
+        .retry_config(shared::config::retries())
+        .build();
+    Client::from_conf(config)
+}
+
+/// The shared test table, created on first use.
+pub async fn store() -> Store {
+    let client = client();
+    schema::ensure_table(&client, TABLE)
+        .await
+        .expect("create the test table");
+    Store::new(client, TABLE)
+}
+
+/// A freshly provisioned app with its own id and key, and the services a function would
+/// build for it (auth cache off, so key changes are seen at once).
+pub struct TestApp {
+    pub services: Services,
+    pub app_id: String,
+    pub api_key: String,
+}
+
+/// A response read back as status and JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The TalkPlus error code, if this is an error body.
+    pub fn code(&self) -> Option<&str> {
+        (self.body["error"] == Value::Bool(true))
+            .then(|| self.body["code"].as_str())
+            .flatten()
+    }
+
+    /// Asserts the TalkPlus error shape with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, Some(code)),
+            "body: {}",
+            self.body
+        );
+        let keys: Vec<_> = self.body.as_object().expect("object body").keys().cloned().collect();
+        assert_eq!(keys, ["code", "error", "message", "requestId"], "{}", self.body);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let store = store().await;
+        let app_id = new_app_id();
+        let api_key = new_secret();
+        let now = now_ms();
+        let app = App {
+            id: app_id.clone(),
+            name: "test".into(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        store
+            .create_app(&app, &secret_digest(&api_key))
+            .await
+            .expect("provision test app");
+        TestApp {
+            services: Services::new(store, Duration::ZERO),
+            app_id,
+            api_key,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.services.store
+    }
+
+    /// A request as API Gateway would deliver it, with this app's headers.
+    pub fn request(&self, method: Method, path: &str, body: Option<Value>) -> Request {
+        self.request_as(&self.app_id.clone(), &self.api_key.clone(), method, path, body)
+    }
+
+    /// A request with explicit credentials (empty strings leave a header out).
+    pub fn request_as(&self, app_id: &str, api_key: &str, method: Method, path: &str, body: Option<Value>) -> Request {
+        let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut builder = lambda_http::http::Request::builder().method(method.clone()).uri(path);
+        if !app_id.is_empty() {
+            builder = builder.header("app-id", app_id);
+        }
+        if !api_key.is_empty() {
+            builder = builder.header("api-key", api_key);
+        }
+        let body = match body {
+            Some(v) => {
+                builder = builder.header("content-type", "application/json");
+                Body::Text(v.to_string())
+            }
+            None => Body::Empty,
+        };
+        let query: HashMap<String, String> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let mut context = Context::default();
+        context.request_id = format!("test-{}", shared::secrets::random_hex(4));
+        builder
+            .body(body)
+            .expect("valid request")
+            .with_path_parameters(path_params(&method, path_only))
+            .with_query_string_parameters(query)
+            .with_lambda_context(context)
+    }
+
+    /// Runs `handler` on `req` the way the Lambda function does.
+    pub async fn call<F, Fut>(&self, handler: F, req: Request) -> Reply
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<Body>, shared::Error>>,
+    {
+        reply(handle(&self.services, req, handler).await)
+    }
+}
+
+/// Reads a handler's response.
+pub fn reply(resp: Response<Body>) -> Reply {
+    let status = resp.status().as_u16();
+    assert_eq!(
+        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let body = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    Reply { status, body }
+}
+
+/// Path parameters from the project's router, as API Gateway would fill them. A path no
+/// route matches gets none, like a misrouted request would.
+fn path_params(method: &Method, path: &str) -> HashMap<String, String> {
+    layout::route(method.as_str(), path)
+        .map(|(_, params)| params)
+        .unwrap_or_default()
+}

@@ -1,0 +1,156 @@
+//! The deployment layout agrees with itself: template.yaml routes, the watch router and the
+//! function crates; the table in template.yaml and the one the store creates; the error table
+//! in code and in the README; the committed API Gateway events.
+
+use std::collections::BTreeSet;
+
+use serde_norway::Value;
+use shared::store::schema;
+use talkplus_tests::layout::{Route, read, route, router, workspace_root};
+
+fn template() -> Value {
+    serde_norway::from_str(&read("template.yaml")).expect("template.yaml parses")
+}
+
+/// Resources of type AWS::Serverless::Function.
+fn functions(t: &Value) -> Vec<(String, Value)> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(k, r)| (k.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(workspace_root().join("functions"))
+        .expect("functions/")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+#[test]
+fn template_routes_router_and_crates_agree() {
+    let t = template();
+    let mut from_template = Vec::new();
+    for (name, f) in functions(&t) {
+        let binary = f["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: Metadata.BuildProperties.Binary"));
+        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+        let events = f["Properties"]["Events"].as_mapping().expect("Events");
+        assert_eq!(events.len(), 1, "{name}: one route per function");
+        for (_, e) in events {
+            assert_eq!(e["Type"].as_str(), Some("HttpApi"), "{name}");
+            from_template.push(Route {
+                method: e["Properties"]["Method"].as_str().unwrap().to_owned(),
+                path: e["Properties"]["Path"].as_str().unwrap().to_owned(),
+                function: binary.to_owned(),
+            });
+        }
+    }
+    from_template.sort();
+    assert_eq!(from_template, router(), "template.yaml routes vs the watch router");
+
+    let routed: BTreeSet<String> = router().into_iter().map(|r| r.function).collect();
+    assert_eq!(routed, function_crates(), "routed functions vs functions/");
+    for name in function_crates() {
+        let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml")).parse().unwrap();
+        assert_eq!(manifest["package"]["name"].as_str(), Some(name.as_str()), "crate name = dir name");
+    }
+}
+
+#[test]
+fn every_function_has_its_own_narrow_policy() {
+    let t = template();
+    for (name, f) in functions(&t) {
+        let policies = f["Properties"]["Policies"].as_sequence().unwrap_or_else(|| panic!("{name}: Policies"));
+        let mut actions = Vec::new();
+        for p in policies {
+            for s in p["Statement"].as_sequence().expect("Statement") {
+                assert_eq!(s["Effect"].as_str(), Some("Allow"));
+                let resource = format!("{:?}", s["Resource"]);
+                assert!(resource.contains("Table"), "{name}: resource {resource} must be the table");
+                for a in s["Action"].as_sequence().expect("Action list") {
+                    let a = a.as_str().unwrap();
+                    assert!(a.starts_with("dynamodb:") && !a.contains('*'), "{name}: {a}");
+                    actions.push(a.to_owned());
+                }
+            }
+        }
+        assert!(actions.contains(&"dynamodb:GetItem".to_owned()), "{name}: authentication reads the app");
+        for broad in ["dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:CreateTable"] {
+            assert!(!actions.contains(&broad.to_owned()), "{name} must not have {broad}");
+        }
+    }
+}
+
+#[test]
+fn template_table_matches_the_store_schema() {
+    let t = template();
+    let table = &t["Resources"]["Table"]["Properties"];
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    let keys = |v: &Value| -> Vec<(String, String)> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let pair = |a: &str, b: &str| vec![(a.to_owned(), "HASH".to_owned()), (b.to_owned(), "RANGE".to_owned())];
+    assert_eq!(keys(&table["KeySchema"]), pair(schema::PK, schema::SK));
+    let gsis = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(gsis.len(), 1);
+    assert_eq!(gsis[0]["IndexName"].as_str(), Some(schema::GSI1));
+    assert_eq!(keys(&gsis[0]["KeySchema"]), pair(schema::GSI1_PK, schema::GSI1_SK));
+    assert_eq!(gsis[0]["Projection"]["ProjectionType"].as_str(), Some("ALL"));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(schema::TTL_ATTRIBUTE));
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn readme_error_table_matches_the_code() {
+    // Rows look like: | 1006 | 401 | Unauthorized | ... |
+    let readme = read("README.md");
+    let documented: BTreeSet<(String, u16)> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells.get(1)?;
+            let status = cells.get(2)?.parse().ok()?;
+            (code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit())).then(|| (code.to_string(), status))
+        })
+        .collect();
+    let in_code: BTreeSet<(String, u16)> = shared::error::ERROR_TABLE
+        .iter()
+        .map(|s| (s.code.to_owned(), s.status))
+        .collect();
+    assert_eq!(documented, in_code, "README error table vs shared::error::ERROR_TABLE");
+}
+
+#[test]
+fn committed_events_are_api_gateway_v2_requests_for_their_function() {
+    let dir = workspace_root().join("events");
+    let mut covered = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("events/") {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not an API Gateway event: {e}", path.display()));
+        let (r, params) = route(req.method().as_str(), req.uri().path())
+            .unwrap_or_else(|| panic!("{}: no route for {} {}", path.display(), req.method(), req.uri().path()));
+        assert!(name.starts_with(&r.function), "{name} routes to {}", r.function);
+        let given = lambda_http::RequestExt::path_parameters(&req);
+        for (k, v) in params {
+            assert_eq!(given.first(&k), Some(v.as_str()), "{name}: pathParameters.{k}");
+        }
+        covered.insert(r.function);
+    }
+    assert_eq!(covered, function_crates(), "one event per function at least");
+}
