@@ -70,12 +70,20 @@ impl AppCache {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
 }
 
 /// Checks the request's `app-id` and `api-key` headers.
-pub async fn authenticate(store: &Store, cache: &AppCache, headers: &HeaderMap) -> Result<AppId, Error> {
-    let (Some(app_id), Some(api_key)) = (header(headers, "app-id"), header(headers, "api-key")) else {
+pub async fn authenticate(
+    store: &Store,
+    cache: &AppCache,
+    headers: &HeaderMap,
+) -> Result<AppId, Error> {
+    let (Some(app_id), Some(api_key)) = (header(headers, "app-id"), header(headers, "api-key"))
+    else {
         return Err(Error::Unauthorized);
     };
     if app_id.len() > MAX_APP_ID_LEN || !crate::validate::is_uri_safe(app_id) {

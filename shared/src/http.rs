@@ -10,19 +10,11 @@ use crate::Error;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Parses a JSON body into `T`. A missing content-type is accepted; another content-type,
-/// malformed JSON or a field of the wrong type is `1001`; an empty body reads as `{}` so that
-/// required fields report `1002`.
+/// Parses a JSON body into `T`. The body is read as JSON whatever the content-type says
+/// (curl's `-d` labels JSON as a form, and TalkPlus clients omit the header), so only the
+/// body decides; a body that is not a JSON object, or a field of the wrong type, is `1001`.
+/// An empty body reads as `{}` so that required fields report `1002`.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
-    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default();
-        let essence = ct.split(';').next().unwrap_or_default().trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(Error::InvalidParam(format!(
-                "content-type must be application/json, not {ct:?}"
-            )));
-        }
-    }
     let bytes: &[u8] = match req.body() {
         Body::Empty => b"{}",
         Body::Text(t) => t.as_bytes(),
@@ -33,18 +25,35 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::BodyTooLarge(MAX_BODY_BYTES));
     }
+    let not_json = |detail: String| {
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if ct.is_empty() || essence.eq_ignore_ascii_case("application/json") {
+            Error::InvalidParam(detail)
+        } else {
+            Error::InvalidParam(format!(
+                "{detail} (bodies are JSON; content-type was {ct:?})"
+            ))
+        }
+    };
     let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         None => b"{}",
         Some(b'{') => bytes,
         // serde would read a struct from a positional array; TalkPlus bodies are objects.
-        Some(_) => return Err(Error::InvalidParam("the body must be a JSON object".into())),
+        Some(_) => return Err(not_json("the body must be a JSON object".into())),
     };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            Error::InvalidParam(format!("malformed JSON body: {inner}"))
+        if inner.is_syntax() || inner.is_eof() {
+            not_json(format!("malformed JSON body: {inner}"))
+        } else if path == "." || path.is_empty() {
+            Error::InvalidParam(format!("invalid body: {inner}"))
         } else {
             Error::InvalidParam(format!("{path}: {inner}"))
         }
@@ -60,7 +69,8 @@ pub fn path_param<'a>(req: &'a Request, name: &'static str) -> Result<&'a str, E
 }
 
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name))
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
 }
 
 fn json_response<T: Serialize>(status: u16, value: &T) -> Response<Body> {
@@ -98,16 +108,28 @@ mod tests {
     }
 
     fn req(ct: Option<&str>, body: &str) -> Request {
-        let mut r = Request::new(if body.is_empty() { Body::Empty } else { Body::Text(body.into()) });
+        let mut r = Request::new(if body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(body.into())
+        });
         if let Some(ct) = ct {
-            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         }
         r
     }
 
     #[test]
     fn parses_with_or_without_content_type() {
-        for ct in [None, Some("application/json"), Some("application/json; charset=utf-8")] {
+        let cts = [
+            None,
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            // curl -d without -H labels the body this way.
+            Some("application/x-www-form-urlencoded"),
+        ];
+        for ct in cts {
             let b: Body1 = json_body(&req(ct, r#"{"userId":"u1","unknown":[1]}"#)).unwrap();
             assert_eq!(b.user_id.as_deref(), Some("u1"));
         }
@@ -128,8 +150,10 @@ mod tests {
             let e = json_body::<Body1>(&req(None, bad)).unwrap_err();
             assert_eq!((e.spec().code, e.spec().status), ("1001", 400), "{bad}");
         }
-        let e = json_body::<Body1>(&req(Some("application/x-www-form-urlencoded"), "userId=u")).unwrap_err();
+        let e = json_body::<Body1>(&req(Some("application/x-www-form-urlencoded"), "userId=u"))
+            .unwrap_err();
         assert_eq!(e.spec().code, "1001");
+        assert!(e.to_string().contains("content-type"), "{e}");
     }
 
     #[test]

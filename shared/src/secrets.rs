@@ -29,7 +29,11 @@ pub fn hash_password(password: &str) -> Result<String, crate::Error> {
 }
 
 /// `hash_password` with explicit costs, for the benchmark.
-pub fn hash_password_with(password: &str, m_cost: u32, t_cost: u32) -> Result<String, crate::Error> {
+pub fn hash_password_with(
+    password: &str,
+    m_cost: u32,
+    t_cost: u32,
+) -> Result<String, crate::Error> {
     argon2(m_cost, t_cost)
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -62,7 +66,14 @@ pub fn new_app_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// What is stored for an API key or a login token.
@@ -80,10 +91,12 @@ pub fn digest_matches(secret: &str, stored_digest: &str) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]

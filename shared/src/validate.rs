@@ -68,7 +68,9 @@ pub fn data_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, 
                 return Err(bad(format!("value of {k:?} must be a string")));
             };
             if k.chars().count() > MAX_DATA_KEY_CHARS {
-                return Err(bad(format!("keys must be at most {MAX_DATA_KEY_CHARS} characters")));
+                return Err(bad(format!(
+                    "keys must be at most {MAX_DATA_KEY_CHARS} characters"
+                )));
             }
             if v.chars().count() > MAX_DATA_VALUE_CHARS {
                 return Err(bad(format!(

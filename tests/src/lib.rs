@@ -50,7 +50,9 @@ fn start_dynoxide() -> String {
     let std_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .expect("bind a loopback port for dynoxide");
     let addr = std_listener.local_addr().expect("listener address");
-    std_listener.set_nonblocking(true).expect("nonblocking listener");
+    std_listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
     // Its own runtime on its own thread: each #[tokio::test] has a runtime that ends with
     // the test, and the engine must outlive all of them.
     std::thread::spawn(move || {
@@ -74,7 +76,13 @@ pub fn client() -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "talkplus-tests"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "talkplus-tests",
+        ))
         .endpoint_url(endpoint())
         .http_client(shared::config::http_client())
         .timeout_config(shared::config::timeouts())
@@ -124,8 +132,19 @@ impl Reply {
             "body: {}",
             self.body
         );
-        let keys: Vec<_> = self.body.as_object().expect("object body").keys().cloned().collect();
-        assert_eq!(keys, ["code", "error", "message", "requestId"], "{}", self.body);
+        let keys: Vec<_> = self
+            .body
+            .as_object()
+            .expect("object body")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            ["code", "error", "message", "requestId"],
+            "{}",
+            self.body
+        );
         assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
@@ -160,13 +179,28 @@ impl TestApp {
 
     /// A request as API Gateway would deliver it, with this app's headers.
     pub fn request(&self, method: Method, path: &str, body: Option<Value>) -> Request {
-        self.request_as(&self.app_id.clone(), &self.api_key.clone(), method, path, body)
+        self.request_as(
+            &self.app_id.clone(),
+            &self.api_key.clone(),
+            method,
+            path,
+            body,
+        )
     }
 
     /// A request with explicit credentials (empty strings leave a header out).
-    pub fn request_as(&self, app_id: &str, api_key: &str, method: Method, path: &str, body: Option<Value>) -> Request {
+    pub fn request_as(
+        &self,
+        app_id: &str,
+        api_key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Request {
         let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut builder = lambda_http::http::Request::builder().method(method.clone()).uri(path);
+        let mut builder = lambda_http::http::Request::builder()
+            .method(method.clone())
+            .uri(path);
         if !app_id.is_empty() {
             builder = builder.header("app-id", app_id);
         }
@@ -212,7 +246,9 @@ impl TestApp {
 pub fn reply(resp: Response<Body>) -> Reply {
     let status = resp.status().as_u16();
     assert_eq!(
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/json")
     );
     let body = match resp.body() {

@@ -32,14 +32,20 @@ async fn every_kind_of_bad_credential_gets_the_same_401() {
         bodies.push(body);
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
-    assert_eq!(bodies[0], json!({"error": true, "code": "1006", "message": "Unauthorized"}));
+    assert_eq!(
+        bodies[0],
+        json!({"error": true, "code": "1006", "message": "Unauthorized"})
+    );
 }
 
 #[tokio::test]
 async fn error_bodies_carry_the_lambda_request_id() {
     let app = TestApp::new().await;
     let req = app.request_as("", "", Method::GET, "/v1.4/api/users/u", None);
-    let rid = lambda_http::RequestExt::lambda_context_ref(&req).unwrap().request_id.clone();
+    let rid = lambda_http::RequestExt::lambda_context_ref(&req)
+        .unwrap()
+        .request_id
+        .clone();
     let r = app.call(users::get, req).await;
     assert_eq!(r.body["requestId"], rid);
 }
@@ -47,14 +53,30 @@ async fn error_bodies_carry_the_lambda_request_id() {
 #[tokio::test]
 async fn deactivated_app_is_403_only_with_the_right_key() {
     let app = TestApp::new().await;
-    app.store().set_app_active(&app.app_id, false, now_ms()).await.unwrap();
-    let r = app.call(users::get, app.request(Method::GET, "/v1.4/api/users/u", None)).await;
+    app.store()
+        .set_app_active(&app.app_id, false, now_ms())
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/u", None),
+        )
+        .await;
     r.assert_error(403, "1012");
     let req = app.request_as(&app.app_id, "wrong", Method::GET, "/v1.4/api/users/u", None);
     app.call(users::get, req).await.assert_error(401, "1006");
 
-    app.store().set_app_active(&app.app_id, true, now_ms()).await.unwrap();
-    let r = app.call(users::get, app.request(Method::GET, "/v1.4/api/users/u", None)).await;
+    app.store()
+        .set_app_active(&app.app_id, true, now_ms())
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/u", None),
+        )
+        .await;
     r.assert_error(404, "3003");
 }
 
@@ -66,9 +88,20 @@ async fn a_rotated_key_replaces_the_old_one() {
         .set_api_key_digest(&app.app_id, &secret_digest(&new_key), now_ms())
         .await
         .unwrap();
-    let old = app.call(users::get, app.request(Method::GET, "/v1.4/api/users/u", None)).await;
+    let old = app
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/u", None),
+        )
+        .await;
     old.assert_error(401, "1006");
-    let req = app.request_as(&app.app_id, &new_key, Method::GET, "/v1.4/api/users/u", None);
+    let req = app.request_as(
+        &app.app_id,
+        &new_key,
+        Method::GET,
+        "/v1.4/api/users/u",
+        None,
+    );
     app.call(users::get, req).await.assert_error(404, "3003");
 }
 
@@ -77,19 +110,42 @@ async fn apps_cannot_see_each_others_users() {
     let a = TestApp::new().await;
     let b = TestApp::new().await;
     let r = a
-        .call(users::create, a.request(Method::POST, "/v1.4/api/users/create", Some(json!({"userId": "shared-name", "password": "p"}))))
+        .call(
+            users::create,
+            a.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": "shared-name", "password": "p"})),
+            ),
+        )
         .await;
     assert_eq!(r.status, 200);
-    b.call(users::get, b.request(Method::GET, "/v1.4/api/users/shared-name", None))
-        .await
-        .assert_error(404, "3003");
+    b.call(
+        users::get,
+        b.request(Method::GET, "/v1.4/api/users/shared-name", None),
+    )
+    .await
+    .assert_error(404, "3003");
     // b may take the same id: ids are per app.
     let r = b
-        .call(users::create, b.request(Method::POST, "/v1.4/api/users/create", Some(json!({"userId": "shared-name", "password": "p"}))))
+        .call(
+            users::create,
+            b.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": "shared-name", "password": "p"})),
+            ),
+        )
         .await;
     assert_eq!(r.status, 200);
     // a's key does not open b.
-    let req = b.request_as(&b.app_id, &a.api_key, Method::GET, "/v1.4/api/users/shared-name", None);
+    let req = b.request_as(
+        &b.app_id,
+        &a.api_key,
+        Method::GET,
+        "/v1.4/api/users/shared-name",
+        None,
+    );
     b.call(users::get, req).await.assert_error(401, "1006");
 }
 
@@ -98,7 +154,14 @@ async fn the_table_holds_no_key_password_or_token_in_clear() {
     let app = TestApp::new().await;
     let password = "hunter2-but-longer";
     let r = app
-        .call(users::create, app.request(Method::POST, "/v1.4/api/users/create", Some(json!({"userId": "secretive", "password": password}))))
+        .call(
+            users::create,
+            app.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": "secretive", "password": password})),
+            ),
+        )
         .await;
     assert_eq!(r.status, 200);
     let token = r.body["loginToken"].as_str().unwrap().to_owned();
@@ -110,7 +173,10 @@ async fn the_table_holds_no_key_password_or_token_in_clear() {
         .scan()
         .table_name(app.store().table())
         .filter_expression("begins_with(pk, :app)")
-        .expression_attribute_values(":app", aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#", app.app_id)))
+        .expression_attribute_values(
+            ":app",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#", app.app_id)),
+        )
         .send()
         .await
         .unwrap();
@@ -120,7 +186,16 @@ async fn the_table_holds_no_key_password_or_token_in_clear() {
     for secret in [password, token.as_str(), app.api_key.as_str()] {
         assert!(!dump.contains(secret), "found a secret in clear");
     }
-    assert!(dump.contains("$argon2id$"), "password stored as an argon2id hash");
-    assert!(dump.contains(&secret_digest(&token)), "token stored as its digest");
-    assert!(dump.contains(&secret_digest(&app.api_key)), "key stored as its digest");
+    assert!(
+        dump.contains("$argon2id$"),
+        "password stored as an argon2id hash"
+    );
+    assert!(
+        dump.contains(&secret_digest(&token)),
+        "token stored as its digest"
+    );
+    assert!(
+        dump.contains(&secret_digest(&app.api_key)),
+        "key stored as its digest"
+    );
 }

@@ -38,7 +38,11 @@ fn template_routes_router_and_crates_agree() {
         let binary = f["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{name}: Metadata.BuildProperties.Binary"));
-        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
         assert_eq!(events.len(), 1, "{name}: one route per function");
         for (_, e) in events {
@@ -51,13 +55,23 @@ fn template_routes_router_and_crates_agree() {
         }
     }
     from_template.sort();
-    assert_eq!(from_template, router(), "template.yaml routes vs the watch router");
+    assert_eq!(
+        from_template,
+        router(),
+        "template.yaml routes vs the watch router"
+    );
 
     let routed: BTreeSet<String> = router().into_iter().map(|r| r.function).collect();
     assert_eq!(routed, function_crates(), "routed functions vs functions/");
     for name in function_crates() {
-        let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml")).parse().unwrap();
-        assert_eq!(manifest["package"]["name"].as_str(), Some(name.as_str()), "crate name = dir name");
+        let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml"))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            manifest["package"]["name"].as_str(),
+            Some(name.as_str()),
+            "crate name = dir name"
+        );
     }
 }
 
@@ -65,23 +79,41 @@ fn template_routes_router_and_crates_agree() {
 fn every_function_has_its_own_narrow_policy() {
     let t = template();
     for (name, f) in functions(&t) {
-        let policies = f["Properties"]["Policies"].as_sequence().unwrap_or_else(|| panic!("{name}: Policies"));
+        let policies = f["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name}: Policies"));
         let mut actions = Vec::new();
         for p in policies {
             for s in p["Statement"].as_sequence().expect("Statement") {
                 assert_eq!(s["Effect"].as_str(), Some("Allow"));
                 let resource = format!("{:?}", s["Resource"]);
-                assert!(resource.contains("Table"), "{name}: resource {resource} must be the table");
+                assert!(
+                    resource.contains("Table"),
+                    "{name}: resource {resource} must be the table"
+                );
                 for a in s["Action"].as_sequence().expect("Action list") {
                     let a = a.as_str().unwrap();
-                    assert!(a.starts_with("dynamodb:") && !a.contains('*'), "{name}: {a}");
+                    assert!(
+                        a.starts_with("dynamodb:") && !a.contains('*'),
+                        "{name}: {a}"
+                    );
                     actions.push(a.to_owned());
                 }
             }
         }
-        assert!(actions.contains(&"dynamodb:GetItem".to_owned()), "{name}: authentication reads the app");
-        for broad in ["dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:CreateTable"] {
-            assert!(!actions.contains(&broad.to_owned()), "{name} must not have {broad}");
+        assert!(
+            actions.contains(&"dynamodb:GetItem".to_owned()),
+            "{name}: authentication reads the app"
+        );
+        for broad in [
+            "dynamodb:Scan",
+            "dynamodb:DeleteTable",
+            "dynamodb:CreateTable",
+        ] {
+            assert!(
+                !actions.contains(&broad.to_owned()),
+                "{name} must not have {broad}"
+            );
         }
     }
 }
@@ -95,18 +127,40 @@ fn template_table_matches_the_store_schema() {
         v.as_sequence()
             .unwrap()
             .iter()
-            .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
-    let pair = |a: &str, b: &str| vec![(a.to_owned(), "HASH".to_owned()), (b.to_owned(), "RANGE".to_owned())];
+    let pair = |a: &str, b: &str| {
+        vec![
+            (a.to_owned(), "HASH".to_owned()),
+            (b.to_owned(), "RANGE".to_owned()),
+        ]
+    };
     assert_eq!(keys(&table["KeySchema"]), pair(schema::PK, schema::SK));
     let gsis = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
     assert_eq!(gsis.len(), 1);
     assert_eq!(gsis[0]["IndexName"].as_str(), Some(schema::GSI1));
-    assert_eq!(keys(&gsis[0]["KeySchema"]), pair(schema::GSI1_PK, schema::GSI1_SK));
-    assert_eq!(gsis[0]["Projection"]["ProjectionType"].as_str(), Some("ALL"));
-    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(schema::TTL_ATTRIBUTE));
-    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(
+        keys(&gsis[0]["KeySchema"]),
+        pair(schema::GSI1_PK, schema::GSI1_SK)
+    );
+    assert_eq!(
+        gsis[0]["Projection"]["ProjectionType"].as_str(),
+        Some("ALL")
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(schema::TTL_ATTRIBUTE)
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
     assert_eq!(
         table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
         Some(true)
@@ -123,14 +177,18 @@ fn readme_error_table_matches_the_code() {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
             let code = cells.get(1)?;
             let status = cells.get(2)?.parse().ok()?;
-            (code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit())).then(|| (code.to_string(), status))
+            (code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| (code.to_string(), status))
         })
         .collect();
     let in_code: BTreeSet<(String, u16)> = shared::error::ERROR_TABLE
         .iter()
         .map(|s| (s.code.to_owned(), s.status))
         .collect();
-    assert_eq!(documented, in_code, "README error table vs shared::error::ERROR_TABLE");
+    assert_eq!(
+        documented, in_code,
+        "README error table vs shared::error::ERROR_TABLE"
+    );
 }
 
 #[test]
@@ -143,14 +201,32 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
         let text = std::fs::read_to_string(&path).unwrap();
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not an API Gateway event: {e}", path.display()));
-        let (r, params) = route(req.method().as_str(), req.uri().path())
-            .unwrap_or_else(|| panic!("{}: no route for {} {}", path.display(), req.method(), req.uri().path()));
-        assert!(name.starts_with(&r.function), "{name} routes to {}", r.function);
+        let (r, params) = route(req.method().as_str(), req.uri().path()).unwrap_or_else(|| {
+            panic!(
+                "{}: no route for {} {}",
+                path.display(),
+                req.method(),
+                req.uri().path()
+            )
+        });
+        assert!(
+            name.starts_with(&r.function),
+            "{name} routes to {}",
+            r.function
+        );
         let given = lambda_http::RequestExt::path_parameters(&req);
         for (k, v) in params {
-            assert_eq!(given.first(&k), Some(v.as_str()), "{name}: pathParameters.{k}");
+            assert_eq!(
+                given.first(&k),
+                Some(v.as_str()),
+                "{name}: pathParameters.{k}"
+            );
         }
         covered.insert(r.function);
     }
-    assert_eq!(covered, function_crates(), "one event per function at least");
+    assert_eq!(
+        covered,
+        function_crates(),
+        "one event per function at least"
+    );
 }

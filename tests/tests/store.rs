@@ -8,19 +8,34 @@ use talkplus_tests::{TestApp, client, store};
 async fn ensure_table_is_idempotent_and_concurrent_safe() {
     let name = format!("ensure-{}", shared::secrets::random_hex(4));
     let c = client();
-    let (a, b) = tokio::join!(schema::ensure_table(&c, &name), schema::ensure_table(&c, &name));
+    let (a, b) = tokio::join!(
+        schema::ensure_table(&c, &name),
+        schema::ensure_table(&c, &name)
+    );
     let mut statuses = [a.unwrap(), b.unwrap()];
     statuses.sort_by_key(|s| *s == TableStatus::Created);
-    assert_eq!(statuses, [TableStatus::AlreadyExisted, TableStatus::Created]);
-    assert_eq!(schema::ensure_table(&c, &name).await.unwrap(), TableStatus::AlreadyExisted);
+    assert_eq!(
+        statuses,
+        [TableStatus::AlreadyExisted, TableStatus::Created]
+    );
+    assert_eq!(
+        schema::ensure_table(&c, &name).await.unwrap(),
+        TableStatus::AlreadyExisted
+    );
 
     let desc = c.describe_table().table_name(&name).send().await.unwrap();
     let t = desc.table().unwrap();
     let gsi = &t.global_secondary_indexes()[0];
     assert_eq!(gsi.index_name(), Some(schema::GSI1));
-    let ttl = c.describe_time_to_live().table_name(&name).send().await.unwrap();
+    let ttl = c
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        ttl.time_to_live_description().and_then(|d| d.attribute_name()),
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
         Some(schema::TTL_ATTRIBUTE)
     );
     c.delete_table().table_name(&name).send().await.unwrap();
@@ -31,11 +46,20 @@ async fn apps_are_created_once_and_listed_without_keys() {
     let s = store().await;
     let now = now_ms();
     let id = shared::secrets::new_app_id();
-    let app = App { id: id.clone(), name: "listed".into(), active: true, created_at: now, updated_at: now };
+    let app = App {
+        id: id.clone(),
+        name: "listed".into(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
     s.create_app(&app, "digest-1").await.unwrap();
     let again = s.create_app(&app, "digest-2").await.unwrap_err();
     assert_eq!(again.spec().code, "1001");
-    assert_eq!(s.app(&id).await.unwrap().unwrap().api_key_digest, "digest-1");
+    assert_eq!(
+        s.app(&id).await.unwrap().unwrap().api_key_digest,
+        "digest-1"
+    );
     let apps = s.apps().await.unwrap();
     assert!(apps.iter().any(|a| a == &app), "{apps:?}");
     assert!(s.set_api_key_digest("no-such-app", "d", now).await.is_err());
@@ -46,8 +70,9 @@ async fn apps_are_created_once_and_listed_without_keys() {
 async fn users_page_across_more_than_one_query_page() {
     // 120 users with full-size data maps: more than the largest page, walked by cursor.
     let app = TestApp::new().await;
-    let data: std::collections::BTreeMap<String, String> =
-        (0..5).map(|i| (format!("k{i}"), "v".repeat(1024))).collect();
+    let data: std::collections::BTreeMap<String, String> = (0..5)
+        .map(|i| (format!("k{i}"), "v".repeat(1024)))
+        .collect();
     let now = now_ms();
     for i in 0..120 {
         let user = shared::model::User {
@@ -59,13 +84,23 @@ async fn users_page_across_more_than_one_query_page() {
             created_at: now,
             updated_at: now,
         };
-        let secrets = shared::model::UserSecrets { password_hash: "h".into(), login_token_digest: "d".into() };
-        app.store().create_user(&app.app_id, &user, &secrets).await.unwrap();
+        let secrets = shared::model::UserSecrets {
+            password_hash: "h".into(),
+            login_token_digest: "d".into(),
+        };
+        app.store()
+            .create_user(&app.app_id, &user, &secrets)
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = app.store().users_after(&app.app_id, after.as_deref(), 100).await.unwrap();
+        let page = app
+            .store()
+            .users_after(&app.app_id, after.as_deref(), 100)
+            .await
+            .unwrap();
         seen.extend(page.items.iter().map(|u| u.id.clone()));
         after = page.items.last().map(|u| u.id.clone());
         if !page.has_next {

@@ -7,8 +7,11 @@ use shared::handlers::users;
 use talkplus_tests::TestApp;
 
 async fn create(app: &TestApp, body: Value) -> talkplus_tests::Reply {
-    app.call(users::create, app.request(Method::POST, "/v1.4/api/users/create", Some(body)))
-        .await
+    app.call(
+        users::create,
+        app.request(Method::POST, "/v1.4/api/users/create", Some(body)),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -24,7 +27,15 @@ async fn create_returns_user_and_login_token() {
     let keys: Vec<_> = user.as_object().unwrap().keys().cloned().collect();
     assert_eq!(
         keys,
-        ["createdAt", "data", "disablePushNotification", "id", "profileImageUrl", "updatedAt", "username"]
+        [
+            "createdAt",
+            "data",
+            "disablePushNotification",
+            "id",
+            "profileImageUrl",
+            "updatedAt",
+            "username"
+        ]
     );
     assert_eq!(user["id"], "john");
     assert_eq!(user["username"], "John");
@@ -52,7 +63,12 @@ async fn optional_fields_default_to_empty() {
 #[tokio::test]
 async fn taken_id_is_3004() {
     let app = TestApp::new().await;
-    assert_eq!(create(&app, json!({"userId": "dup", "password": "p"})).await.status, 200);
+    assert_eq!(
+        create(&app, json!({"userId": "dup", "password": "p"}))
+            .await
+            .status,
+        200
+    );
     create(&app, json!({"userId": "dup", "password": "other"}))
         .await
         .assert_error(409, "3004");
@@ -81,25 +97,62 @@ async fn validation_errors() {
         (json!({"userId": null, "password": "p"}), 400, "1002"),
         (json!({"userId": "", "password": "p"}), 400, "1001"),
         (json!({"userId": "has space", "password": "p"}), 400, "1001"),
-        (json!({"userId": "x".repeat(69), "password": "p"}), 400, "1001"),
+        (
+            json!({"userId": "x".repeat(69), "password": "p"}),
+            400,
+            "1001",
+        ),
         (json!({"userId": 12, "password": "p"}), 400, "1001"),
         (json!({"userId": "u", "password": ""}), 400, "1001"),
-        (json!({"userId": "u", "password": "x".repeat(1025)}), 400, "1001"),
-        (json!({"userId": "u", "password": "p", "username": "x".repeat(129)}), 400, "1001"),
-        (json!({"userId": "u", "password": "p", "profileImageUrl": "x".repeat(2049)}), 400, "1001"),
-        (json!({"userId": "u", "password": "p", "data": {"a": 1}}), 400, "1011"),
-        (json!({"userId": "u", "password": "p", "data": {"1": "a", "2": "b", "3": "c", "4": "d", "5": "e", "6": "f"}}), 400, "1011"),
-        (json!({"userId": "u", "password": "p", "data": "x"}), 400, "1011"),
+        (
+            json!({"userId": "u", "password": "x".repeat(1025)}),
+            400,
+            "1001",
+        ),
+        (
+            json!({"userId": "u", "password": "p", "username": "x".repeat(129)}),
+            400,
+            "1001",
+        ),
+        (
+            json!({"userId": "u", "password": "p", "profileImageUrl": "x".repeat(2049)}),
+            400,
+            "1001",
+        ),
+        (
+            json!({"userId": "u", "password": "p", "data": {"a": 1}}),
+            400,
+            "1011",
+        ),
+        (
+            json!({"userId": "u", "password": "p", "data": {"1": "a", "2": "b", "3": "c", "4": "d", "5": "e", "6": "f"}}),
+            400,
+            "1011",
+        ),
+        (
+            json!({"userId": "u", "password": "p", "data": "x"}),
+            400,
+            "1011",
+        ),
     ];
     for (body, status, code) in cases {
         let r = create(&app, body.clone()).await;
-        assert_eq!((r.status, r.code()), (status, Some(code)), "{body} -> {}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (status, Some(code)),
+            "{body} -> {}",
+            r.body
+        );
     }
     // A user id of exactly 68 characters is fine.
     let r = create(&app, json!({"userId": "x".repeat(68), "password": "p"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Nothing was written by the rejected requests.
-    let page = app.store().users_after(&app.app_id, None, 100).await.unwrap();
+    let page = app
+        .store()
+        .users_after(&app.app_id, None, 100)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 1);
 }
 
@@ -121,35 +174,69 @@ async fn malformed_and_oversized_bodies() {
 #[tokio::test]
 async fn get_returns_the_created_user_or_3003() {
     let app = TestApp::new().await;
-    let created = create(&app, json!({"userId": "amy", "password": "p", "username": "Amy"})).await;
+    let created = create(
+        &app,
+        json!({"userId": "amy", "password": "p", "username": "Amy"}),
+    )
+    .await;
     let r = app
-        .call(users::get, app.request(Method::GET, "/v1.4/api/users/amy", None))
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/amy", None),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, json!({"user": created.body["user"]}));
 
-    app.call(users::get, app.request(Method::GET, "/v1.4/api/users/nobody", None))
-        .await
-        .assert_error(404, "3003");
+    app.call(
+        users::get,
+        app.request(Method::GET, "/v1.4/api/users/nobody", None),
+    )
+    .await
+    .assert_error(404, "3003");
 }
 
 #[tokio::test]
 async fn list_pages_by_last_user_id_with_exact_has_next() {
     let app = TestApp::new().await;
     for id in ["u5", "u1", "u4", "u2", "u3", "u7", "u6"] {
-        assert_eq!(create(&app, json!({"userId": id, "password": "p"})).await.status, 200);
+        assert_eq!(
+            create(&app, json!({"userId": id, "password": "p"}))
+                .await
+                .status,
+            200
+        );
     }
-    let list = |q: &str| app.call(users::list, app.request(Method::GET, &format!("/v1.4/api/users{q}"), None));
+    let list = |q: &str| {
+        app.call(
+            users::list,
+            app.request(Method::GET, &format!("/v1.4/api/users{q}"), None),
+        )
+    };
     let ids = |r: &talkplus_tests::Reply| -> Vec<String> {
-        r.body["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
+        r.body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
     };
 
     let p1 = list("?limit=3").await;
-    assert_eq!((ids(&p1), p1.body["hasNext"].clone()), (vec!["u1".into(), "u2".into(), "u3".into()], json!(true)));
+    assert_eq!(
+        (ids(&p1), p1.body["hasNext"].clone()),
+        (vec!["u1".into(), "u2".into(), "u3".into()], json!(true))
+    );
     let p2 = list("?limit=3&lastUserId=u3").await;
-    assert_eq!((ids(&p2), p2.body["hasNext"].clone()), (vec!["u4".into(), "u5".into(), "u6".into()], json!(true)));
+    assert_eq!(
+        (ids(&p2), p2.body["hasNext"].clone()),
+        (vec!["u4".into(), "u5".into(), "u6".into()], json!(true))
+    );
     let p3 = list("?limit=3&lastUserId=u6").await;
-    assert_eq!((ids(&p3), p3.body["hasNext"].clone()), (vec!["u7".to_owned()], json!(false)));
+    assert_eq!(
+        (ids(&p3), p3.body["hasNext"].clone()),
+        (vec!["u7".to_owned()], json!(false))
+    );
     // A page that ends exactly at the last user has no next page.
     let exact = list("?limit=4&lastUserId=u3").await;
     assert_eq!(exact.body["hasNext"], json!(false));
@@ -160,7 +247,12 @@ async fn list_pages_by_last_user_id_with_exact_has_next() {
     assert_eq!(all.body.as_object().unwrap().len(), 2);
     // Users of another app never show up.
     let other = TestApp::new().await;
-    let r = other.call(users::list, other.request(Method::GET, "/v1.4/api/users", None)).await;
+    let r = other
+        .call(
+            users::list,
+            other.request(Method::GET, "/v1.4/api/users", None),
+        )
+        .await;
     assert_eq!(r.body, json!({"users": [], "hasNext": false}));
 
     for bad in ["?limit=0", "?limit=101", "?limit=x", "?lastUserId=a%23b"] {
@@ -176,7 +268,12 @@ async fn update_changes_only_given_fields() {
         json!({"userId": "bob", "password": "p", "username": "Bob", "profileImageUrl": "a.png", "data": {"k": "v"}}),
     )
     .await;
-    let put = |body: Value| app.call(users::update, app.request(Method::PUT, "/v1.4/api/users/bob", Some(body)));
+    let put = |body: Value| {
+        app.call(
+            users::update,
+            app.request(Method::PUT, "/v1.4/api/users/bob", Some(body)),
+        )
+    };
 
     let r = put(json!({"username": "Robert"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -193,16 +290,33 @@ async fn update_changes_only_given_fields() {
     assert_eq!(r.body["user"]["username"], "Robert");
 
     // What PUT returned is what GET reads.
-    let g = app.call(users::get, app.request(Method::GET, "/v1.4/api/users/bob", None)).await;
+    let g = app
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/bob", None),
+        )
+        .await;
     assert_eq!(g.body["user"], r.body["user"]);
 
-    put(json!({"data": {"a": 5}})).await.assert_error(400, "1011");
+    put(json!({"data": {"a": 5}}))
+        .await
+        .assert_error(400, "1011");
     put(json!({"username": 5})).await.assert_error(400, "1001");
-    app.call(users::update, app.request(Method::PUT, "/v1.4/api/users/ghost", Some(json!({"username": "x"}))))
-        .await
-        .assert_error(404, "3003");
+    app.call(
+        users::update,
+        app.request(
+            Method::PUT,
+            "/v1.4/api/users/ghost",
+            Some(json!({"username": "x"})),
+        ),
+    )
+    .await
+    .assert_error(404, "3003");
     // The failed update of a missing user did not create one.
-    app.call(users::get, app.request(Method::GET, "/v1.4/api/users/ghost", None))
-        .await
-        .assert_error(404, "3003");
+    app.call(
+        users::get,
+        app.request(Method::GET, "/v1.4/api/users/ghost", None),
+    )
+    .await
+    .assert_error(404, "3003");
 }

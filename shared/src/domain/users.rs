@@ -5,7 +5,9 @@ use crate::auth::AppId;
 use crate::model::{Page, User, UserChanges, UserSecrets, now_ms};
 use crate::secrets::{hash_password, new_secret, secret_digest};
 use crate::store::Store;
-use crate::validate::{self, MAX_PASSWORD_CHARS, MAX_URL_CHARS, MAX_USER_ID_CHARS, MAX_USERNAME_CHARS};
+use crate::validate::{
+    self, MAX_PASSWORD_CHARS, MAX_URL_CHARS, MAX_USER_ID_CHARS, MAX_USERNAME_CHARS,
+};
 use crate::wire::{CreateUserRequest, UpdateUserRequest};
 
 /// List pages: `limit` defaults to 50 and may be 1..=100.
@@ -42,7 +44,11 @@ fn validate_changes(
     })
 }
 
-pub async fn create(store: &Store, app: &AppId, req: CreateUserRequest) -> Result<CreatedUser, Error> {
+pub async fn create(
+    store: &Store,
+    app: &AppId,
+    req: CreateUserRequest,
+) -> Result<CreatedUser, Error> {
     let user_id = validate::required("userId", req.user_id)?;
     validate_user_id(&user_id)?;
     let password = validate::required("password", req.password)?;
@@ -83,7 +89,12 @@ pub async fn get(store: &Store, app: &AppId, user_id: &str) -> Result<User, Erro
         .ok_or_else(|| Error::UserNotFound(user_id.to_owned()))
 }
 
-pub async fn list(store: &Store, app: &AppId, last_user_id: Option<&str>, limit: usize) -> Result<Page<User>, Error> {
+pub async fn list(
+    store: &Store,
+    app: &AppId,
+    last_user_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<User>, Error> {
     let last = last_user_id.filter(|s| !s.is_empty());
     if let Some(last) = last {
         validate::id("lastUserId", last, MAX_USER_ID_CHARS)?;
@@ -91,8 +102,15 @@ pub async fn list(store: &Store, app: &AppId, last_user_id: Option<&str>, limit:
     store.users_after(app.as_str(), last, limit).await
 }
 
-pub async fn update(store: &Store, app: &AppId, user_id: &str, req: UpdateUserRequest) -> Result<User, Error> {
+pub async fn update(
+    store: &Store,
+    app: &AppId,
+    user_id: &str,
+    req: UpdateUserRequest,
+) -> Result<User, Error> {
     validate_user_id(user_id)?;
     let changes = validate_changes(req.username, req.profile_image_url, req.data)?;
-    store.update_user(app.as_str(), user_id, &changes, now_ms()).await
+    store
+        .update_user(app.as_str(), user_id, &changes, now_ms())
+        .await
 }

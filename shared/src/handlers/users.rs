@@ -24,8 +24,18 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
 
 /// `GET /v1.4/api/users?lastUserId=&limit=`
 pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let limit = validate::limit(query_param(&ctx.req, "limit"), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-    let page = users::list(&ctx.store, &ctx.app, query_param(&ctx.req, "lastUserId"), limit).await?;
+    let limit = validate::limit(
+        query_param(&ctx.req, "limit"),
+        DEFAULT_LIST_LIMIT,
+        MAX_LIST_LIMIT,
+    )?;
+    let page = users::list(
+        &ctx.store,
+        &ctx.app,
+        query_param(&ctx.req, "lastUserId"),
+        limit,
+    )
+    .await?;
     Ok(ok(&UserList {
         users: page.items.into_iter().map(Into::into).collect(),
         has_next: page.has_next,

@@ -15,7 +15,7 @@ use serde_dynamo::{from_item, to_item};
 use crate::Error;
 use crate::model::{App, AppCredentials, Page, User, UserChanges, UserSecrets};
 use items::{AppItem, UserItem};
-use retry::{retrying, storage_error};
+use retry::{condition_failed, retrying, storage_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -82,9 +82,10 @@ impl Store {
         .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(Error::InvalidParam(format!("app {} already exists", app.id)))
-            }
+            Err(e) if condition_failed(&e) => Err(Error::InvalidParam(format!(
+                "app {} already exists",
+                app.id
+            ))),
             Err(e) => Err(storage_error("create app", e)),
         }
     }
@@ -133,17 +134,38 @@ impl Store {
     }
 
     /// Replaces an app's key digest; the old key stops working at once (modulo auth caches).
-    pub async fn set_api_key_digest(&self, app_id: &str, digest: &str, now: i64) -> Result<(), Error> {
-        self.update_app(app_id, "SET api_key_digest = :v, updated_at = :now", s(digest), now)
-            .await
+    pub async fn set_api_key_digest(
+        &self,
+        app_id: &str,
+        digest: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        self.update_app(
+            app_id,
+            "SET api_key_digest = :v, updated_at = :now",
+            s(digest),
+            now,
+        )
+        .await
     }
 
     pub async fn set_app_active(&self, app_id: &str, active: bool, now: i64) -> Result<(), Error> {
-        self.update_app(app_id, "SET active = :v, updated_at = :now", AttributeValue::Bool(active), now)
-            .await
+        self.update_app(
+            app_id,
+            "SET active = :v, updated_at = :now",
+            AttributeValue::Bool(active),
+            now,
+        )
+        .await
     }
 
-    async fn update_app(&self, app_id: &str, expr: &str, v: AttributeValue, now: i64) -> Result<(), Error> {
+    async fn update_app(
+        &self,
+        app_id: &str,
+        expr: &str,
+        v: AttributeValue,
+        now: i64,
+    ) -> Result<(), Error> {
         let res = retrying(|| {
             self.client
                 .update_item()
@@ -159,7 +181,7 @@ impl Store {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e) if condition_failed(&e) => {
                 Err(Error::InvalidParam(format!("app {app_id} does not exist")))
             }
             Err(e) => Err(storage_error("update app", e)),
@@ -170,7 +192,12 @@ impl Store {
 
     /// Stores a new user; `3004` if the id is taken. One conditional write, so two racing
     /// creates of the same id give one user and one `3004`.
-    pub async fn create_user(&self, app_id: &str, user: &User, secrets: &UserSecrets) -> Result<(), Error> {
+    pub async fn create_user(
+        &self,
+        app_id: &str,
+        user: &User,
+        secrets: &UserSecrets,
+    ) -> Result<(), Error> {
         let item = encode(&UserItem {
             pk: keys::user_pk(app_id, &user.id),
             sk: keys::USER_SK.into(),
@@ -198,9 +225,7 @@ impl Store {
         .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(Error::UserIdTaken(user.id.clone()))
-            }
+            Err(e) if condition_failed(&e) => Err(Error::UserIdTaken(user.id.clone())),
             Err(e) => Err(storage_error("create user", e)),
         }
     }
@@ -216,13 +241,22 @@ impl Store {
         })
         .await
         .map_err(|e| storage_error("get user", e))?;
-        out.item.map(|i| decode::<UserItem>(i).map(User::from)).transpose()
+        out.item
+            .map(|i| decode::<UserItem>(i).map(User::from))
+            .transpose()
     }
 
     /// Users in id order, strictly after `after`, at most `limit` of them. The index is
     /// eventually consistent, so a user created a moment ago may be missing from a list.
-    pub async fn users_after(&self, app_id: &str, after: Option<&str>, limit: usize) -> Result<Page<User>, Error> {
-        let items = self.index_page(keys::users_index(app_id), after, limit).await?;
+    pub async fn users_after(
+        &self,
+        app_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<User>, Error> {
+        let items = self
+            .index_page(keys::users_index(app_id), after, limit)
+            .await?;
         let has_next = items.len() > limit;
         let items = items
             .into_iter()
@@ -234,7 +268,12 @@ impl Store {
 
     /// Up to `limit + 1` index items of partition `gsi1pk` with `gsi1sk > after`; the extra
     /// one tells whether there is a next page. Follows DynamoDB's 1 MB pages as needed.
-    async fn index_page(&self, gsi1pk: String, after: Option<&str>, limit: usize) -> Result<Vec<Item>, Error> {
+    async fn index_page(
+        &self,
+        gsi1pk: String,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Item>, Error> {
         // DynamoDB rejects an empty string in a key condition, so no cursor means no bound.
         let condition = match after {
             Some(_) => "gsi1pk = :p AND gsi1sk > :after",
@@ -272,10 +311,17 @@ impl Store {
     }
 
     /// Applies `changes` and returns the user as stored afterwards; `3003` if there is none.
-    pub async fn update_user(&self, app_id: &str, user_id: &str, changes: &UserChanges, now: i64) -> Result<User, Error> {
+    pub async fn update_user(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        changes: &UserChanges,
+        now: i64,
+    ) -> Result<User, Error> {
         let mut sets = vec!["#updated_at = :updated_at"];
         let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
-        let mut values = HashMap::from([(":updated_at".to_owned(), AttributeValue::N(now.to_string()))]);
+        let mut values =
+            HashMap::from([(":updated_at".to_owned(), AttributeValue::N(now.to_string()))]);
         if let Some(v) = &changes.username {
             sets.push("#username = :username");
             names.insert("#username".into(), "username".into());
@@ -314,9 +360,7 @@ impl Store {
                     .ok_or_else(|| Error::Internal("update returned no attributes".into()))?;
                 Ok(User::from(decode::<UserItem>(item)?))
             }
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(Error::UserNotFound(user_id.to_owned()))
-            }
+            Err(e) if condition_failed(&e) => Err(Error::UserNotFound(user_id.to_owned())),
             Err(e) => Err(storage_error("update user", e)),
         }
     }

@@ -88,6 +88,12 @@ where
     }
 }
 
+/// True when a conditional write was refused because its condition did not hold: an answer
+/// about the data (the id is taken, the item is gone), not a failure.
+pub fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 /// Maps an SDK error that the caller did not handle to the API error.
 pub fn storage_error<E, R>(what: &str, err: SdkError<E, R>) -> crate::Error
 where
@@ -99,7 +105,10 @@ where
         err,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
     );
-    let detail = format!("{what}: {}", aws_smithy_types::error::display::DisplayErrorContext(&err));
+    let detail = format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
     if retryable || transient {
         crate::Error::Unavailable(detail)
     } else {

@@ -111,5 +111,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), crate::Error> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    Err(crate::Error::Internal(format!("table {table} did not become ACTIVE")))
+    Err(crate::Error::Internal(format!(
+        "table {table} did not become ACTIVE"
+    )))
 }

@@ -9,7 +9,10 @@ use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
 
 #[derive(Parser)]
-#[command(name = "talkplus-admin", about = "Provision the table and the apps of a TalkPlus-compatible deployment")]
+#[command(
+    name = "talkplus-admin",
+    about = "Provision the table and the apps of a TalkPlus-compatible deployment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +73,9 @@ fn check_key(key: &str) -> Result<(), String> {
 
 fn check_app_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 64 || !shared::validate::is_uri_safe(id) {
-        return Err("an app id must be 1-64 characters of letters, digits, '-', '_', '.', '~'".into());
+        return Err(
+            "an app id must be 1-64 characters of letters, digits, '-', '_', '.', '~'".into(),
+        );
     }
     Ok(())
 }
@@ -82,34 +87,65 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
     let err = |e: shared::Error| e.to_string();
     Ok(match cli.command {
         Command::CreateTable => {
-            let status = schema::ensure_table(store.client(), &table).await.map_err(err)?;
+            let status = schema::ensure_table(store.client(), &table)
+                .await
+                .map_err(err)?;
             json!({"table": table, "created": status == schema::TableStatus::Created})
         }
-        Command::CreateApp { name, app_id, api_key } => {
+        Command::CreateApp {
+            name,
+            app_id,
+            api_key,
+        } => {
             let app_id = app_id.unwrap_or_else(new_app_id);
             check_app_id(&app_id)?;
             let api_key = api_key.unwrap_or_else(new_secret);
             check_key(&api_key)?;
-            let app = App { id: app_id.clone(), name, active: true, created_at: now, updated_at: now };
-            store.create_app(&app, &secret_digest(&api_key)).await.map_err(err)?;
+            let app = App {
+                id: app_id.clone(),
+                name,
+                active: true,
+                created_at: now,
+                updated_at: now,
+            };
+            store
+                .create_app(&app, &secret_digest(&api_key))
+                .await
+                .map_err(err)?;
             json!({"appId": app_id, "apiKey": api_key})
         }
-        Command::EnsureApp { app_id, api_key, name } => {
+        Command::EnsureApp {
+            app_id,
+            api_key,
+            name,
+        } => {
             check_app_id(&app_id)?;
             check_key(&api_key)?;
             let digest = secret_digest(&api_key);
             let created = match store.app(&app_id).await.map_err(err)? {
                 Some(existing) => {
                     if existing.api_key_digest != digest {
-                        store.set_api_key_digest(&app_id, &digest, now).await.map_err(err)?;
+                        store
+                            .set_api_key_digest(&app_id, &digest, now)
+                            .await
+                            .map_err(err)?;
                     }
                     if !existing.app.active {
-                        store.set_app_active(&app_id, true, now).await.map_err(err)?;
+                        store
+                            .set_app_active(&app_id, true, now)
+                            .await
+                            .map_err(err)?;
                     }
                     false
                 }
                 None => {
-                    let app = App { id: app_id.clone(), name, active: true, created_at: now, updated_at: now };
+                    let app = App {
+                        id: app_id.clone(),
+                        name,
+                        active: true,
+                        created_at: now,
+                        updated_at: now,
+                    };
                     store.create_app(&app, &digest).await.map_err(err)?;
                     true
                 }
@@ -127,15 +163,24 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
         Command::RotateKey { app_id, api_key } => {
             let api_key = api_key.unwrap_or_else(new_secret);
             check_key(&api_key)?;
-            store.set_api_key_digest(&app_id, &secret_digest(&api_key), now).await.map_err(err)?;
+            store
+                .set_api_key_digest(&app_id, &secret_digest(&api_key), now)
+                .await
+                .map_err(err)?;
             json!({"appId": app_id, "apiKey": api_key})
         }
         Command::DeactivateApp { app_id } => {
-            store.set_app_active(&app_id, false, now).await.map_err(err)?;
+            store
+                .set_app_active(&app_id, false, now)
+                .await
+                .map_err(err)?;
             json!({"appId": app_id, "active": false})
         }
         Command::ActivateApp { app_id } => {
-            store.set_app_active(&app_id, true, now).await.map_err(err)?;
+            store
+                .set_app_active(&app_id, true, now)
+                .await
+                .map_err(err)?;
             json!({"appId": app_id, "active": true})
         }
     })

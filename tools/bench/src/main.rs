@@ -21,7 +21,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let settings = [(19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5)];
-    println!("| Argon2id m (MiB) | t | median hash, this machine (ms) | est. 128 MB Lambda (ms) | chosen |");
+    println!(
+        "| Argon2id m (MiB) | t | median hash, this machine (ms) | est. 128 MB Lambda (ms) | chosen |"
+    );
     println!("|---|---|---|---|---|");
     for (m, t) in settings {
         // One warm-up, then timed runs.
@@ -37,7 +39,11 @@ fn main() {
             .collect();
         let med = median(times).as_secs_f64() * 1000.0;
         let lambda = med * LAMBDA_FULL_VCPU_MB / LAMBDA_MB;
-        let chosen = if (m, t) == (PASSWORD_M_COST_KIB, PASSWORD_T_COST) { "yes" } else { "" };
+        let chosen = if (m, t) == (PASSWORD_M_COST_KIB, PASSWORD_T_COST) {
+            "yes"
+        } else {
+            ""
+        };
         println!("| {} | {t} | {med:.1} | {lambda:.0} | {chosen} |", m / 1024);
     }
     let phc = hash_password_with("check", PASSWORD_M_COST_KIB, PASSWORD_T_COST).expect("hash");

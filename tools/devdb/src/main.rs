@@ -17,7 +17,12 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or_else(|| usage()),
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             "--data" => data = Some(args.next().unwrap_or_else(|| usage())),
             "--memory" => data = None,
             _ => usage(),
@@ -26,7 +31,8 @@ async fn main() {
     let db = match &data {
         Some(path) => {
             if let Some(dir) = std::path::Path::new(path).parent() {
-                std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("create {dir:?}: {e}")));
+                std::fs::create_dir_all(dir)
+                    .unwrap_or_else(|e| fail(&format!("create {dir:?}: {e}")));
             }
             dynoxide::Database::new(path)
         }

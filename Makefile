@@ -1,0 +1,13 @@
+.PHONY: dev test bench
+
+# Serve the API locally on http://127.0.0.1:9000 with a local DynamoDB engine and a dev app.
+dev:
+	bash scripts/dev.sh
+
+# Every check: fmt, clippy, tests on dynoxide and DynamoDB Local, end-to-end, template lint.
+test:
+	bash scripts/test.sh
+
+# Benchmarks; figures go to stdout (see bench/README.md).
+bench:
+	cargo run --release -p talkplus-bench

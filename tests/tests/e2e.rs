@@ -1,0 +1,183 @@
+//! End-to-end: real HTTP through `make dev`'s stack (cargo lambda watch + router + the
+//! function binaries + the local engine). Ignored by a plain `cargo test`; `make test` starts
+//! the stack and runs them with `--ignored`, setting:
+//! - `TALKPLUS_E2E_URL`: the stack's base URL, e.g. http://127.0.0.1:9000
+//! - `TALKPLUS_TEST_DYNAMODB_ENDPOINT` and `TABLE_NAME`: its engine and table, to inspect
+//!   what was stored
+//! - `TALKPLUS_DEV_APP_ID`, `TALKPLUS_DEV_API_KEY`: the dev app.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Stack {
+    base: String,
+    app_id: String,
+    api_key: String,
+    http: reqwest::Client,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} must be set for the end-to-end tests (run `make test`)"))
+}
+
+impl Stack {
+    fn from_env() -> Stack {
+        Stack {
+            base: var("TALKPLUS_E2E_URL"),
+            app_id: var("TALKPLUS_DEV_APP_ID"),
+            api_key: var("TALKPLUS_DEV_API_KEY"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1.4/api/{path}", self.base))
+            .header("app-id", &self.app_id)
+            .header("api-key", key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("the stack answers");
+        let status = resp.status();
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json")
+        );
+        (status, resp.json().await.expect("JSON body"))
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.send_as(&self.api_key.clone(), method, path, body)
+            .await
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", shared::secrets::random_hex(6))
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn user_lifecycle_over_http() {
+    let s = Stack::from_env();
+    let id = unique("e2e");
+    let (status, body) = s
+        .send(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": "pw", "username": "E2E"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["id"], id);
+    assert_eq!(body["loginToken"].as_str().map(str::len), Some(64));
+
+    let (status, again) = s
+        .send(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": "pw"})),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), again["code"].clone()),
+        (409, json!("3004"))
+    );
+
+    // The path parameter reaches the function through the router.
+    let (status, got) = s.send(Method::GET, &format!("users/{id}"), None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["user"], body["user"]);
+
+    let (status, put) = s
+        .send(
+            Method::PUT,
+            &format!("users/{id}"),
+            Some(json!({"username": "Renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["user"]["username"], "Renamed");
+
+    let (status, missing) = s.send(Method::GET, "users/no-such-user-e2e", None).await;
+    assert_eq!(
+        (status.as_u16(), missing["code"].clone()),
+        (404, json!("3003"))
+    );
+
+    let (status, list) = s.send(Method::GET, "users?limit=100", None).await;
+    assert_eq!(status, 200);
+    assert!(list["hasNext"].is_boolean());
+    assert!(list["users"].as_array().unwrap().len() <= 100);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn wrong_key_gets_401_and_the_1006_body() {
+    let s = Stack::from_env();
+    let (status, body) = s
+        .send_as(
+            "not-the-key",
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": "x", "password": "p"})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let rid = body["requestId"].as_str().expect("requestId").to_owned();
+    assert!(!rid.is_empty(), "the Lambda request id is reported");
+    assert_eq!(
+        body,
+        json!({"error": true, "code": "1006", "message": "Unauthorized", "requestId": rid})
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn the_dev_table_holds_no_secret_in_clear() {
+    let s = Stack::from_env();
+    let id = unique("secret");
+    let password = format!("pw-{}", shared::secrets::random_hex(8));
+    let (status, body) = s
+        .send(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": password})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["loginToken"].as_str().unwrap().to_owned();
+
+    let client = talkplus_tests::client();
+    let mut dump = String::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(var("TABLE_NAME"))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the dev table");
+        dump.push_str(&format!("{:?}", out.items()));
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert!(dump.contains(&id), "the scan sees the new user");
+    for secret in [password.as_str(), token.as_str(), s.api_key.as_str()] {
+        assert!(!dump.contains(secret), "a secret is stored in clear");
+    }
+}
