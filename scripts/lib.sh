@@ -22,7 +22,7 @@ venv_install() {
     for req in "$@"; do
         local name=${req%%==*} want=${req##*==}
         local have
-        have=$("$VENV/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')
+        have=$("$VENV/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)
         [ "$have" = "$want" ] || missing+=("$req")
     done
     if [ ${#missing[@]} -gt 0 ]; then
