@@ -12,6 +12,19 @@ pub struct App {
     pub updated_at: i64,
 }
 
+impl App {
+    /// A new, active app.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, now: i64) -> App {
+        App {
+            id: id.into(),
+            name: name.into(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// An app with the digest its API key is checked against.
 #[derive(Debug, Clone)]
 pub struct AppCredentials {

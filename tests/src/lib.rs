@@ -155,13 +155,7 @@ impl TestApp {
         let app_id = new_app_id();
         let api_key = new_secret();
         let now = now_ms();
-        let app = App {
-            id: app_id.clone(),
-            name: "test".into(),
-            active: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let app = App::new(app_id.clone(), "test", now);
         store
             .create_app(&app, &secret_digest(&api_key))
             .await

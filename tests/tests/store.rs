@@ -46,13 +46,7 @@ async fn apps_are_created_once_and_listed_without_keys() {
     let s = store().await;
     let now = now_ms();
     let id = shared::secrets::new_app_id();
-    let app = App {
-        id: id.clone(),
-        name: "listed".into(),
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let app = App::new(id.clone(), "listed", now);
     s.create_app(&app, "digest-1").await.unwrap();
     let again = s.create_app(&app, "digest-2").await.unwrap_err();
     assert_eq!(again.spec().code, "1001");

@@ -101,13 +101,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             check_app_id(&app_id)?;
             let api_key = api_key.unwrap_or_else(new_secret);
             check_key(&api_key)?;
-            let app = App {
-                id: app_id.clone(),
-                name,
-                active: true,
-                created_at: now,
-                updated_at: now,
-            };
+            let app = App::new(app_id.clone(), name, now);
             store
                 .create_app(&app, &secret_digest(&api_key))
                 .await
@@ -139,13 +133,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     false
                 }
                 None => {
-                    let app = App {
-                        id: app_id.clone(),
-                        name,
-                        active: true,
-                        created_at: now,
-                        updated_at: now,
-                    };
+                    let app = App::new(app_id.clone(), name, now);
                     store.create_app(&app, &digest).await.map_err(err)?;
                     true
                 }
