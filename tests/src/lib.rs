@@ -10,11 +10,16 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::Value;
@@ -70,9 +75,45 @@ fn start_dynoxide() -> String {
     format!("http://{addr}")
 }
 
+/// Records every request the SDK sends (one entry per attempt, i.e. per round trip), by
+/// operation name, so tests can count DynamoDB round trips per API operation.
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The calls recorded since the last `take`, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("call log lock"))
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg
+            .load::<Metadata>()
+            .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned());
+        self.0.lock().expect("call log lock").push(op);
+        Ok(())
+    }
+}
+
 /// A client for the test engine with the same HTTP stack, timeouts and retries as the
 /// functions. Built per test: an SDK client must not outlive the runtime that made it.
 pub fn client() -> Client {
+    client_with_log(CallLog::default())
+}
+
+/// `client()` that records its calls in `log`.
+pub fn client_with_log(log: CallLog) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -87,6 +128,7 @@ pub fn client() -> Client {
         .http_client(shared::config::http_client())
         .timeout_config(shared::config::timeouts())
         .retry_config(shared::config::retries())
+        .interceptor(log)
         .build();
     Client::from_conf(config)
 }
@@ -106,6 +148,8 @@ pub struct TestApp {
     pub services: Services,
     pub app_id: String,
     pub api_key: String,
+    /// Every DynamoDB call the app's services made.
+    pub calls: CallLog,
 }
 
 /// A response read back as status and JSON.
@@ -151,7 +195,14 @@ impl Reply {
 
 impl TestApp {
     pub async fn new() -> TestApp {
-        let store = store().await;
+        Self::with_auth_cache(Duration::ZERO).await
+    }
+
+    /// A test app whose services cache app items for `ttl`, as a warm function does.
+    pub async fn with_auth_cache(ttl: Duration) -> TestApp {
+        store().await;
+        let calls = CallLog::default();
+        let store = Store::new(client_with_log(calls.clone()), TABLE);
         let app_id = new_app_id();
         let api_key = new_secret();
         let now = now_ms();
@@ -160,10 +211,12 @@ impl TestApp {
             .create_app(&app, &secret_digest(&api_key))
             .await
             .expect("provision test app");
+        calls.take();
         TestApp {
-            services: Services::new(store, Duration::ZERO),
+            services: Services::new(store, ttl),
             app_id,
             api_key,
+            calls,
         }
     }
 
