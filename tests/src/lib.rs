@@ -42,15 +42,6 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-/// Which engine the tests run against, for messages.
-pub fn engine_name() -> &'static str {
-    if std::env::var(ENDPOINT_VAR).is_ok_and(|v| !v.is_empty()) {
-        "external"
-    } else {
-        "dynoxide"
-    }
-}
-
 fn start_dynoxide() -> String {
     let std_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .expect("bind a loopback port for dynoxide");
