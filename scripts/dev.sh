@@ -58,6 +58,9 @@ warm "$base/users"
 warm "$base/users/warm-up"
 warm -X PUT -d '{}' "$base/users/warm-up"
 warm -X POST -d '{}' "$base/users/create"
+warm "$base/users/warm-up/channels"
+warm -X POST -d '{}' "$base/channels/create"
+warm "$base/channels/warm-up"
 
 cat <<MSG
 

@@ -65,7 +65,8 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 cfn-lint template.yaml
 sam validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
 
-leftover=$(pgrep -f 'talkplus-devdb|DynamoDBLocal.jar|cargo-lambda lambda watch|target/debug/users-' || true)
+functions=$(ls "$ROOT/functions" | paste -sd'|')
+leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
 if [ -n "$leftover" ]; then
     echo "processes left running: $leftover" >&2
     exit 1

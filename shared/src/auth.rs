@@ -24,6 +24,12 @@ impl AppId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An app id without authentication, for unit tests of domain rules.
+    #[cfg(test)]
+    pub fn for_tests(id: &str) -> AppId {
+        AppId(id.to_owned())
+    }
 }
 
 /// App ids are ours (UUIDs) but arrive in a header, so bound them before they reach a key.

@@ -30,6 +30,13 @@ specs! {
     UNAUTHORIZED = "1006", "Unauthorized", 401;
     INVALID_META_DATA = "1011", "InvalidMetaData", 400;
     DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
+    CHANNEL_OWNER_NOT_FOUND = "2000", "ChannelOwnerNotFound", 404;
+    CHANNEL_ID_TAKEN = "2002", "ChannelIdAlreadyTaken", 409;
+    CHANNEL_NOT_FOUND = "2003", "ChannelNotFound", 404;
+    REUSE_MEMBERS_DIFFER = "2004", "ReuseChannelMembersDoNotMatch", 409;
+    INVITATION_CODE_REQUIRED = "2012", "InvitationCodeRequired", 400;
+    INVITATION_CODE_EMPTY = "2013", "InvitationCodeCannotBeEmpty", 400;
+    CHANNEL_FULL = "2029", "MaxChannelMemberCountExceeded", 403;
     USER_NOT_FOUND = "3003", "UserNotFound", 404;
     USER_ID_TAKEN = "3004", "UserIDTaken", 409;
 }
@@ -50,6 +57,20 @@ pub enum Error {
     Unauthorized,
     #[error("DeactivatedApp")]
     DeactivatedApp,
+    #[error("owner {0} is not a user of this app")]
+    ChannelOwnerNotFound(String),
+    #[error("channel id {0} is already taken")]
+    ChannelIdTaken(String),
+    #[error("channel {0} not found")]
+    ChannelNotFound(String),
+    #[error("channel {0} exists with other members")]
+    ReuseMembersDiffer(String),
+    #[error("invitationCode is required for an invitationOnly channel")]
+    InvitationCodeRequired,
+    #[error("invitationCode must not be empty")]
+    InvitationCodeEmpty,
+    #[error("{0}")]
+    ChannelFull(String),
     #[error("user {0} not found")]
     UserNotFound(String),
     #[error("user id {0} is already taken")]
@@ -69,6 +90,13 @@ impl Error {
             Error::InvalidMetaData(_) => INVALID_META_DATA,
             Error::Unauthorized => UNAUTHORIZED,
             Error::DeactivatedApp => DEACTIVATED_APP,
+            Error::ChannelOwnerNotFound(_) => CHANNEL_OWNER_NOT_FOUND,
+            Error::ChannelIdTaken(_) => CHANNEL_ID_TAKEN,
+            Error::ChannelNotFound(_) => CHANNEL_NOT_FOUND,
+            Error::ReuseMembersDiffer(_) => REUSE_MEMBERS_DIFFER,
+            Error::InvitationCodeRequired => INVITATION_CODE_REQUIRED,
+            Error::InvitationCodeEmpty => INVITATION_CODE_EMPTY,
+            Error::ChannelFull(_) => CHANNEL_FULL,
             Error::UserNotFound(_) => USER_NOT_FOUND,
             Error::UserIdTaken(_) => USER_ID_TAKEN,
             Error::Internal(_) => INTERNAL,

@@ -58,6 +58,127 @@ pub struct UserChanges {
     pub data: Option<BTreeMap<String, String>>,
 }
 
+/// The seven TalkPlus channel types. A channel's type never changes after creation, which
+/// lets the store file super channels' members apart from the range a channel read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelType {
+    Private,
+    Public,
+    InvitationOnly,
+    Broadcast,
+    SuperBroadcast,
+    SuperPrivate,
+    SuperPublic,
+}
+
+impl ChannelType {
+    pub const ALL: [ChannelType; 7] = [
+        ChannelType::Private,
+        ChannelType::Public,
+        ChannelType::InvitationOnly,
+        ChannelType::Broadcast,
+        ChannelType::SuperBroadcast,
+        ChannelType::SuperPrivate,
+        ChannelType::SuperPublic,
+    ];
+
+    /// The wire name (`"invitationOnly"`, `"super_public"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelType::Private => "private",
+            ChannelType::Public => "public",
+            ChannelType::InvitationOnly => "invitationOnly",
+            ChannelType::Broadcast => "broadcast",
+            ChannelType::SuperBroadcast => "super_broadcast",
+            ChannelType::SuperPrivate => "super_private",
+            ChannelType::SuperPublic => "super_public",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Super channels: unbounded membership, no member lists in responses.
+    pub fn is_super(self) -> bool {
+        matches!(
+            self,
+            ChannelType::SuperBroadcast | ChannelType::SuperPrivate | ChannelType::SuperPublic
+        )
+    }
+}
+
+/// A channel's own attributes; its members are `Membership`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub id: String,
+    pub channel_type: ChannelType,
+    pub name: String,
+    /// Empty when the channel has no owner (then only the REST API may change it).
+    pub owner_id: String,
+    pub image_url: String,
+    pub invitation_code: String,
+    pub is_frozen: bool,
+    pub hide_messages_before_join: bool,
+    pub category: String,
+    pub subcategory: String,
+    pub data: BTreeMap<String, String>,
+    /// Exactly the number of memberships; bots are not members.
+    pub member_count: i64,
+    /// `-1` means unlimited (super types only).
+    pub max_member_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A user's membership in a channel: what is per (channel, user) rather than per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub user_id: String,
+    pub member_info: BTreeMap<String, String>,
+    pub last_read_at: i64,
+    pub last_sent_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Membership {
+    /// A membership that starts at `now`.
+    pub fn new(user_id: impl Into<String>, now: i64) -> Membership {
+        Membership {
+            user_id: user_id.into(),
+            member_info: BTreeMap::new(),
+            last_read_at: 0,
+            last_sent_at: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// A channel with its memberships, as stored (members in user id order; none for super
+/// channels, whose members are never read to answer a request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelMembers {
+    pub channel: Channel,
+    pub members: Vec<Membership>,
+}
+
+/// A member as shown: the membership and the user's current profile (`None` if the user no
+/// longer exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub membership: Membership,
+    pub profile: Option<User>,
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelDetail {
+    pub channel: Channel,
+    pub members: Vec<Member>,
+}
+
 /// One page of a keyset-paginated list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -90,7 +90,8 @@ pub fn digest_matches(secret: &str, stored_digest: &str) -> bool {
         .into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()

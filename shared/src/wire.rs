@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::User;
+use crate::model::{ChannelDetail, Member, User};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -73,4 +73,158 @@ pub struct UpdateUserRequest {
     pub username: Option<String>,
     pub profile_image_url: Option<String>,
     pub data: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateChannelRequest {
+    pub name: Option<String>,
+    pub owner_id: Option<String>,
+    #[serde(rename = "type")]
+    pub channel_type: Option<String>,
+    pub channel_id: Option<String>,
+    pub reuse_channel: Option<bool>,
+    pub invitation_code: Option<String>,
+    pub members: Option<Vec<String>>,
+    pub image_url: Option<String>,
+    pub data: Option<Value>,
+    pub max_member_count: Option<i64>,
+    pub hide_messages_before_join: Option<bool>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+}
+
+/// A channel member: the user's profile and the membership's own fields.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub id: String,
+    pub username: String,
+    pub profile_image_url: String,
+    pub data: BTreeMap<String, String>,
+    pub member_info: BTreeMap<String, String>,
+    pub last_read_at: i64,
+    pub last_sent_at: i64,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+impl From<Member> for MemberView {
+    fn from(m: Member) -> Self {
+        let (username, profile_image_url, data) = match m.profile {
+            Some(u) => (u.username, u.profile_image_url, u.data),
+            None => Default::default(),
+        };
+        MemberView {
+            id: m.membership.user_id,
+            username,
+            profile_image_url,
+            data,
+            member_info: m.membership.member_info,
+            last_read_at: m.membership.last_read_at,
+            last_sent_at: m.membership.last_sent_at,
+            updated_at: m.membership.updated_at,
+            created_at: m.membership.created_at,
+        }
+    }
+}
+
+/// A bot in a channel's `bots` array.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelBotView {
+    pub id: String,
+    pub name: String,
+    pub profile_image_url: String,
+    #[serde(rename = "type")]
+    pub bot_type: String,
+}
+
+/// The channel object of the seed page, plus `bots`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    #[serde(rename = "type")]
+    pub channel_type: &'static str,
+    pub image_url: String,
+    pub invitation_code: String,
+    pub is_frozen: bool,
+    pub hide_messages_before_join: bool,
+    pub category: String,
+    pub subcategory: String,
+    /// Per-user fields; an admin view has none.
+    pub private_tag: String,
+    pub private_data: BTreeMap<String, String>,
+    pub member_count: i64,
+    pub max_member_count: i64,
+    pub data: BTreeMap<String, String>,
+    pub members: Vec<MemberView>,
+    pub muted_users: Vec<MemberView>,
+    pub banned_users: Vec<MemberView>,
+    pub bots: Vec<ChannelBotView>,
+    pub updated_at: i64,
+    pub created_at: i64,
+    pub unread_count: i64,
+    pub last_read_at: i64,
+    /// No message has been sent through this server's API yet.
+    pub last_message: Option<Value>,
+}
+
+impl From<ChannelDetail> for ChannelView {
+    fn from(d: ChannelDetail) -> Self {
+        let c = d.channel;
+        let is_super = c.channel_type.is_super();
+        ChannelView {
+            id: c.id,
+            name: c.name,
+            owner_id: c.owner_id,
+            channel_type: c.channel_type.as_str(),
+            image_url: c.image_url,
+            // Super channels do not support invitation codes (seed page).
+            invitation_code: if is_super {
+                String::new()
+            } else {
+                c.invitation_code
+            },
+            is_frozen: c.is_frozen,
+            hide_messages_before_join: c.hide_messages_before_join,
+            category: c.category,
+            subcategory: c.subcategory,
+            private_tag: String::new(),
+            private_data: BTreeMap::new(),
+            member_count: c.member_count,
+            max_member_count: c.max_member_count,
+            data: c.data,
+            members: if is_super {
+                Vec::new()
+            } else {
+                d.members.into_iter().map(Into::into).collect()
+            },
+            muted_users: Vec::new(),
+            banned_users: Vec::new(),
+            bots: Vec::new(),
+            updated_at: c.updated_at,
+            created_at: c.created_at,
+            unread_count: 0,
+            last_read_at: 0,
+            last_message: None,
+        }
+    }
+}
+
+/// `{"channel": {...}}`
+#[derive(Debug, Serialize)]
+pub struct ChannelEnvelope {
+    pub channel: ChannelView,
+}
+
+/// `{"channels": [...], "hasNext": bool}`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelList {
+    pub channels: Vec<ChannelView>,
+    pub has_next: bool,
 }

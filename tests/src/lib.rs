@@ -24,10 +24,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::Value;
 use shared::lambda::{Ctx, Services, handle};
-use shared::model::{App, now_ms};
+use shared::model::{App, User, UserSecrets, now_ms};
 use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
 
+pub mod invariants;
 pub mod layout;
 
 pub const ENDPOINT_VAR: &str = "TALKPLUS_TEST_DYNAMODB_ENDPOINT";
@@ -67,14 +68,30 @@ fn start_dynoxide() -> String {
 }
 
 /// Records every request the SDK sends (one entry per attempt, i.e. per round trip), by
-/// operation name, so tests can count DynamoDB round trips per API operation.
+/// operation name, so tests can count DynamoDB round trips per API operation. It can also
+/// make chosen calls fail before they are sent, to stand in for a crash or an outage.
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<String>>>);
+pub struct CallLog(Arc<Mutex<Calls>>);
+
+#[derive(Debug, Default)]
+struct Calls {
+    log: Vec<String>,
+    /// (operation, calls of it still to let through before failing one)
+    faults: Vec<(String, usize)>,
+}
 
 impl CallLog {
     /// The calls recorded since the last `take`, in order.
     pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("call log lock"))
+        std::mem::take(&mut self.0.lock().expect("call log lock").log)
+    }
+
+    /// Makes the `nth` call of `op` from now on (1 = the next one) fail without reaching
+    /// the engine.
+    pub fn fail(&self, op: &str, nth: usize) {
+        assert!(nth >= 1);
+        let mut calls = self.0.lock().expect("call log lock");
+        calls.faults.push((op.to_owned(), nth - 1));
     }
 }
 
@@ -92,13 +109,32 @@ impl Intercept for CallLog {
         let op = cfg
             .load::<Metadata>()
             .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned());
-        self.0.lock().expect("call log lock").push(op);
+        let mut calls = self.0.lock().expect("call log lock");
+        let mut fail = false;
+        calls.faults.retain_mut(|(fault_op, skip)| {
+            if *fault_op != op {
+                return true;
+            }
+            if *skip == 0 {
+                fail = true;
+                return false;
+            }
+            *skip -= 1;
+            true
+        });
+        calls.log.push(op.clone());
+        if fail {
+            return Err(format!("injected fault: {op}").into());
+        }
         Ok(())
     }
 }
 
-/// A client for the test engine with the same HTTP stack, timeouts and retries as the
-/// functions. Built per test: an SDK client must not outlive the runtime that made it.
+/// A client for the test engine with the same HTTP stack and retries as the functions.
+/// Timeouts are longer: a local engine serving a dozen concurrent tests on a 2-core machine
+/// answers a 100-item transaction far slower than DynamoDB, and the tests are about
+/// outcomes, not latency. Built per test: an SDK client must not outlive the runtime that
+/// made it.
 pub fn client() -> Client {
     client_with_log(CallLog::default())
 }
@@ -117,7 +153,13 @@ pub fn client_with_log(log: CallLog) -> Client {
         ))
         .endpoint_url(endpoint())
         .http_client(shared::config::http_client())
-        .timeout_config(shared::config::timeouts())
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
         .retry_config(shared::config::retries())
         .interceptor(log)
         .build();
@@ -268,6 +310,58 @@ impl TestApp {
             .with_path_parameters(path_params(&method, path_only))
             .with_query_string_parameters(query)
             .with_lambda_context(context)
+    }
+
+    /// Sends a request with this app's credentials to `handler`.
+    pub async fn send<F, Fut>(
+        &self,
+        handler: F,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<Body>, shared::Error>>,
+    {
+        self.call(handler, self.request(method, path, body)).await
+    }
+
+    /// Stores users with these ids straight through the store (no password hashing), with
+    /// `username` = `name-{id}` and `profileImageUrl` = `https://img.test/{id}.png`.
+    pub async fn add_users<S: AsRef<str>>(&self, ids: &[S]) {
+        let now = now_ms();
+        let secrets = UserSecrets {
+            password_hash: "not-a-hash".into(),
+            login_token_digest: "not-a-digest".into(),
+        };
+        let store = self.store();
+        futures::future::join_all(ids.iter().map(|id| {
+            let id = id.as_ref();
+            let user = User {
+                id: id.to_owned(),
+                username: format!("name-{id}"),
+                profile_image_url: format!("https://img.test/{id}.png"),
+                data: [("k".to_owned(), id.to_owned())].into(),
+                disable_push_notification: false,
+                created_at: now,
+                updated_at: now,
+            };
+            let secrets = secrets.clone();
+            async move {
+                store
+                    .create_user(&self.app_id, &user, &secrets)
+                    .await
+                    .expect("store a test user");
+            }
+        }))
+        .await;
+        self.calls.take();
+    }
+
+    /// Checks the storage invariants of this app's channels (see `invariants`).
+    pub async fn check_channels(&self) -> invariants::ChannelCensus {
+        invariants::check_channels(self.store(), &self.app_id).await
     }
 
     /// Runs `handler` on `req` the way the Lambda function does.

@@ -181,3 +181,71 @@ async fn the_dev_table_holds_no_secret_in_clear() {
         assert!(!dump.contains(secret), "a secret is stored in clear");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn channel_create_and_view_over_http() {
+    let s = Stack::from_env();
+    let (owner, member) = (unique("owner"), unique("member"));
+    for id in [&owner, &member] {
+        let (status, body) = s
+            .send(
+                Method::POST,
+                "users/create",
+                Some(json!({"userId": id, "password": "pw", "username": format!("name of {id}")})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let dm = json!({"type": "private", "ownerId": owner, "members": [member], "reuseChannel": true, "data": {"topic": "e2e"}});
+    let (status, created) = s
+        .send(Method::POST, "channels/create", Some(dm.clone()))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let channel = &created["channel"];
+    let id = channel["id"].as_str().expect("channel id").to_owned();
+    assert_eq!(channel["memberCount"], 2);
+    assert_eq!(channel["lastMessage"], Value::Null);
+    assert_eq!(channel["bots"], json!([]));
+    let names: Vec<_> = channel["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&format!("name of {owner}")));
+
+    // Reopening the same 1:1 chat answers the same channel.
+    let (status, again) = s.send(Method::POST, "channels/create", Some(dm)).await;
+    assert_eq!(status, 200);
+    assert_eq!(again, created);
+
+    // The path parameter reaches channels-get; the literal route reaches channels-create.
+    let (status, got) = s.send(Method::GET, &format!("channels/{id}"), None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got, created);
+
+    let (status, theirs) = s
+        .send(Method::GET, &format!("users/{member}/channels"), None)
+        .await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["channels"][0]["id"], id.as_str());
+    assert_eq!(theirs["hasNext"], false);
+
+    let (status, missing) = s
+        .send(Method::GET, "channels/no-such-channel-e2e", None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), missing["code"].clone()),
+        (404, json!("2003"))
+    );
+    let (status, bad) = s
+        .send(
+            Method::POST,
+            "channels/create",
+            Some(json!({"type": "invitationOnly", "members": []})),
+        )
+        .await;
+    assert_eq!((status.as_u16(), bad["code"].clone()), (400, json!("2012")));
+}

@@ -89,3 +89,79 @@ async fn users_endpoints_make_one_call_each_when_warm() {
     r.assert_error(400, "1001");
     assert!(app.calls.take().is_empty());
 }
+
+fn sorted(mut calls: Vec<String>) -> Vec<String> {
+    calls.sort();
+    calls
+}
+
+#[tokio::test]
+async fn channel_endpoints_round_trips_when_warm() {
+    use shared::handlers::channels;
+    let app = TestApp::with_auth_cache(Duration::from_secs(60)).await;
+    app.add_users(&["a", "b", "c"]).await;
+    let create = |body: serde_json::Value| {
+        app.send(
+            channels::create,
+            Method::POST,
+            "/v1.4/api/channels/create",
+            Some(body),
+        )
+    };
+    // Warm the app cache.
+    let r = create(json!({"type": "public", "members": []})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.calls.take();
+
+    // Create: the users in one batch read, then one transaction.
+    let r =
+        create(json!({"type": "public", "channelId": "c1", "ownerId": "a", "members": ["b", "c"]}))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.calls.take(), ["BatchGetItem", "TransactWriteItems"]);
+
+    // A taken id: the refused transaction, and a look at the channel item (an abandoned
+    // creation would be cleared; a live channel is not).
+    let r = create(json!({"type": "public", "channelId": "c1", "members": ["b"]})).await;
+    r.assert_error(409, "2002");
+    assert_eq!(
+        app.calls.take(),
+        ["BatchGetItem", "TransactWriteItems", "GetItem"]
+    );
+
+    // reuseChannel, new: the users and the channel read side by side, then the write.
+    let dm = json!({"type": "private", "ownerId": "a", "members": ["b"], "reuseChannel": true});
+    let r = create(dm.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let calls = app.calls.take();
+    assert_eq!(sorted(calls[..2].to_vec()), ["BatchGetItem", "Query"]);
+    assert_eq!(calls[2..], ["TransactWriteItems"]);
+
+    // reuseChannel, existing: one parallel round, no write.
+    let again = create(dm).await;
+    assert_eq!(again.body, r.body);
+    assert_eq!(sorted(app.calls.take()), ["BatchGetItem", "Query"]);
+
+    // View: one query (channel and memberships), one batch read of the profiles.
+    let r = app
+        .send(channels::get, Method::GET, "/v1.4/api/channels/c1", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.calls.take(), ["Query", "BatchGetItem"]);
+
+    // A user's channels: the user and the index page side by side, the channels in
+    // parallel, then every profile in one batch read.
+    let r = app
+        .send(
+            channels::user_channels,
+            Method::GET,
+            "/v1.4/api/users/b/channels",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["channels"].as_array().unwrap().len(), 2);
+    let calls = app.calls.take();
+    assert_eq!(sorted(calls[..2].to_vec()), ["GetItem", "Query"]);
+    assert_eq!(calls[2..], ["Query", "Query", "BatchGetItem"]);
+}

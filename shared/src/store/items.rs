@@ -39,3 +39,47 @@ pub struct UserItem {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub channel_id: String,
+    pub channel_type: String,
+    pub name: String,
+    pub owner_id: String,
+    pub image_url: String,
+    pub invitation_code: String,
+    pub is_frozen: bool,
+    pub hide_messages_before_join: bool,
+    pub category: String,
+    pub subcategory: String,
+    pub data: BTreeMap<String, String>,
+    pub member_count: i64,
+    pub max_member_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Set while a creation that needs two transactions is between them (see
+    /// `Store::create_channel`); such a channel does not exist for readers yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub member_info: BTreeMap<String, String>,
+    pub last_read_at: i64,
+    pub last_sent_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

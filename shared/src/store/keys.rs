@@ -6,13 +6,27 @@
 //! |------------|--------------------------|----------|---------------------|------------|
 //! | app        | `{app}#APP`              | `APP`    | `#APPS`             | `{app}`    |
 //! | user       | `{app}#USER#{userId}`    | `USER`   | `{app}#USERS`       | `{userId}` |
+//! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | –                  | –          |
+//! | membership | `{app}#CHANNEL#{chId}`   | `MEMBER#{userId}` (super: `SUPERMEMBER#{userId}`) | `{app}#USER#{userId}#CHANNELS` | `{chId}` |
+//!
+//! A channel and its memberships share a partition, so creating them is one transaction and
+//! reading them is one query. That query covers the sort keys from `BOT#` to `MEMBER$`
+//! (`CHANNEL_READ_RANGE`): the channel item, ordinary memberships, and the bot memberships
+//! to come. Super channels' memberships sort after that range (`SUPERMEMBER#`), so reading a
+//! super channel never touches its members, however many there are.
+//! The membership's index keys make the reverse index: a user's channels, in channel id order.
 //!
 //! The one key that does not start with an app id is the app registry's index entry
 //! (`#APPS`), which only the provisioning tool reads; no API path can reach it.
 
+use crate::model::ChannelType;
+
 pub const APP_SK: &str = "APP";
 pub const APP_REGISTRY: &str = "#APPS";
 pub const USER_SK: &str = "USER";
+pub const CHANNEL_SK: &str = "CHANNEL";
+/// Inclusive bounds of the sort keys one channel read returns (see the table above).
+pub const CHANNEL_READ_RANGE: (&str, &str) = ("BOT#", "MEMBER$");
 
 pub fn app_pk(app_id: &str) -> String {
     format!("{app_id}#APP")
@@ -27,14 +41,51 @@ pub fn users_index(app_id: &str) -> String {
     format!("{app_id}#USERS")
 }
 
+pub fn channel_pk(app_id: &str, channel_id: &str) -> String {
+    format!("{app_id}#CHANNEL#{channel_id}")
+}
+
+pub fn member_sk(channel_type: ChannelType, user_id: &str) -> String {
+    if channel_type.is_super() {
+        format!("SUPERMEMBER#{user_id}")
+    } else {
+        format!("MEMBER#{user_id}")
+    }
+}
+
+/// Index partition that lists a user's channels in channel id order.
+pub fn user_channels_index(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}#USER#{user_id}#CHANNELS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_request_addressable_key_starts_with_the_app_id() {
-        for key in [app_pk("a1"), user_pk("a1", "u"), users_index("a1")] {
+        for key in [
+            app_pk("a1"),
+            user_pk("a1", "u"),
+            users_index("a1"),
+            channel_pk("a1", "c"),
+            user_channels_index("a1", "u"),
+        ] {
             assert!(key.starts_with("a1#"), "{key}");
+        }
+    }
+
+    #[test]
+    fn one_channel_read_covers_the_channel_and_ordinary_members_only() {
+        let (lo, hi) = CHANNEL_READ_RANGE;
+        let inside = |sk: &str| lo <= sk && sk <= hi;
+        assert!(inside(CHANNEL_SK));
+        assert!(inside("BOT#b"));
+        for t in ChannelType::ALL {
+            // The highest id character ('~') still sorts inside or outside as intended.
+            for id in ["a", "~~~~", "0"] {
+                assert_eq!(inside(&member_sk(t, id)), !t.is_super(), "{t:?} {id}");
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The DynamoDB store: the only module that knows the SDK, the key layout and item shapes.
 
+mod channels;
 pub mod items;
 pub mod keys;
 pub mod retry;
@@ -7,6 +8,7 @@ pub mod schema;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -24,7 +26,12 @@ type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     client: Client,
     table: Arc<str>,
+    abandon_after: Duration,
 }
+
+pub use channels::{
+    ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
+};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -43,7 +50,15 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            abandon_after: DEFAULT_ABANDON_AFTER,
         }
+    }
+
+    /// How old a channel creation stuck between its two transactions must be before another
+    /// creation of the same id clears it (see `create_channel`).
+    pub fn with_abandon_after(mut self, after: Duration) -> Self {
+        self.abandon_after = after;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -268,7 +283,7 @@ impl Store {
 
     /// Up to `limit + 1` index items of partition `gsi1pk` with `gsi1sk > after`; the extra
     /// one tells whether there is a next page. Follows DynamoDB's 1 MB pages as needed.
-    async fn index_page(
+    pub(crate) async fn index_page(
         &self,
         gsi1pk: String,
         after: Option<&str>,

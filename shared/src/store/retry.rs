@@ -64,6 +64,12 @@ fn random_u32() -> u32 {
     u32::from_le_bytes(b)
 }
 
+/// Sleeps before retry number `attempt` of work the SDK does not retry by itself (such as
+/// a batch's unprocessed keys).
+pub async fn pause(attempt: u32) {
+    tokio::time::sleep(backoff(attempt, random_u32())).await;
+}
+
 /// Runs `call` until it succeeds, fails with a non-retryable error, or the attempts or the
 /// time budget run out; returns the last outcome.
 pub async fn retrying<T, E, R, F, Fut>(mut call: F) -> Result<T, SdkError<E, R>>

@@ -1,0 +1,669 @@
+//! Channels: create, view, and the channels a user is a member of.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+use crate::auth::AppId;
+use crate::model::{
+    Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page, User, now_ms,
+};
+use crate::secrets::{hex, random_hex};
+use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Store};
+use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS};
+use crate::wire::CreateChannelRequest;
+
+pub const MAX_CHANNEL_ID_CHARS: usize = 128;
+pub const MAX_CHANNEL_NAME_CHARS: usize = 128;
+pub const MAX_CATEGORY_CHARS: usize = 32;
+pub const MAX_INVITATION_CODE_CHARS: usize = 128;
+/// Members of a non-super channel, and `maxMemberCount`'s default and bound for them.
+pub const MAX_MEMBERS: i64 = 100;
+/// Members one create request may name (owner included), for every type: one BatchGetItem
+/// reads them all.
+pub const MAX_INITIAL_MEMBERS: usize = MAX_BATCH_GET_KEYS;
+/// `maxMemberCount` of super channels: unlimited.
+pub const UNLIMITED: i64 = -1;
+/// A user's channels: `limit` defaults to 20 and may be 1..=50 (each channel comes with up
+/// to 100 members).
+pub const DEFAULT_CHANNEL_LIST_LIMIT: usize = 20;
+pub const MAX_CHANNEL_LIST_LIMIT: usize = 50;
+/// How long a `reuseChannel` create waits for a concurrent creation of the same channel
+/// that is between its two transactions.
+const REUSE_WAIT: Duration = Duration::from_secs(3);
+
+/// A validated create request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChannel {
+    pub channel: Channel,
+    /// The owner and the members, folded, in id order.
+    pub member_ids: Vec<String>,
+    /// `reuseChannel` applies (private channels only).
+    pub reuse: bool,
+}
+
+/// Checks a create request against CONTRACT.md ("Create channel"); pure, so each rule is a
+/// unit test. `now` stamps the channel.
+pub fn plan_create(app: &AppId, req: CreateChannelRequest, now: i64) -> Result<NewChannel, Error> {
+    let raw_type = validate::required("type", req.channel_type)?;
+    let channel_type = ChannelType::parse(&raw_type).ok_or_else(|| {
+        Error::InvalidParam(format!(
+            "type must be one of {}",
+            ChannelType::ALL.map(ChannelType::as_str).join(", ")
+        ))
+    })?;
+    let members = validate::required("members", req.members)?;
+
+    let owner_id = req.owner_id.unwrap_or_default();
+    if !owner_id.is_empty() {
+        validate::id("ownerId", &owner_id, MAX_USER_ID_CHARS)?;
+    }
+    let channel_id = req.channel_id.unwrap_or_default();
+    if !channel_id.is_empty() {
+        validate::id("channelId", &channel_id, MAX_CHANNEL_ID_CHARS)?;
+    }
+    let name = req.name.unwrap_or_default();
+    validate::max_chars("name", &name, MAX_CHANNEL_NAME_CHARS)?;
+    let image_url = req.image_url.unwrap_or_default();
+    validate::max_chars("imageUrl", &image_url, MAX_URL_CHARS)?;
+    let category = req.category.unwrap_or_default();
+    validate::max_chars("category", &category, MAX_CATEGORY_CHARS)?;
+    let subcategory = req.subcategory.unwrap_or_default();
+    validate::max_chars("subcategory", &subcategory, MAX_CATEGORY_CHARS)?;
+    let data = req
+        .data
+        .map(|d| validate::data_map("data", &d))
+        .transpose()?
+        .unwrap_or_default();
+
+    let invitation_code = match (channel_type, req.invitation_code) {
+        (ChannelType::InvitationOnly, None) => return Err(Error::InvitationCodeRequired),
+        (ChannelType::InvitationOnly, Some(code)) if code.is_empty() => {
+            return Err(Error::InvitationCodeEmpty);
+        }
+        (_, code) => code.unwrap_or_default(),
+    };
+    validate::max_chars(
+        "invitationCode",
+        &invitation_code,
+        MAX_INVITATION_CODE_CHARS,
+    )?;
+
+    let max_member_count = match (channel_type.is_super(), req.max_member_count) {
+        (false, None) => MAX_MEMBERS,
+        (true, None) => UNLIMITED,
+        (false, Some(n)) if (1..=MAX_MEMBERS).contains(&n) => n,
+        (true, Some(n)) if n == UNLIMITED || n >= 1 => n,
+        (false, Some(_)) => {
+            return Err(Error::InvalidParam(format!(
+                "maxMemberCount must be from 1 to {MAX_MEMBERS}"
+            )));
+        }
+        (true, Some(_)) => {
+            return Err(Error::InvalidParam(
+                "maxMemberCount must be -1 (unlimited) or at least 1".into(),
+            ));
+        }
+    };
+
+    let mut ids = BTreeSet::new();
+    for id in members {
+        validate::id("members", &id, MAX_USER_ID_CHARS)?;
+        ids.insert(id);
+    }
+    if !owner_id.is_empty() {
+        ids.insert(owner_id.clone());
+    }
+    let count = ids.len();
+    let count_i64 = i64::try_from(count).unwrap_or(i64::MAX);
+    if max_member_count != UNLIMITED && count_i64 > max_member_count {
+        return Err(Error::ChannelFull(format!(
+            "{count} members exceed maxMemberCount {max_member_count}"
+        )));
+    }
+    if count > MAX_INITIAL_MEMBERS {
+        return Err(Error::InvalidParam(format!(
+            "a channel is created with at most {MAX_INITIAL_MEMBERS} members; add more later"
+        )));
+    }
+    let member_ids: Vec<String> = ids.into_iter().collect();
+
+    let reuse = req.reuse_channel == Some(true) && channel_type == ChannelType::Private;
+    let channel_id = match (channel_id.is_empty(), reuse) {
+        (false, _) => channel_id,
+        (true, true) => reuse_channel_id(app, &member_ids),
+        (true, false) => random_hex(16),
+    };
+
+    Ok(NewChannel {
+        channel: Channel {
+            id: channel_id,
+            channel_type,
+            name,
+            owner_id,
+            image_url,
+            invitation_code,
+            is_frozen: false,
+            hide_messages_before_join: req.hide_messages_before_join.unwrap_or(false),
+            category,
+            subcategory,
+            data,
+            member_count: count_i64,
+            max_member_count,
+            created_at: now,
+            updated_at: now,
+        },
+        member_ids,
+        reuse,
+    })
+}
+
+/// The id of the reusable private channel of a member set: the same set (in any order, with
+/// any owner among it) always names the same channel, so racing creates meet on one id.
+pub fn reuse_channel_id(app: &AppId, sorted_member_ids: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(app.as_str().as_bytes());
+    for id in sorted_member_ids {
+        // Ids never contain '\n', so the encoding is unambiguous.
+        h.update(b"\n");
+        h.update(id.as_bytes());
+    }
+    let digest = hex(&h.finalize());
+    format!("reuse-{}", &digest[..40])
+}
+
+/// `POST /channels/create`. Round trips, common case: one BatchGetItem (the users), one
+/// TransactWriteItems (channel and memberships). With `reuseChannel`, the channel read runs
+/// beside the users read, so reopening an existing channel is one round trip.
+pub async fn create(
+    store: &Store,
+    app: &AppId,
+    req: CreateChannelRequest,
+) -> Result<ChannelDetail, Error> {
+    let plan = plan_create(app, req, now_ms())?;
+    let (users, existing) = if plan.reuse {
+        let (users, existing) = futures::future::try_join(
+            store.users_by_id(app.as_str(), &plan.member_ids),
+            store.channel(app.as_str(), &plan.channel.id),
+        )
+        .await?;
+        (users, Some(existing))
+    } else {
+        (
+            store.users_by_id(app.as_str(), &plan.member_ids).await?,
+            None,
+        )
+    };
+    check_users_exist(&plan, &users)?;
+    match existing {
+        Some(lookup) => reuse_or_create(store, app, &plan, users, lookup).await,
+        None => {
+            write(store, app, &plan).await?;
+            Ok(created_detail(&plan, users))
+        }
+    }
+}
+
+fn check_users_exist(plan: &NewChannel, users: &HashMap<String, User>) -> Result<(), Error> {
+    let owner = &plan.channel.owner_id;
+    if !owner.is_empty() && !users.contains_key(owner) {
+        return Err(Error::ChannelOwnerNotFound(owner.clone()));
+    }
+    match plan.member_ids.iter().find(|id| !users.contains_key(*id)) {
+        Some(missing) => Err(Error::UserNotFound(missing.clone())),
+        None => Ok(()),
+    }
+}
+
+async fn write(store: &Store, app: &AppId, plan: &NewChannel) -> Result<(), Error> {
+    let memberships: Vec<Membership> = plan
+        .member_ids
+        .iter()
+        .map(|id| Membership::new(id.clone(), plan.channel.created_at))
+        .collect();
+    store
+        .create_channel(app.as_str(), &plan.channel, &memberships)
+        .await
+}
+
+fn created_detail(plan: &NewChannel, mut users: HashMap<String, User>) -> ChannelDetail {
+    let members = plan
+        .member_ids
+        .iter()
+        .map(|id| Member {
+            membership: Membership::new(id.clone(), plan.channel.created_at),
+            profile: users.remove(id),
+        })
+        .collect();
+    ChannelDetail {
+        channel: plan.channel.clone(),
+        members,
+    }
+}
+
+/// `reuseChannel`: answer with the existing channel if its members are the requested set,
+/// otherwise create it. Every create is conditional, so racing requests end on one channel.
+async fn reuse_or_create(
+    store: &Store,
+    app: &AppId,
+    plan: &NewChannel,
+    users: HashMap<String, User>,
+    mut lookup: ChannelLookup,
+) -> Result<ChannelDetail, Error> {
+    let deadline = tokio::time::Instant::now() + REUSE_WAIT;
+    let mut attempt = 0;
+    loop {
+        match lookup {
+            ChannelLookup::Found(existing) => return reuse(plan, *existing, users),
+            ChannelLookup::Missing | ChannelLookup::Abandoned => {
+                match write(store, app, plan).await {
+                    Ok(()) => return Ok(created_detail(plan, users)),
+                    // Someone else created it first: read what they created.
+                    Err(Error::ChannelIdTaken(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            ChannelLookup::InProgress => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::Unavailable(format!(
+                        "channel {} is still being created",
+                        plan.channel.id
+                    )));
+                }
+                crate::store::retry::pause(attempt).await;
+            }
+        }
+        attempt += 1;
+        lookup = store.channel(app.as_str(), &plan.channel.id).await?;
+    }
+}
+
+fn reuse(
+    plan: &NewChannel,
+    existing: ChannelMembers,
+    users: HashMap<String, User>,
+) -> Result<ChannelDetail, Error> {
+    let id = existing.channel.id.clone();
+    if existing.channel.channel_type != ChannelType::Private {
+        return Err(Error::ChannelIdTaken(id));
+    }
+    let same = existing.members.len() == plan.member_ids.len()
+        && existing
+            .members
+            .iter()
+            .zip(&plan.member_ids)
+            .all(|(m, id)| &m.user_id == id);
+    if !same {
+        return Err(Error::ReuseMembersDiffer(id));
+    }
+    Ok(with_profiles(existing, &users))
+}
+
+fn with_profiles(cm: ChannelMembers, users: &HashMap<String, User>) -> ChannelDetail {
+    ChannelDetail {
+        members: cm
+            .members
+            .into_iter()
+            .map(|m| Member {
+                profile: users.get(&m.user_id).cloned(),
+                membership: m,
+            })
+            .collect(),
+        channel: cm.channel,
+    }
+}
+
+/// Adds the members' current profiles to channels read from the store, reading every user
+/// they name at once.
+async fn add_profiles(
+    store: &Store,
+    app: &AppId,
+    channels: Vec<ChannelMembers>,
+) -> Result<Vec<ChannelDetail>, Error> {
+    let ids: BTreeSet<&String> = channels
+        .iter()
+        .flat_map(|c| c.members.iter().map(|m| &m.user_id))
+        .collect();
+    let ids: Vec<String> = ids.into_iter().cloned().collect();
+    let users = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        store.users_by_id(app.as_str(), &ids).await?
+    };
+    Ok(channels
+        .into_iter()
+        .map(|c| with_profiles(c, &users))
+        .collect())
+}
+
+pub fn validate_channel_id(channel_id: &str) -> Result<(), Error> {
+    validate::id("channelId", channel_id, MAX_CHANNEL_ID_CHARS)
+}
+
+/// `GET /channels/{channelId}`: one query (channel and members), then one batch read of the
+/// members' profiles; a super channel is the query alone.
+pub async fn get(store: &Store, app: &AppId, channel_id: &str) -> Result<ChannelDetail, Error> {
+    validate_channel_id(channel_id)?;
+    match store.channel(app.as_str(), channel_id).await? {
+        ChannelLookup::Found(cm) => Ok(add_profiles(store, app, vec![*cm])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("no channel after adding profiles".into()))?),
+        _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
+    }
+}
+
+/// `GET /users/{userId}/channels`: a page of the user's reverse index (read beside the user,
+/// for `3003`), the channels read in parallel, then every member's profile in one go.
+/// A channel still being created is left out, so a page may hold fewer than `limit`.
+pub async fn user_channels(
+    store: &Store,
+    app: &AppId,
+    user_id: &str,
+    last_channel_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<ChannelDetail>, Error> {
+    validate::id("userId", user_id, MAX_USER_ID_CHARS)?;
+    let last = last_channel_id.filter(|s| !s.is_empty());
+    if let Some(last) = last {
+        validate::id("lastChannelId", last, MAX_CHANNEL_ID_CHARS)?;
+    }
+    let (user, page) = futures::future::try_join(
+        store.user(app.as_str(), user_id),
+        store.user_channel_ids(app.as_str(), user_id, last, limit),
+    )
+    .await?;
+    if user.is_none() {
+        return Err(Error::UserNotFound(user_id.to_owned()));
+    }
+    let lookups =
+        futures::future::try_join_all(page.items.iter().map(|id| store.channel(app.as_str(), id)))
+            .await?;
+    let channels = lookups
+        .into_iter()
+        .filter_map(|l| match l {
+            ChannelLookup::Found(cm) => Some(*cm),
+            _ => None,
+        })
+        .collect();
+    Ok(Page {
+        items: add_profiles(store, app, channels).await?,
+        has_next: page.has_next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn app() -> AppId {
+        AppId::for_tests("app-1")
+    }
+
+    fn plan(body: Value) -> Result<NewChannel, Error> {
+        let req: CreateChannelRequest = serde_json::from_value(body).expect("request shape");
+        plan_create(&app(), req, 1_000)
+    }
+
+    fn code(body: Value) -> &'static str {
+        match plan(body.clone()) {
+            Ok(_) => "ok",
+            Err(e) => e.spec().code,
+        }
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("u{i:03}")).collect()
+    }
+
+    #[test]
+    fn each_rule_gives_its_code() {
+        let long = |n: usize| "x".repeat(n);
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("minimal", json!({"type": "public", "members": []}), "ok"),
+            ("type missing", json!({"members": []}), "1002"),
+            ("type null", json!({"type": null, "members": []}), "1002"),
+            (
+                "type unknown",
+                json!({"type": "group", "members": []}),
+                "1001",
+            ),
+            (
+                "type wrong case",
+                json!({"type": "Private", "members": []}),
+                "1001",
+            ),
+            ("members missing", json!({"type": "public"}), "1002"),
+            (
+                "bad member id",
+                json!({"type": "public", "members": ["a b"]}),
+                "1001",
+            ),
+            (
+                "empty member id",
+                json!({"type": "public", "members": [""]}),
+                "1001",
+            ),
+            (
+                "bad owner id",
+                json!({"type": "public", "members": [], "ownerId": "a/b"}),
+                "1001",
+            ),
+            (
+                "bad channel id",
+                json!({"type": "public", "members": [], "channelId": "a#b"}),
+                "1001",
+            ),
+            (
+                "channel id 128",
+                json!({"type": "public", "members": [], "channelId": long(128)}),
+                "ok",
+            ),
+            (
+                "channel id 129",
+                json!({"type": "public", "members": [], "channelId": long(129)}),
+                "1001",
+            ),
+            (
+                "name 128",
+                json!({"type": "public", "members": [], "name": long(128)}),
+                "ok",
+            ),
+            (
+                "name 129",
+                json!({"type": "public", "members": [], "name": long(129)}),
+                "1001",
+            ),
+            (
+                "imageUrl 2049",
+                json!({"type": "public", "members": [], "imageUrl": long(2049)}),
+                "1001",
+            ),
+            (
+                "category 32",
+                json!({"type": "public", "members": [], "category": long(32)}),
+                "ok",
+            ),
+            (
+                "category 33",
+                json!({"type": "public", "members": [], "category": long(33)}),
+                "1001",
+            ),
+            (
+                "subcategory 33",
+                json!({"type": "public", "members": [], "subcategory": long(33)}),
+                "1001",
+            ),
+            (
+                "data 6 pairs",
+                json!({"type": "public", "members": [], "data": {"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6"}}),
+                "1011",
+            ),
+            (
+                "data number",
+                json!({"type": "public", "members": [], "data": {"a": 1}}),
+                "1011",
+            ),
+            (
+                "data array",
+                json!({"type": "public", "members": [], "data": ["a"]}),
+                "1011",
+            ),
+            (
+                "invitationOnly without code",
+                json!({"type": "invitationOnly", "members": []}),
+                "2012",
+            ),
+            (
+                "invitationOnly null code",
+                json!({"type": "invitationOnly", "members": [], "invitationCode": null}),
+                "2012",
+            ),
+            (
+                "invitationOnly empty code",
+                json!({"type": "invitationOnly", "members": [], "invitationCode": ""}),
+                "2013",
+            ),
+            (
+                "invitationOnly with code",
+                json!({"type": "invitationOnly", "members": [], "invitationCode": "c0de"}),
+                "ok",
+            ),
+            (
+                "max 0",
+                json!({"type": "public", "members": [], "maxMemberCount": 0}),
+                "1001",
+            ),
+            (
+                "max 101",
+                json!({"type": "public", "members": [], "maxMemberCount": 101}),
+                "1001",
+            ),
+            (
+                "max -1 non-super",
+                json!({"type": "private", "members": [], "maxMemberCount": -1}),
+                "1001",
+            ),
+            (
+                "super max -1",
+                json!({"type": "super_public", "members": [], "maxMemberCount": -1}),
+                "ok",
+            ),
+            (
+                "super max 100000",
+                json!({"type": "super_private", "members": [], "maxMemberCount": 100000}),
+                "ok",
+            ),
+            (
+                "super max 0",
+                json!({"type": "super_broadcast", "members": [], "maxMemberCount": 0}),
+                "1001",
+            ),
+            (
+                "super max -2",
+                json!({"type": "super_broadcast", "members": [], "maxMemberCount": -2}),
+                "1001",
+            ),
+            (
+                "members over max",
+                json!({"type": "public", "members": ["a", "b", "c"], "maxMemberCount": 2}),
+                "2029",
+            ),
+            (
+                "owner counts toward max",
+                json!({"type": "public", "members": ["a", "b"], "ownerId": "c", "maxMemberCount": 2}),
+                "2029",
+            ),
+            (
+                "duplicates fold before max",
+                json!({"type": "public", "members": ["a", "a", "b"], "ownerId": "a", "maxMemberCount": 2}),
+                "ok",
+            ),
+            (
+                "100 members",
+                json!({"type": "private", "members": ids(100)}),
+                "ok",
+            ),
+            (
+                "101 members",
+                json!({"type": "private", "members": ids(101)}),
+                "2029",
+            ),
+            (
+                "super 101 members",
+                json!({"type": "super_public", "members": ids(101)}),
+                "1001",
+            ),
+            (
+                "super over its max",
+                json!({"type": "super_public", "members": ids(3), "maxMemberCount": 2}),
+                "2029",
+            ),
+        ];
+        for (name, body, want) in cases {
+            assert_eq!(code(body), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_type() {
+        for t in ChannelType::ALL {
+            let mut body = json!({"type": t.as_str(), "members": []});
+            if t == ChannelType::InvitationOnly {
+                body["invitationCode"] = json!("x");
+            }
+            let p = plan(body).unwrap();
+            let want = if t.is_super() { UNLIMITED } else { MAX_MEMBERS };
+            assert_eq!(p.channel.max_member_count, want, "{t:?}");
+            assert_eq!(p.channel.channel_type, t);
+            assert!(!p.channel.is_frozen);
+            assert_eq!((p.channel.created_at, p.channel.updated_at), (1_000, 1_000));
+        }
+    }
+
+    #[test]
+    fn owner_is_a_member_and_duplicates_fold() {
+        let p = plan(json!({"type": "public", "ownerId": "o", "members": ["b", "a", "b", "o"]}))
+            .unwrap();
+        assert_eq!(p.member_ids, ["a", "b", "o"]);
+        assert_eq!(p.channel.member_count, 3);
+        assert_eq!(p.channel.owner_id, "o");
+    }
+
+    #[test]
+    fn channel_ids_given_generated_or_derived() {
+        let given = plan(json!({"type": "public", "members": [], "channelId": "c-1"})).unwrap();
+        assert_eq!(given.channel.id, "c-1");
+        let a = plan(json!({"type": "public", "members": []})).unwrap();
+        let b = plan(json!({"type": "public", "members": [], "channelId": ""})).unwrap();
+        assert_ne!(a.channel.id, b.channel.id);
+        assert!(validate_channel_id(&a.channel.id).is_ok());
+
+        let r1 = plan(
+            json!({"type": "private", "reuseChannel": true, "ownerId": "x", "members": ["y"]}),
+        )
+        .unwrap();
+        let r2 = plan(
+            json!({"type": "private", "reuseChannel": true, "ownerId": "y", "members": ["x", "y"]}),
+        )
+        .unwrap();
+        assert!(r1.reuse && r2.reuse);
+        assert_eq!(r1.channel.id, r2.channel.id);
+        assert!(validate_channel_id(&r1.channel.id).is_ok());
+        let r3 =
+            plan(json!({"type": "private", "reuseChannel": true, "members": ["x", "z"]})).unwrap();
+        assert_ne!(r1.channel.id, r3.channel.id);
+        let other_app = reuse_channel_id(&AppId::for_tests("app-2"), &["x".into(), "y".into()]);
+        assert_ne!(r1.channel.id, other_app);
+    }
+
+    #[test]
+    fn reuse_applies_to_private_channels_only() {
+        let p = plan(json!({"type": "public", "reuseChannel": true, "members": ["a"]})).unwrap();
+        assert!(!p.reuse);
+        assert!(!p.channel.id.starts_with("reuse-"));
+    }
+}

@@ -1,0 +1,542 @@
+//! Channels and memberships: one partition per channel (see `keys`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+
+use super::items::{ChannelItem, MembershipItem, UserItem};
+use super::retry::{MAX_ATTEMPTS, pause, retrying, storage_error};
+use super::{Item, Store, decode, encode, keys, s};
+use crate::Error;
+use crate::model::{Channel, ChannelMembers, ChannelType, Membership, Page, User, now_ms};
+use crate::secrets::random_hex;
+
+/// DynamoDB's limit on the actions of one TransactWriteItems call.
+pub const MAX_TRANSACT_ACTIONS: usize = 100;
+/// DynamoDB's limit on the keys of one BatchGetItem call.
+pub const MAX_BATCH_GET_KEYS: usize = 100;
+/// A creation stuck between its two transactions for this long is taken to have died (the
+/// functions time out after 10 s; see template.yaml).
+pub const DEFAULT_ABANDON_AFTER: Duration = Duration::from_secs(30);
+
+/// What a channel id refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelLookup {
+    Missing,
+    /// A two-transaction creation is between its transactions.
+    InProgress,
+    /// A two-transaction creation died between its transactions; the next creation of the
+    /// id clears it.
+    Abandoned,
+    Found(Box<ChannelMembers>),
+}
+
+/// Why a transaction did not apply.
+enum TransactError {
+    /// A condition failed.
+    Refused,
+    Failed(Error),
+}
+
+fn action_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("build {what}: {e}"))
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(|e| action_error("put", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(table: &str, pk: &str, sk: &str) -> Result<Delete, Error> {
+    Delete::builder()
+        .table_name(table)
+        .key("pk", s(pk))
+        .key("sk", s(sk))
+        .build()
+        .map_err(|e| action_error("delete", e))
+}
+
+fn item_key(item: &Item, name: &str) -> Result<String, Error> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(Error::Internal(format!("item without string {name}"))),
+    }
+}
+
+impl Store {
+    /// Writes a new channel and its memberships, all or nothing; `2002` if the id exists.
+    ///
+    /// Up to 99 members this is one transaction. A channel and 100 members is 101 writes,
+    /// one more than a transaction takes, so then the channel is first written *pending*
+    /// together with 99 memberships, and a second transaction writes the last membership and
+    /// clears the pending mark. Readers treat a pending channel as absent. If the second
+    /// transaction fails, the first is undone; if the function dies in between, the pending
+    /// channel and its memberships stay together in their partition, invisible, until a
+    /// later creation of the same id finds them older than `abandon_after` and deletes them.
+    pub async fn create_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        members: &[Membership],
+    ) -> Result<(), Error> {
+        match self.write_new_channel(app_id, channel, members).await {
+            Err(Error::ChannelIdTaken(_)) if self.clear_abandoned(app_id, &channel.id).await? => {
+                self.write_new_channel(app_id, channel, members).await
+            }
+            other => other,
+        }
+    }
+
+    async fn write_new_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        members: &[Membership],
+    ) -> Result<(), Error> {
+        let table = self.table();
+        let pk = keys::channel_pk(app_id, &channel.id);
+        let mut channel_item = channel_item(app_id, channel);
+        let member_items = members
+            .iter()
+            .map(|m| encode(&membership_item(app_id, channel, m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let taken = || Error::ChannelIdTaken(channel.id.clone());
+        let new_channel = Some("attribute_not_exists(pk)");
+
+        // The channel item plus one put per member.
+        if member_items.len() < MAX_TRANSACT_ACTIONS {
+            let mut actions = vec![put(table, encode(&channel_item)?, new_channel)?];
+            for item in member_items {
+                actions.push(put(table, item, None)?);
+            }
+            return match self.transact("create channel", actions).await {
+                Ok(()) => Ok(()),
+                Err(TransactError::Refused) => Err(taken()),
+                Err(TransactError::Failed(e)) => Err(e),
+            };
+        }
+
+        let (first, rest) = member_items.split_at(MAX_TRANSACT_ACTIONS - 1);
+        if 1 + rest.len() > MAX_TRANSACT_ACTIONS {
+            return Err(Error::Internal(format!(
+                "{} memberships do not fit two transactions",
+                members.len()
+            )));
+        }
+        let token = random_hex(16);
+        channel_item.pending_token = Some(token.clone());
+        channel_item.pending_since = Some(now_ms());
+        let mut actions = vec![put(table, encode(&channel_item)?, new_channel)?];
+        for item in first {
+            actions.push(put(table, item.clone(), None)?);
+        }
+        match self.transact("create channel (1 of 2)", actions).await {
+            Ok(()) => {}
+            Err(TransactError::Refused) => return Err(taken()),
+            Err(TransactError::Failed(e)) => return Err(e),
+        }
+
+        let activate = Update::builder()
+            .table_name(table)
+            .key("pk", s(&pk))
+            .key("sk", s(keys::CHANNEL_SK))
+            .update_expression("REMOVE pending_token, pending_since")
+            .condition_expression("pending_token = :t")
+            .expression_attribute_values(":t", s(&token))
+            .build()
+            .map_err(|e| action_error("update", e))?;
+        let mut actions = vec![TransactWriteItem::builder().update(activate).build()];
+        for item in rest {
+            actions.push(put(table, item.clone(), None)?);
+        }
+        let err = match self.transact("create channel (2 of 2)", actions).await {
+            Ok(()) => return Ok(()),
+            Err(TransactError::Refused) => {
+                Error::Internal("pending channel was cleared during its creation".into())
+            }
+            Err(TransactError::Failed(e)) => e,
+        };
+        // Undo the first transaction, so a failed request leaves nothing behind.
+        let mut undo = vec![
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(table)
+                        .key("pk", s(&pk))
+                        .key("sk", s(keys::CHANNEL_SK))
+                        .condition_expression("pending_token = :t")
+                        .expression_attribute_values(":t", s(&token))
+                        .build()
+                        .map_err(|e| action_error("delete", e))?,
+                )
+                .build(),
+        ];
+        for item in first {
+            let sk = item_key(item, "sk")?;
+            undo.push(
+                TransactWriteItem::builder()
+                    .delete(delete(table, &pk, &sk)?)
+                    .build(),
+            );
+        }
+        match self.transact("undo channel creation", undo).await {
+            Ok(()) => {}
+            Err(TransactError::Refused) => {
+                tracing::error!(channel = %channel.id, "pending channel vanished before its undo");
+            }
+            Err(TransactError::Failed(e)) => {
+                tracing::error!(channel = %channel.id, error = %e, "undo failed; the pending channel is left for a later creation to clear");
+            }
+        }
+        Err(err)
+    }
+
+    /// Deletes an abandoned pending channel (see `create_channel`) and its memberships.
+    /// True if it did; false if there is nothing abandoned under the id.
+    async fn clear_abandoned(&self, app_id: &str, channel_id: &str) -> Result<bool, Error> {
+        let pk = keys::channel_pk(app_id, channel_id);
+        // The channel item alone first: a taken id is usually a live channel, whose
+        // members (a super channel may have many) need not be read to say so.
+        let out = retrying(|| {
+            self.client
+                .get_item()
+                .table_name(self.table())
+                .key("pk", s(&pk))
+                .key("sk", s(keys::CHANNEL_SK))
+                .consistent_read(true)
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("read channel", e))?;
+        let Some(channel) = out.item else {
+            return Ok(false);
+        };
+        let channel: ChannelItem = decode(channel)?;
+        let (Some(token), Some(since)) = (channel.pending_token, channel.pending_since) else {
+            return Ok(false);
+        };
+        if !self.is_abandoned(since) {
+            return Ok(false);
+        }
+        let items = self.partition(&pk, None).await?;
+        if items.len() > MAX_TRANSACT_ACTIONS {
+            return Err(Error::Internal(format!(
+                "abandoned channel {channel_id} has {} items",
+                items.len()
+            )));
+        }
+        let mut actions = Vec::with_capacity(items.len());
+        for item in &items {
+            let sk = item_key(item, "sk")?;
+            let mut d = Delete::builder()
+                .table_name(self.table())
+                .key("pk", s(&pk))
+                .key("sk", s(&sk));
+            if sk == keys::CHANNEL_SK {
+                d = d
+                    .condition_expression("pending_token = :t")
+                    .expression_attribute_values(":t", s(&token));
+            }
+            let d = d.build().map_err(|e| action_error("delete", e))?;
+            actions.push(TransactWriteItem::builder().delete(d).build());
+        }
+        match self.transact("clear abandoned channel", actions).await {
+            Ok(()) => {
+                tracing::warn!(
+                    channel = channel_id,
+                    "cleared an abandoned channel creation"
+                );
+                Ok(true)
+            }
+            // Someone else cleared it first; the id is free either way.
+            Err(TransactError::Refused) => Ok(true),
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
+    fn is_abandoned(&self, pending_since: i64) -> bool {
+        let age = now_ms().saturating_sub(pending_since);
+        u128::try_from(age).unwrap_or(0) >= self.abandon_after.as_millis()
+    }
+
+    /// The channel and its ordinary memberships, with one strongly consistent query.
+    pub async fn channel(&self, app_id: &str, channel_id: &str) -> Result<ChannelLookup, Error> {
+        let pk = keys::channel_pk(app_id, channel_id);
+        let items = self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)).await?;
+        let mut channel = None;
+        let mut members = Vec::new();
+        for item in items {
+            let sk = item_key(&item, "sk")?;
+            if sk == keys::CHANNEL_SK {
+                channel = Some(decode::<ChannelItem>(item)?);
+            } else if sk.starts_with("MEMBER#") {
+                members.push(Membership::from(decode::<MembershipItem>(item)?));
+            }
+        }
+        let Some(channel) = channel else {
+            return Ok(ChannelLookup::Missing);
+        };
+        if let Some(since) = channel.pending_since {
+            return Ok(if self.is_abandoned(since) {
+                ChannelLookup::Abandoned
+            } else {
+                ChannelLookup::InProgress
+            });
+        }
+        Ok(ChannelLookup::Found(Box::new(ChannelMembers {
+            channel: Channel::try_from(channel)?,
+            members,
+        })))
+    }
+
+    /// Every item of partition `pk` (or of the sort key range `range`), strongly consistent.
+    async fn partition(&self, pk: &str, range: Option<(&str, &str)>) -> Result<Vec<Item>, Error> {
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        let condition = match range {
+            Some((lo, hi)) => {
+                values.insert(":lo".to_owned(), s(lo));
+                values.insert(":hi".to_owned(), s(hi));
+                "pk = :pk AND sk BETWEEN :lo AND :hi"
+            }
+            None => "pk = :pk",
+        };
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression(condition)
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("read channel", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Ids of the channels `user_id` is a member of, in id order, strictly after `after`.
+    /// Read from the reverse index, which is eventually consistent.
+    pub async fn user_channel_ids(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<String>, Error> {
+        let items = self
+            .index_page(keys::user_channels_index(app_id, user_id), after, limit)
+            .await?;
+        let has_next = items.len() > limit;
+        let items = items
+            .into_iter()
+            .take(limit)
+            .map(|i| item_key(&i, "gsi1sk"))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, has_next })
+    }
+
+    /// The users among `ids` that exist, by id: strongly consistent BatchGetItem calls of at
+    /// most 100 keys each, run in parallel, each retried until no key is left unprocessed.
+    pub async fn users_by_id(
+        &self,
+        app_id: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, User>, Error> {
+        let batches = futures::future::try_join_all(
+            ids.chunks(MAX_BATCH_GET_KEYS)
+                .map(|chunk| self.user_batch(app_id, chunk)),
+        )
+        .await?;
+        Ok(batches
+            .into_iter()
+            .flatten()
+            .map(|u| (u.id.clone(), u))
+            .collect())
+    }
+
+    async fn user_batch(&self, app_id: &str, ids: &[String]) -> Result<Vec<User>, Error> {
+        let keys = ids
+            .iter()
+            .map(|id| {
+                HashMap::from([
+                    ("pk".to_owned(), s(keys::user_pk(app_id, id))),
+                    ("sk".to_owned(), s(keys::USER_SK)),
+                ])
+            })
+            .collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| action_error("batch get", e))?;
+        let mut pending = HashMap::from([(self.table().to_owned(), request)]);
+        let mut users = Vec::with_capacity(ids.len());
+        let mut attempt = 0;
+        loop {
+            let mut out = retrying(|| {
+                self.client
+                    .batch_get_item()
+                    .set_request_items(Some(pending.clone()))
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("read users", e))?;
+            for item in out
+                .responses
+                .as_mut()
+                .and_then(|r| r.remove(self.table()))
+                .unwrap_or_default()
+            {
+                users.push(User::from(decode::<UserItem>(item)?));
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => return Ok(users),
+                Some(left) => {
+                    attempt += 1;
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(Error::Unavailable(
+                            "read users: keys left unprocessed after retries".into(),
+                        ));
+                    }
+                    pause(attempt).await;
+                    pending = left;
+                }
+            }
+        }
+    }
+
+    /// Runs one transaction (retrying conflicts and throttling). A retried call carries the
+    /// same client request token, so DynamoDB answers a retry of a transaction that already
+    /// applied with success instead of failing it on its own conditions.
+    async fn transact(
+        &self,
+        what: &str,
+        actions: Vec<TransactWriteItem>,
+    ) -> Result<(), TransactError> {
+        let token = random_hex(16);
+        let res = retrying(|| {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(actions.clone()))
+                .client_request_token(&token)
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(err) if refused_by_condition(&err) => Err(TransactError::Refused),
+            Err(err) => Err(TransactError::Failed(storage_error(what, err))),
+        }
+    }
+}
+
+/// True for a transaction cancelled because one of its conditions failed.
+fn refused_by_condition<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+fn channel_item(app_id: &str, c: &Channel) -> ChannelItem {
+    ChannelItem {
+        pk: keys::channel_pk(app_id, &c.id),
+        sk: keys::CHANNEL_SK.into(),
+        entity: "channel".into(),
+        channel_id: c.id.clone(),
+        channel_type: c.channel_type.as_str().into(),
+        name: c.name.clone(),
+        owner_id: c.owner_id.clone(),
+        image_url: c.image_url.clone(),
+        invitation_code: c.invitation_code.clone(),
+        is_frozen: c.is_frozen,
+        hide_messages_before_join: c.hide_messages_before_join,
+        category: c.category.clone(),
+        subcategory: c.subcategory.clone(),
+        data: c.data.clone(),
+        member_count: c.member_count,
+        max_member_count: c.max_member_count,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        pending_token: None,
+        pending_since: None,
+    }
+}
+
+fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> MembershipItem {
+    MembershipItem {
+        pk: keys::channel_pk(app_id, &c.id),
+        sk: keys::member_sk(c.channel_type, &m.user_id),
+        gsi1pk: keys::user_channels_index(app_id, &m.user_id),
+        gsi1sk: c.id.clone(),
+        entity: "membership".into(),
+        channel_id: c.id.clone(),
+        user_id: m.user_id.clone(),
+        member_info: m.member_info.clone(),
+        last_read_at: m.last_read_at,
+        last_sent_at: m.last_sent_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+impl TryFrom<ChannelItem> for Channel {
+    type Error = Error;
+
+    fn try_from(i: ChannelItem) -> Result<Self, Error> {
+        let channel_type = ChannelType::parse(&i.channel_type)
+            .ok_or_else(|| Error::Internal(format!("stored channel type {:?}", i.channel_type)))?;
+        Ok(Channel {
+            id: i.channel_id,
+            channel_type,
+            name: i.name,
+            owner_id: i.owner_id,
+            image_url: i.image_url,
+            invitation_code: i.invitation_code,
+            is_frozen: i.is_frozen,
+            hide_messages_before_join: i.hide_messages_before_join,
+            category: i.category,
+            subcategory: i.subcategory,
+            data: i.data,
+            member_count: i.member_count,
+            max_member_count: i.max_member_count,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        })
+    }
+}
+
+impl From<MembershipItem> for Membership {
+    fn from(i: MembershipItem) -> Self {
+        Membership {
+            user_id: i.user_id,
+            member_info: i.member_info,
+            last_read_at: i.last_read_at,
+            last_sent_at: i.last_sent_at,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}

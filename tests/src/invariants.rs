@@ -1,0 +1,135 @@
+//! What must hold in storage after any sequence of channel operations, checked on the raw
+//! items (not through the store's own read path, which could share a bug with the writes).
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::store::{Store, keys, schema};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The app's channels as found in the table.
+#[derive(Debug, Default)]
+pub struct ChannelCensus {
+    /// Channel id → number of membership items, for channels that exist for readers.
+    pub channels: BTreeMap<String, usize>,
+    /// Channels left between the two transactions of a 100-member creation.
+    pub pending: Vec<String>,
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s,
+        other => panic!("{name} is {other:?} in {item:?}"),
+    }
+}
+
+fn number(item: &Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse().expect("integer"),
+        other => panic!("{name} is {other:?} in {item:?}"),
+    }
+}
+
+/// Every item of `app_id`'s channel partitions.
+async fn channel_items(store: &Store, app_id: &str) -> Vec<Item> {
+    let prefix = keys::channel_pk(app_id, "");
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the test table");
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// Checks, for every channel of the app: no membership without its channel item; the
+/// channel's `member_count` equals its membership items; every membership is filed under the
+/// sort key its channel type calls for, carries its reverse-index keys, and the reverse index
+/// returns it. Panics on the first violation; returns what it found.
+pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
+    let mut partitions: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    for item in channel_items(store, app_id).await {
+        partitions
+            .entry(text(&item, "pk").to_owned())
+            .or_default()
+            .push(item);
+    }
+    let mut census = ChannelCensus::default();
+    for (pk, items) in partitions {
+        let channel = items
+            .iter()
+            .find(|i| text(i, "sk") == keys::CHANNEL_SK)
+            .unwrap_or_else(|| panic!("memberships without a channel in {pk}: {items:?}"));
+        let channel_id = text(channel, "channel_id").to_owned();
+        let channel_type = shared::model::ChannelType::parse(text(channel, "channel_type"))
+            .expect("stored channel type");
+        let memberships: Vec<&Item> = items
+            .iter()
+            .filter(|i| text(i, "sk") != keys::CHANNEL_SK)
+            .collect();
+        for m in &memberships {
+            let user = text(m, "user_id");
+            assert_eq!(text(m, "sk"), keys::member_sk(channel_type, user), "{m:?}");
+            assert_eq!(text(m, "channel_id"), channel_id);
+            assert_eq!(
+                text(m, "gsi1pk"),
+                keys::user_channels_index(app_id, user),
+                "{m:?}"
+            );
+            assert_eq!(text(m, "gsi1sk"), channel_id, "{m:?}");
+        }
+        if channel.contains_key("pending_token") {
+            assert!(
+                memberships.len() as i64 <= number(channel, "member_count"),
+                "{pk}: more memberships than the pending channel's count"
+            );
+            census.pending.push(channel_id);
+            continue;
+        }
+        assert_eq!(
+            number(channel, "member_count"),
+            memberships.len() as i64,
+            "{pk}: memberCount differs from the membership items"
+        );
+        let indexed = futures::future::join_all(
+            memberships
+                .iter()
+                .map(|m| reverse_index_has(store, text(m, "gsi1pk"), &channel_id)),
+        )
+        .await;
+        for (m, found) in memberships.iter().zip(indexed) {
+            assert!(found, "no reverse-index entry for {m:?}");
+        }
+        census.channels.insert(channel_id, memberships.len());
+    }
+    census
+}
+
+async fn reverse_index_has(store: &Store, gsi1pk: &str, channel_id: &str) -> bool {
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(schema::GSI1)
+        .key_condition_expression("gsi1pk = :p AND gsi1sk = :c")
+        .expression_attribute_values(":p", AttributeValue::S(gsi1pk.to_owned()))
+        .expression_attribute_values(":c", AttributeValue::S(channel_id.to_owned()))
+        .send()
+        .await
+        .expect("query the reverse index");
+    out.count == 1
+}
