@@ -61,6 +61,14 @@ warm -X POST -d '{}' "$base/users/create"
 warm "$base/users/warm-up/channels"
 warm -X POST -d '{}' "$base/channels/create"
 warm "$base/channels/warm-up"
+warm -X POST -d '{}' "$base/bots/create"
+warm "$base/bots"
+warm "$base/bots/warm-up"
+warm -X PUT -d '{}' "$base/bots/warm-up"
+warm -X DELETE "$base/bots/warm-up"
+warm -X POST "$base/bots/warm-up/channels/warm-up/join"
+warm -X POST "$base/bots/warm-up/channels/warm-up/leave"
+warm "$base/bots/warm-up/channels"
 
 cat <<MSG
 

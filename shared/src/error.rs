@@ -39,6 +39,9 @@ specs! {
     CHANNEL_FULL = "2029", "MaxChannelMemberCountExceeded", 403;
     USER_NOT_FOUND = "3003", "UserNotFound", 404;
     USER_ID_TAKEN = "3004", "UserIDTaken", 409;
+    BOT_NOT_FOUND = "7001", "BotNotFound", 404;
+    BOT_ID_TAKEN = "7002", "BotIdAlreadyTaken", 409;
+    TOO_MANY_BOTS = "7003", "TooManyBotsInChannel", 403;
 }
 
 /// Everything a request can fail with. Client mistakes carry a message meant for the caller;
@@ -75,6 +78,12 @@ pub enum Error {
     UserNotFound(String),
     #[error("user id {0} is already taken")]
     UserIdTaken(String),
+    #[error("bot {0} not found")]
+    BotNotFound(String),
+    #[error("bot id {0} is already taken")]
+    BotIdTaken(String),
+    #[error("channel {0} already has the most bots a channel may have")]
+    TooManyBots(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("storage unavailable: {0}")]
@@ -99,6 +108,9 @@ impl Error {
             Error::ChannelFull(_) => CHANNEL_FULL,
             Error::UserNotFound(_) => USER_NOT_FOUND,
             Error::UserIdTaken(_) => USER_ID_TAKEN,
+            Error::BotNotFound(_) => BOT_NOT_FOUND,
+            Error::BotIdTaken(_) => BOT_ID_TAKEN,
+            Error::TooManyBots(_) => TOO_MANY_BOTS,
             Error::Internal(_) => INTERNAL,
             Error::Unavailable(_) => UNAVAILABLE,
         }

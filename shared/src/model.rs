@@ -157,11 +157,33 @@ impl Membership {
 }
 
 /// A channel with its memberships, as stored (members in user id order; none for super
-/// channels, whose members are never read to answer a request).
+/// channels, whose members are never read to answer a request), and the ids of its bots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelMembers {
     pub channel: Channel,
     pub members: Vec<Membership>,
+    pub bot_ids: Vec<String>,
+}
+
+/// A bot: an app-defined participant that joins channels through the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bot {
+    pub id: String,
+    pub name: String,
+    pub profile_image_url: String,
+    pub bot_type: String,
+    pub callback_url: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A partial update of a bot; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BotChanges {
+    pub name: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub bot_type: Option<String>,
+    pub callback_url: Option<String>,
 }
 
 /// A member as shown: the membership and the user's current profile (`None` if the user no
@@ -172,11 +194,13 @@ pub struct Member {
     pub profile: Option<User>,
 }
 
-/// A channel as the API shows it.
+/// A channel as the API shows it: members and bots with their current profiles (a bot
+/// deleted a moment ago is left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelDetail {
     pub channel: Channel,
     pub members: Vec<Member>,
+    pub bots: Vec<Bot>,
 }
 
 /// One page of a keyset-paginated list.

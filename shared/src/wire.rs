@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{ChannelDetail, Member, User};
+use crate::model::{Bot, ChannelDetail, Member, User};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -140,6 +140,17 @@ pub struct ChannelBotView {
     pub bot_type: String,
 }
 
+impl From<Bot> for ChannelBotView {
+    fn from(b: Bot) -> Self {
+        ChannelBotView {
+            id: b.id,
+            name: b.name,
+            profile_image_url: b.profile_image_url,
+            bot_type: b.bot_type,
+        }
+    }
+}
+
 /// The channel object of the seed page, plus `bots`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -205,7 +216,7 @@ impl From<ChannelDetail> for ChannelView {
             },
             muted_users: Vec::new(),
             banned_users: Vec::new(),
-            bots: Vec::new(),
+            bots: d.bots.into_iter().map(Into::into).collect(),
             updated_at: c.updated_at,
             created_at: c.created_at,
             unread_count: 0,
@@ -227,4 +238,67 @@ pub struct ChannelEnvelope {
 pub struct ChannelList {
     pub channels: Vec<ChannelView>,
     pub has_next: bool,
+}
+
+/// A bot as `bots/create`, `GET /bots/{botId}` and the bot list show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BotView {
+    pub id: String,
+    pub name: String,
+    pub profile_image_url: String,
+    #[serde(rename = "type")]
+    pub bot_type: String,
+    pub callback_url: String,
+}
+
+impl From<Bot> for BotView {
+    fn from(b: Bot) -> Self {
+        BotView {
+            id: b.id,
+            name: b.name,
+            profile_image_url: b.profile_image_url,
+            bot_type: b.bot_type,
+            callback_url: b.callback_url,
+        }
+    }
+}
+
+/// `{"bot": {...}}`
+#[derive(Debug, Serialize)]
+pub struct BotEnvelope {
+    pub bot: BotView,
+}
+
+/// `{"bots": [...], "hasNext": bool}`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotList {
+    pub bots: Vec<BotView>,
+    pub has_next: bool,
+}
+
+/// `{}`, the answer to a delete.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBotRequest {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub profile_image_url: Option<String>,
+    #[serde(rename = "type")]
+    pub bot_type: Option<String>,
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateBotRequest {
+    pub name: Option<String>,
+    pub profile_image_url: Option<String>,
+    #[serde(rename = "type")]
+    pub bot_type: Option<String>,
+    pub callback_url: Option<String>,
 }

@@ -15,6 +15,8 @@ pub struct ChannelCensus {
     pub channels: BTreeMap<String, usize>,
     /// Channels left between the two transactions of a 100-member creation.
     pub pending: Vec<String>,
+    /// Channel id → ids of the bots with a membership item, for channels that exist.
+    pub bots: BTreeMap<String, Vec<String>>,
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
@@ -57,7 +59,8 @@ async fn channel_items(store: &Store, app_id: &str) -> Vec<Item> {
 }
 
 /// Checks, for every channel of the app: no membership without its channel item; the
-/// channel's `member_count` equals its membership items; every membership is filed under the
+/// channel's `member_count` equals its membership items and `bot_count` its bot memberships
+/// (at most 20); every membership is filed under the
 /// sort key its channel type calls for, carries its reverse-index keys, and the reverse index
 /// returns it. Panics on the first violation; returns what it found.
 pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
@@ -77,10 +80,17 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
         let channel_id = text(channel, "channel_id").to_owned();
         let channel_type = shared::model::ChannelType::parse(text(channel, "channel_type"))
             .expect("stored channel type");
-        let memberships: Vec<&Item> = items
+        let (bot_memberships, memberships): (Vec<&Item>, Vec<&Item>) = items
             .iter()
             .filter(|i| text(i, "sk") != keys::CHANNEL_SK)
-            .collect();
+            .partition(|i| text(i, "sk").starts_with(keys::BOT_MEMBER_PREFIX));
+        for b in &bot_memberships {
+            let bot = text(b, "bot_id");
+            assert_eq!(text(b, "sk"), keys::bot_member_sk(bot), "{b:?}");
+            assert_eq!(text(b, "channel_id"), channel_id);
+            assert_eq!(text(b, "gsi1pk"), keys::bot_channels_index(app_id, bot));
+            assert_eq!(text(b, "gsi1sk"), channel_id, "{b:?}");
+        }
         for m in &memberships {
             let user = text(m, "user_id");
             assert_eq!(text(m, "sk"), keys::member_sk(channel_type, user), "{m:?}");
@@ -105,15 +115,35 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
             memberships.len() as i64,
             "{pk}: memberCount differs from the membership items"
         );
+        let bot_count = channel
+            .get("bot_count")
+            .map_or(0, |_| number(channel, "bot_count"));
+        assert_eq!(
+            bot_count,
+            bot_memberships.len() as i64,
+            "{pk}: bot_count differs from the bot membership items"
+        );
+        assert!(bot_count <= shared::store::MAX_BOTS_PER_CHANNEL);
+        let all: Vec<&Item> = memberships
+            .iter()
+            .chain(&bot_memberships)
+            .copied()
+            .collect();
         let indexed = futures::future::join_all(
-            memberships
-                .iter()
+            all.iter()
                 .map(|m| reverse_index_has(store, text(m, "gsi1pk"), &channel_id)),
         )
         .await;
-        for (m, found) in memberships.iter().zip(indexed) {
+        for (m, found) in all.iter().zip(indexed) {
             assert!(found, "no reverse-index entry for {m:?}");
         }
+        census.bots.insert(
+            channel_id.clone(),
+            bot_memberships
+                .iter()
+                .map(|b| text(b, "bot_id").to_owned())
+                .collect(),
+        );
         census.channels.insert(channel_id, memberships.len());
     }
     census

@@ -249,3 +249,74 @@ async fn channel_create_and_view_over_http() {
         .await;
     assert_eq!((status.as_u16(), bad["code"].clone()), (400, json!("2012")));
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn bot_lifecycle_over_http() {
+    let s = Stack::from_env();
+    let bot = unique("bot");
+    let (status, created) = s
+        .send(
+            Method::POST,
+            "bots/create",
+            Some(json!({"id": bot, "name": "E2E Bot", "type": "cs"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (status, channel) = s
+        .send(
+            Method::POST,
+            "channels/create",
+            Some(json!({"type": "public", "members": []})),
+        )
+        .await;
+    assert_eq!(status, 200, "{channel}");
+    let channel_id = channel["channel"]["id"].as_str().unwrap().to_owned();
+
+    let join = format!("bots/{bot}/channels/{channel_id}/join");
+    let (status, joined) = s.send(Method::POST, &join, None).await;
+    assert_eq!(status, 200, "{joined}");
+    assert_eq!(
+        joined["channel"]["bots"],
+        json!([{"id": bot, "name": "E2E Bot", "profileImageUrl": "", "type": "cs"}])
+    );
+    let (status, again) = s.send(Method::POST, &join, None).await;
+    assert_eq!((status.as_u16(), &again), (200, &joined));
+
+    let (status, put) = s
+        .send(
+            Method::PUT,
+            &format!("bots/{bot}"),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{put}");
+    let (_, seen) = s
+        .send(Method::GET, &format!("channels/{channel_id}"), None)
+        .await;
+    assert_eq!(seen["channel"]["bots"][0]["name"], "Renamed");
+    let (status, theirs) = s
+        .send(Method::GET, &format!("bots/{bot}/channels"), None)
+        .await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["channels"][0]["id"], channel_id.as_str());
+    let (status, list) = s.send(Method::GET, "bots?limit=100", None).await;
+    assert_eq!(status, 200, "{list}");
+
+    let (status, left) = s
+        .send(
+            Method::POST,
+            &format!("bots/{bot}/channels/{channel_id}/leave"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{left}");
+    assert_eq!(left["channel"]["bots"], json!([]));
+    let (status, deleted) = s.send(Method::DELETE, &format!("bots/{bot}"), None).await;
+    assert_eq!((status.as_u16(), deleted), (200, json!({})));
+    let (status, gone) = s.send(Method::GET, &format!("bots/{bot}"), None).await;
+    assert_eq!(
+        (status.as_u16(), gone["code"].clone()),
+        (404, json!("7001"))
+    );
+}

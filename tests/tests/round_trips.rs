@@ -165,3 +165,51 @@ async fn channel_endpoints_round_trips_when_warm() {
     assert_eq!(sorted(calls[..2].to_vec()), ["GetItem", "Query"]);
     assert_eq!(calls[2..], ["Query", "Query", "BatchGetItem"]);
 }
+
+#[tokio::test]
+async fn bot_join_and_leave_take_two_sequential_round_trips_when_warm() {
+    use shared::handlers::{bots, channels};
+    let app = TestApp::with_auth_cache(Duration::from_secs(60)).await;
+    app.add_users(&["a", "b"]).await;
+    let r = app
+        .send(
+            bots::create,
+            Method::POST,
+            "/v1.4/api/bots/create",
+            Some(json!({"id": "rb", "name": "RB"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .send(
+            channels::create,
+            Method::POST,
+            "/v1.4/api/channels/create",
+            Some(json!({"type": "public", "channelId": "rc", "ownerId": "a", "members": ["b"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.calls.take();
+
+    // The transaction and the channel read side by side, then one round of profile reads.
+    for (join, path) in [
+        (true, "/v1.4/api/bots/rb/channels/rc/join"),
+        (true, "/v1.4/api/bots/rb/channels/rc/join"),
+        (false, "/v1.4/api/bots/rb/channels/rc/leave"),
+        (false, "/v1.4/api/bots/rb/channels/rc/leave"),
+    ] {
+        let r = if join {
+            app.send(bots::join, Method::POST, path, None).await
+        } else {
+            app.send(bots::leave, Method::POST, path, None).await
+        };
+        assert_eq!(r.status, 200, "{}", r.body);
+        let calls = app.calls.take();
+        assert_eq!(
+            sorted(calls[..2].to_vec()),
+            ["Query", "TransactWriteItems"],
+            "{path}"
+        );
+        assert_eq!(calls[2..], ["BatchGetItem"], "{path}");
+    }
+}

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::auth::AppId;
 use crate::model::{
-    Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page, User, now_ms,
+    Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page, User,
+    now_ms,
 };
 use crate::secrets::{hex, random_hex};
 use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Store};
@@ -240,6 +241,7 @@ fn created_detail(plan: &NewChannel, mut users: HashMap<String, User>) -> Channe
     ChannelDetail {
         channel: plan.channel.clone(),
         members,
+        bots: Vec::new(),
     }
 }
 
@@ -256,7 +258,9 @@ async fn reuse_or_create(
     let mut attempt = 0;
     loop {
         match lookup {
-            ChannelLookup::Found(existing) => return reuse(plan, *existing, users),
+            ChannelLookup::Found(existing) => {
+                return reuse(store, app, plan, *existing, users).await;
+            }
             ChannelLookup::Missing | ChannelLookup::Abandoned => {
                 match write(store, app, plan).await {
                     Ok(()) => return Ok(created_detail(plan, users)),
@@ -280,7 +284,9 @@ async fn reuse_or_create(
     }
 }
 
-fn reuse(
+async fn reuse(
+    store: &Store,
+    app: &AppId,
     plan: &NewChannel,
     existing: ChannelMembers,
     users: HashMap<String, User>,
@@ -298,10 +304,22 @@ fn reuse(
     if !same {
         return Err(Error::ReuseMembersDiffer(id));
     }
-    Ok(with_profiles(existing, &users))
+    // The members' profiles are the ones just read; only bots, if any, need a read.
+    one(add_profiles(store, app, vec![existing], users).await?)
 }
 
-fn with_profiles(cm: ChannelMembers, users: &HashMap<String, User>) -> ChannelDetail {
+/// The single channel of a one-channel `add_profiles`.
+pub(crate) fn one(mut details: Vec<ChannelDetail>) -> Result<ChannelDetail, Error> {
+    details
+        .pop()
+        .ok_or_else(|| Error::Internal("no channel after adding profiles".into()))
+}
+
+fn with_profiles(
+    cm: ChannelMembers,
+    users: &HashMap<String, User>,
+    bots: &HashMap<String, Bot>,
+) -> ChannelDetail {
     ChannelDetail {
         members: cm
             .members
@@ -311,30 +329,40 @@ fn with_profiles(cm: ChannelMembers, users: &HashMap<String, User>) -> ChannelDe
                 membership: m,
             })
             .collect(),
+        bots: cm
+            .bot_ids
+            .iter()
+            .filter_map(|id| bots.get(id).cloned())
+            .collect(),
         channel: cm.channel,
     }
 }
 
-/// Adds the members' current profiles to channels read from the store, reading every user
-/// they name at once.
-async fn add_profiles(
+/// Adds the current profiles of members and bots to channels read from the store, with one
+/// round of batch reads for all of them; users already in `known` are not read again.
+pub(crate) async fn add_profiles(
     store: &Store,
     app: &AppId,
     channels: Vec<ChannelMembers>,
+    mut known: HashMap<String, User>,
 ) -> Result<Vec<ChannelDetail>, Error> {
-    let ids: BTreeSet<&String> = channels
+    let user_ids: BTreeSet<&String> = channels
         .iter()
         .flat_map(|c| c.members.iter().map(|m| &m.user_id))
+        .filter(|id| !known.contains_key(*id))
         .collect();
-    let ids: Vec<String> = ids.into_iter().cloned().collect();
-    let users = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        store.users_by_id(app.as_str(), &ids).await?
-    };
+    let bot_ids: BTreeSet<&String> = channels.iter().flat_map(|c| &c.bot_ids).collect();
+    let user_ids: Vec<String> = user_ids.into_iter().cloned().collect();
+    let bot_ids: Vec<String> = bot_ids.into_iter().cloned().collect();
+    let mut bots = HashMap::new();
+    if !user_ids.is_empty() || !bot_ids.is_empty() {
+        let (users, found_bots) = store.profiles(app.as_str(), &user_ids, &bot_ids).await?;
+        known.extend(users);
+        bots = found_bots;
+    }
     Ok(channels
         .into_iter()
-        .map(|c| with_profiles(c, &users))
+        .map(|c| with_profiles(c, &known, &bots))
         .collect())
 }
 
@@ -347,17 +375,13 @@ pub fn validate_channel_id(channel_id: &str) -> Result<(), Error> {
 pub async fn get(store: &Store, app: &AppId, channel_id: &str) -> Result<ChannelDetail, Error> {
     validate_channel_id(channel_id)?;
     match store.channel(app.as_str(), channel_id).await? {
-        ChannelLookup::Found(cm) => Ok(add_profiles(store, app, vec![*cm])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("no channel after adding profiles".into()))?),
+        ChannelLookup::Found(cm) => one(add_profiles(store, app, vec![*cm], HashMap::new()).await?),
         _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
     }
 }
 
 /// `GET /users/{userId}/channels`: a page of the user's reverse index (read beside the user,
-/// for `3003`), the channels read in parallel, then every member's profile in one go.
-/// A channel still being created is left out, so a page may hold fewer than `limit`.
+/// for `3003`), then `read_channels`.
 pub async fn user_channels(
     store: &Store,
     app: &AppId,
@@ -378,6 +402,17 @@ pub async fn user_channels(
     if user.is_none() {
         return Err(Error::UserNotFound(user_id.to_owned()));
     }
+    read_channels(store, app, page).await
+}
+
+/// The channels of a page of ids from a reverse index: read in parallel, then every member's
+/// and bot's profile in one round. A channel still being created, or gone since the index was
+/// read, is left out, so a page may hold fewer than `limit`.
+pub(crate) async fn read_channels(
+    store: &Store,
+    app: &AppId,
+    page: Page<String>,
+) -> Result<Page<ChannelDetail>, Error> {
     let lookups =
         futures::future::try_join_all(page.items.iter().map(|id| store.channel(app.as_str(), id)))
             .await?;
@@ -389,7 +424,7 @@ pub async fn user_channels(
         })
         .collect();
     Ok(Page {
-        items: add_profiles(store, app, channels).await?,
+        items: add_profiles(store, app, channels, HashMap::new()).await?,
         has_next: page.has_next,
     })
 }

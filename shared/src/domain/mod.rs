@@ -1,4 +1,5 @@
 //! Domain logic: plain functions over typed requests and the store.
 
+pub mod bots;
 pub mod channels;
 pub mod users;

@@ -1,5 +1,6 @@
 //! HTTP adapters, one per endpoint: read the request, call the domain, shape the response.
 //! Each function crate serves exactly one of these.
 
+pub mod bots;
 pub mod channels;
 pub mod users;

@@ -37,17 +37,21 @@ pub enum ChannelLookup {
 }
 
 /// Why a transaction did not apply.
-enum TransactError {
-    /// A condition failed.
-    Refused,
+pub(super) enum TransactError {
+    /// Conditions failed: the indices of the actions whose condition failed.
+    Refused(Vec<usize>),
     Failed(Error),
 }
 
-fn action_error(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn action_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("build {what}: {e}"))
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, Error> {
+pub(super) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, Error> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -66,7 +70,7 @@ fn delete(table: &str, pk: &str, sk: &str) -> Result<Delete, Error> {
         .map_err(|e| action_error("delete", e))
 }
 
-fn item_key(item: &Item, name: &str) -> Result<String, Error> {
+pub(super) fn item_key(item: &Item, name: &str) -> Result<String, Error> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
         _ => Err(Error::Internal(format!("item without string {name}"))),
@@ -121,7 +125,7 @@ impl Store {
             }
             return match self.transact("create channel", actions).await {
                 Ok(()) => Ok(()),
-                Err(TransactError::Refused) => Err(taken()),
+                Err(TransactError::Refused(_)) => Err(taken()),
                 Err(TransactError::Failed(e)) => Err(e),
             };
         }
@@ -142,7 +146,7 @@ impl Store {
         }
         match self.transact("create channel (1 of 2)", actions).await {
             Ok(()) => {}
-            Err(TransactError::Refused) => return Err(taken()),
+            Err(TransactError::Refused(_)) => return Err(taken()),
             Err(TransactError::Failed(e)) => return Err(e),
         }
 
@@ -161,7 +165,7 @@ impl Store {
         }
         let err = match self.transact("create channel (2 of 2)", actions).await {
             Ok(()) => return Ok(()),
-            Err(TransactError::Refused) => {
+            Err(TransactError::Refused(_)) => {
                 Error::Internal("pending channel was cleared during its creation".into())
             }
             Err(TransactError::Failed(e)) => e,
@@ -191,7 +195,7 @@ impl Store {
         }
         match self.transact("undo channel creation", undo).await {
             Ok(()) => {}
-            Err(TransactError::Refused) => {
+            Err(TransactError::Refused(_)) => {
                 tracing::error!(channel = %channel.id, "pending channel vanished before its undo");
             }
             Err(TransactError::Failed(e)) => {
@@ -259,7 +263,7 @@ impl Store {
                 Ok(true)
             }
             // Someone else cleared it first; the id is free either way.
-            Err(TransactError::Refused) => Ok(true),
+            Err(TransactError::Refused(_)) => Ok(true),
             Err(TransactError::Failed(e)) => Err(e),
         }
     }
@@ -275,12 +279,15 @@ impl Store {
         let items = self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)).await?;
         let mut channel = None;
         let mut members = Vec::new();
+        let mut bot_ids = Vec::new();
         for item in items {
             let sk = item_key(&item, "sk")?;
             if sk == keys::CHANNEL_SK {
                 channel = Some(decode::<ChannelItem>(item)?);
-            } else if sk.starts_with("MEMBER#") {
+            } else if sk.starts_with(keys::MEMBER_PREFIX) {
                 members.push(Membership::from(decode::<MembershipItem>(item)?));
+            } else if let Some(bot_id) = sk.strip_prefix(keys::BOT_MEMBER_PREFIX) {
+                bot_ids.push(bot_id.to_owned());
             }
         }
         let Some(channel) = channel else {
@@ -296,6 +303,7 @@ impl Store {
         Ok(ChannelLookup::Found(Box::new(ChannelMembers {
             channel: Channel::try_from(channel)?,
             members,
+            bot_ids,
         })))
     }
 
@@ -354,34 +362,39 @@ impl Store {
         Ok(Page { items, has_next })
     }
 
-    /// The users among `ids` that exist, by id: strongly consistent BatchGetItem calls of at
-    /// most 100 keys each, run in parallel, each retried until no key is left unprocessed.
+    /// The users among `ids` that exist, by id (see `get_many`).
     pub async fn users_by_id(
         &self,
         app_id: &str,
         ids: &[String],
     ) -> Result<HashMap<String, User>, Error> {
-        let batches = futures::future::try_join_all(
-            ids.chunks(MAX_BATCH_GET_KEYS)
-                .map(|chunk| self.user_batch(app_id, chunk)),
-        )
-        .await?;
-        Ok(batches
-            .into_iter()
-            .flatten()
-            .map(|u| (u.id.clone(), u))
-            .collect())
-    }
-
-    async fn user_batch(&self, app_id: &str, ids: &[String]) -> Result<Vec<User>, Error> {
         let keys = ids
             .iter()
-            .map(|id| {
-                HashMap::from([
-                    ("pk".to_owned(), s(keys::user_pk(app_id, id))),
-                    ("sk".to_owned(), s(keys::USER_SK)),
-                ])
-            })
+            .map(|id| (keys::user_pk(app_id, id), keys::USER_SK.to_owned()))
+            .collect();
+        self.get_many(keys)
+            .await?
+            .into_iter()
+            .map(|i| decode::<UserItem>(i).map(|u| (u.user_id.clone(), User::from(u))))
+            .collect()
+    }
+
+    /// The items under these (pk, sk) keys that exist: strongly consistent BatchGetItem
+    /// calls of at most 100 keys each, run in parallel, each retried until no key is left
+    /// unprocessed.
+    pub(super) async fn get_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, Error> {
+        let batches = futures::future::try_join_all(
+            keys.chunks(MAX_BATCH_GET_KEYS)
+                .map(|chunk| self.get_batch(chunk)),
+        )
+        .await?;
+        Ok(batches.into_iter().flatten().collect())
+    }
+
+    async fn get_batch(&self, keys: &[(String, String)]) -> Result<Vec<Item>, Error> {
+        let keys = keys
+            .iter()
+            .map(|(pk, sk)| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]))
             .collect();
         let request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
@@ -389,7 +402,7 @@ impl Store {
             .build()
             .map_err(|e| action_error("batch get", e))?;
         let mut pending = HashMap::from([(self.table().to_owned(), request)]);
-        let mut users = Vec::with_capacity(ids.len());
+        let mut items = Vec::new();
         let mut attempt = 0;
         loop {
             let mut out = retrying(|| {
@@ -399,22 +412,20 @@ impl Store {
                     .send()
             })
             .await
-            .map_err(|e| storage_error("read users", e))?;
-            for item in out
-                .responses
-                .as_mut()
-                .and_then(|r| r.remove(self.table()))
-                .unwrap_or_default()
-            {
-                users.push(User::from(decode::<UserItem>(item)?));
-            }
+            .map_err(|e| storage_error("batch read", e))?;
+            items.extend(
+                out.responses
+                    .as_mut()
+                    .and_then(|r| r.remove(self.table()))
+                    .unwrap_or_default(),
+            );
             match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => return Ok(users),
+                None => return Ok(items),
                 Some(left) => {
                     attempt += 1;
                     if attempt >= MAX_ATTEMPTS {
                         return Err(Error::Unavailable(
-                            "read users: keys left unprocessed after retries".into(),
+                            "batch read: keys left unprocessed after retries".into(),
                         ));
                     }
                     pause(attempt).await;
@@ -427,7 +438,7 @@ impl Store {
     /// Runs one transaction (retrying conflicts and throttling). A retried call carries the
     /// same client request token, so DynamoDB answers a retry of a transaction that already
     /// applied with success instead of failing it on its own conditions.
-    async fn transact(
+    pub(super) async fn transact(
         &self,
         what: &str,
         actions: Vec<TransactWriteItem>,
@@ -443,21 +454,28 @@ impl Store {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(err) if refused_by_condition(&err) => Err(TransactError::Refused),
-            Err(err) => Err(TransactError::Failed(storage_error(what, err))),
+            Err(err) => match refused_actions(&err) {
+                Some(refused) => Err(TransactError::Refused(refused)),
+                None => Err(TransactError::Failed(storage_error(what, err))),
+            },
         }
     }
 }
 
-/// True for a transaction cancelled because one of its conditions failed.
-fn refused_by_condition<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
+/// For a transaction cancelled because conditions failed, the indices of those actions.
+fn refused_actions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<usize>> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
+    else {
+        return None;
+    };
+    let refused: Vec<usize> = e
+        .cancellation_reasons()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .map(|(i, _)| i)
+        .collect();
+    (!refused.is_empty()).then_some(refused)
 }
 
 fn channel_item(app_id: &str, c: &Channel) -> ChannelItem {
@@ -478,6 +496,7 @@ fn channel_item(app_id: &str, c: &Channel) -> ChannelItem {
         data: c.data.clone(),
         member_count: c.member_count,
         max_member_count: c.max_member_count,
+        bot_count: 0,
         created_at: c.created_at,
         updated_at: c.updated_at,
         pending_token: None,

@@ -58,6 +58,9 @@ pub struct ChannelItem {
     pub data: BTreeMap<String, String>,
     pub member_count: i64,
     pub max_member_count: i64,
+    /// Bots in the channel; written in the same transaction as each bot membership.
+    #[serde(default)]
+    pub bot_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
     /// Set while a creation that needs two transactions is between them (see
@@ -82,4 +85,32 @@ pub struct MembershipItem {
     pub last_sent_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub bot_id: String,
+    pub name: String,
+    pub profile_image_url: String,
+    pub bot_type: String,
+    pub callback_url: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotMembershipItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub channel_id: String,
+    pub bot_id: String,
+    pub created_at: i64,
 }

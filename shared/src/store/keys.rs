@@ -8,11 +8,12 @@
 //! | user       | `{app}#USER#{userId}`    | `USER`   | `{app}#USERS`       | `{userId}` |
 //! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | –                  | –          |
 //! | membership | `{app}#CHANNEL#{chId}`   | `MEMBER#{userId}` (super: `SUPERMEMBER#{userId}`) | `{app}#USER#{userId}#CHANNELS` | `{chId}` |
+//! | bot        | `{app}#BOT#{botId}`      | `BOT`    | `{app}#BOTS`        | `{botId}`  |
+//! | bot membership | `{app}#CHANNEL#{chId}` | `BOT#{botId}` | `{app}#BOT#{botId}#CHANNELS` | `{chId}` |
 //!
 //! A channel and its memberships share a partition, so creating them is one transaction and
 //! reading them is one query. That query covers the sort keys from `BOT#` to `MEMBER$`
-//! (`CHANNEL_READ_RANGE`): the channel item, ordinary memberships, and the bot memberships
-//! to come. Super channels' memberships sort after that range (`SUPERMEMBER#`), so reading a
+//! (`CHANNEL_READ_RANGE`): the channel item, ordinary memberships, and bot memberships. Super channels' memberships sort after that range (`SUPERMEMBER#`), so reading a
 //! super channel never touches its members, however many there are.
 //! The membership's index keys make the reverse index: a user's channels, in channel id order.
 //!
@@ -25,6 +26,10 @@ pub const APP_SK: &str = "APP";
 pub const APP_REGISTRY: &str = "#APPS";
 pub const USER_SK: &str = "USER";
 pub const CHANNEL_SK: &str = "CHANNEL";
+pub const BOT_SK: &str = "BOT";
+/// Sort key prefixes of a channel's user and bot memberships.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const BOT_MEMBER_PREFIX: &str = "BOT#";
 /// Inclusive bounds of the sort keys one channel read returns (see the table above).
 pub const CHANNEL_READ_RANGE: (&str, &str) = ("BOT#", "MEMBER$");
 
@@ -49,8 +54,26 @@ pub fn member_sk(channel_type: ChannelType, user_id: &str) -> String {
     if channel_type.is_super() {
         format!("SUPERMEMBER#{user_id}")
     } else {
-        format!("MEMBER#{user_id}")
+        format!("{MEMBER_PREFIX}{user_id}")
     }
+}
+
+pub fn bot_pk(app_id: &str, bot_id: &str) -> String {
+    format!("{app_id}#BOT#{bot_id}")
+}
+
+/// Index partition that lists an app's bots in id order.
+pub fn bots_index(app_id: &str) -> String {
+    format!("{app_id}#BOTS")
+}
+
+pub fn bot_member_sk(bot_id: &str) -> String {
+    format!("{BOT_MEMBER_PREFIX}{bot_id}")
+}
+
+/// Index partition that lists a bot's channels in channel id order.
+pub fn bot_channels_index(app_id: &str, bot_id: &str) -> String {
+    format!("{app_id}#BOT#{bot_id}#CHANNELS")
 }
 
 /// Index partition that lists a user's channels in channel id order.
@@ -70,6 +93,9 @@ mod tests {
             users_index("a1"),
             channel_pk("a1", "c"),
             user_channels_index("a1", "u"),
+            bot_pk("a1", "b"),
+            bots_index("a1"),
+            bot_channels_index("a1", "b"),
         ] {
             assert!(key.starts_with("a1#"), "{key}");
         }
@@ -80,7 +106,8 @@ mod tests {
         let (lo, hi) = CHANNEL_READ_RANGE;
         let inside = |sk: &str| lo <= sk && sk <= hi;
         assert!(inside(CHANNEL_SK));
-        assert!(inside("BOT#b"));
+        assert!(inside(&bot_member_sk("b")));
+        assert!(inside(&bot_member_sk("~~~~")));
         for t in ChannelType::ALL {
             // The highest id character ('~') still sorts inside or outside as intended.
             for id in ["a", "~~~~", "0"] {

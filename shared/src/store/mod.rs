@@ -1,5 +1,6 @@
 //! The DynamoDB store: the only module that knows the SDK, the key layout and item shapes.
 
+mod bots;
 mod channels;
 pub mod items;
 pub mod keys;
@@ -29,6 +30,7 @@ pub struct Store {
     abandon_after: Duration,
 }
 
+pub use bots::{BotMove, MAX_BOTS_PER_CHANNEL};
 pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };

@@ -1,0 +1,364 @@
+//! Bots: create, view, list, update, delete; join and leave channels; a bot's channels.
+
+use std::collections::HashMap;
+
+use crate::Error;
+use crate::auth::AppId;
+use crate::domain::channels::{
+    MAX_CHANNEL_ID_CHARS, add_profiles, one, read_channels, validate_channel_id,
+};
+use crate::model::{Bot, BotChanges, ChannelDetail, Page, now_ms};
+use crate::store::{BotMove, ChannelLookup, MAX_BOTS_PER_CHANNEL, Store};
+use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS, MAX_USERNAME_CHARS};
+use crate::wire::{CreateBotRequest, UpdateBotRequest};
+
+/// Bot `type` is app-defined, at most 68 characters (TalkPlus docs).
+pub const MAX_BOT_TYPE_CHARS: usize = 68;
+/// Bot lists: `limit` defaults to 50 and may be 1..=100.
+pub const DEFAULT_BOT_LIST_LIMIT: usize = 50;
+pub const MAX_BOT_LIST_LIMIT: usize = 100;
+/// Deleting a bot removes its memberships this many at a time, a page of the reverse index
+/// after another. At ~10 ms per transaction that is ~0.4 s per 1,000 channels, well inside
+/// the 10 s function timeout for 10,000; a delete cut short is finished by repeating it.
+const SWEEP_PAGE: usize = 100;
+const SWEEP_CONCURRENCY: usize = 25;
+/// A join refused for a channel that a read then shows is not full (it was mid-creation) is
+/// tried again, at most this many times in all.
+const JOIN_ATTEMPTS: usize = 3;
+
+pub fn validate_bot_id(bot_id: &str) -> Result<(), Error> {
+    validate::id("botId", bot_id, MAX_USER_ID_CHARS)
+}
+
+/// `callbackUrl`: empty (none), or an absolute `https` URL; `http` only for a loopback host,
+/// for local development.
+pub fn validate_callback_url(url: &str) -> Result<(), Error> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    validate::max_chars("callbackUrl", url, MAX_URL_CHARS)?;
+    let bad = || {
+        Error::InvalidParam(
+            "callbackUrl must be an absolute https URL (http only for localhost)".into(),
+        )
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(bad());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials in a callback URL would be sent to whoever the host is; refuse them.
+    if authority.contains('@') {
+        return Err(bad());
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    if !secure && !loopback {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn validate_changes(req: UpdateBotRequest) -> Result<BotChanges, Error> {
+    if let Some(v) = &req.name {
+        validate::max_chars("name", v, MAX_USERNAME_CHARS)?;
+    }
+    if let Some(v) = &req.profile_image_url {
+        validate::max_chars("profileImageUrl", v, MAX_URL_CHARS)?;
+    }
+    if let Some(v) = &req.bot_type {
+        validate::max_chars("type", v, MAX_BOT_TYPE_CHARS)?;
+    }
+    if let Some(v) = &req.callback_url {
+        validate_callback_url(v)?;
+    }
+    Ok(BotChanges {
+        name: req.name,
+        profile_image_url: req.profile_image_url,
+        bot_type: req.bot_type,
+        callback_url: req.callback_url,
+    })
+}
+
+pub async fn create(store: &Store, app: &AppId, req: CreateBotRequest) -> Result<Bot, Error> {
+    let id = validate::required("id", req.id)?;
+    validate_bot_id(&id)?;
+    let profile = validate_changes(UpdateBotRequest {
+        name: req.name,
+        profile_image_url: req.profile_image_url,
+        bot_type: req.bot_type,
+        callback_url: req.callback_url,
+    })?;
+    let now = now_ms();
+    let bot = Bot {
+        id,
+        name: profile.name.unwrap_or_default(),
+        profile_image_url: profile.profile_image_url.unwrap_or_default(),
+        bot_type: profile.bot_type.unwrap_or_default(),
+        callback_url: profile.callback_url.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_bot(app.as_str(), &bot).await?;
+    Ok(bot)
+}
+
+pub async fn get(store: &Store, app: &AppId, bot_id: &str) -> Result<Bot, Error> {
+    validate_bot_id(bot_id)?;
+    store
+        .bot(app.as_str(), bot_id)
+        .await?
+        .ok_or_else(|| Error::BotNotFound(bot_id.to_owned()))
+}
+
+pub async fn list(
+    store: &Store,
+    app: &AppId,
+    last_bot_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<Bot>, Error> {
+    let last = last_bot_id.filter(|s| !s.is_empty());
+    if let Some(last) = last {
+        validate::id("lastBotId", last, MAX_USER_ID_CHARS)?;
+    }
+    store.bots_after(app.as_str(), last, limit).await
+}
+
+/// Changes a bot. Channels read bot profiles when they answer, so the change shows in every
+/// channel's `bots` at once.
+pub async fn update(
+    store: &Store,
+    app: &AppId,
+    bot_id: &str,
+    req: UpdateBotRequest,
+) -> Result<Bot, Error> {
+    validate_bot_id(bot_id)?;
+    let changes = validate_changes(req)?;
+    store
+        .update_bot(app.as_str(), bot_id, &changes, now_ms())
+        .await
+}
+
+/// Deletes a bot, then removes it from every channel it joined, paging through its reverse
+/// index. The bot item goes first, so no join can succeed while the memberships are being
+/// removed. If the function stops part way (or the index had not yet caught up with a join
+/// made a moment before), a repeated delete removes what is left; it answers `7001` only when
+/// there was neither a bot nor a membership to remove.
+pub async fn delete(store: &Store, app: &AppId, bot_id: &str) -> Result<(), Error> {
+    validate_bot_id(bot_id)?;
+    let existed = store.delete_bot(app.as_str(), bot_id).await?;
+    let removed = remove_from_all_channels(store, app, bot_id).await?;
+    if !existed && removed == 0 {
+        return Err(Error::BotNotFound(bot_id.to_owned()));
+    }
+    Ok(())
+}
+
+async fn remove_from_all_channels(
+    store: &Store,
+    app: &AppId,
+    bot_id: &str,
+) -> Result<usize, Error> {
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .bot_channel_ids(app.as_str(), bot_id, after.as_deref(), SWEEP_PAGE)
+            .await?;
+        for chunk in page.items.chunks(SWEEP_CONCURRENCY) {
+            let moves = futures::future::try_join_all(
+                chunk
+                    .iter()
+                    .map(|channel| store.remove_bot_membership(app.as_str(), bot_id, channel)),
+            )
+            .await?;
+            removed += moves.iter().filter(|m| **m == BotMove::Changed).count();
+        }
+        if !page.has_next {
+            return Ok(removed);
+        }
+        after = page.items.last().cloned();
+    }
+}
+
+fn validate_ids(bot_id: &str, channel_id: &str) -> Result<(), Error> {
+    validate_bot_id(bot_id)?;
+    validate_channel_id(channel_id)
+}
+
+/// `POST /bots/{botId}/channels/{channelId}/join`. The transaction and the channel read run
+/// side by side; the read is then corrected for this bot, whose membership the transaction
+/// decided. Then one round of profile reads: two sequential round trips.
+pub async fn join(
+    store: &Store,
+    app: &AppId,
+    bot_id: &str,
+    channel_id: &str,
+) -> Result<ChannelDetail, Error> {
+    validate_ids(bot_id, channel_id)?;
+    let mut attempt = 1;
+    loop {
+        let (moved, lookup) = futures::future::try_join(
+            store.join_bot(app.as_str(), bot_id, channel_id, now_ms()),
+            store.channel(app.as_str(), channel_id),
+        )
+        .await?;
+        if moved == BotMove::BotMissing {
+            return Err(Error::BotNotFound(bot_id.to_owned()));
+        }
+        let ChannelLookup::Found(mut cm) = lookup else {
+            return Err(Error::ChannelNotFound(channel_id.to_owned()));
+        };
+        if moved == BotMove::ChannelRefused {
+            let full = cm.bot_ids.len() >= MAX_BOTS_PER_CHANNEL as usize;
+            if full || attempt >= JOIN_ATTEMPTS {
+                return Err(Error::TooManyBots(channel_id.to_owned()));
+            }
+            attempt += 1;
+            continue;
+        }
+        if let Err(at) = cm.bot_ids.binary_search_by(|b| b.as_str().cmp(bot_id)) {
+            cm.bot_ids.insert(at, bot_id.to_owned());
+        }
+        return one(add_profiles(store, app, vec![*cm], HashMap::new()).await?);
+    }
+}
+
+/// `POST /bots/{botId}/channels/{channelId}/leave`, built as `join` is.
+pub async fn leave(
+    store: &Store,
+    app: &AppId,
+    bot_id: &str,
+    channel_id: &str,
+) -> Result<ChannelDetail, Error> {
+    validate_ids(bot_id, channel_id)?;
+    let (moved, lookup) = futures::future::try_join(
+        store.leave_bot(app.as_str(), bot_id, channel_id),
+        store.channel(app.as_str(), channel_id),
+    )
+    .await?;
+    if moved == BotMove::BotMissing {
+        return Err(Error::BotNotFound(bot_id.to_owned()));
+    }
+    let ChannelLookup::Found(mut cm) = lookup else {
+        return Err(Error::ChannelNotFound(channel_id.to_owned()));
+    };
+    if moved == BotMove::ChannelMissing {
+        return Err(Error::ChannelNotFound(channel_id.to_owned()));
+    }
+    cm.bot_ids.retain(|b| b != bot_id);
+    one(add_profiles(store, app, vec![*cm], HashMap::new()).await?)
+}
+
+/// `GET /bots/{botId}/channels`: a page of the bot's reverse index (read beside the bot, for
+/// `7001`), then the channels as for a user's channels.
+pub async fn channels(
+    store: &Store,
+    app: &AppId,
+    bot_id: &str,
+    last_channel_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<ChannelDetail>, Error> {
+    validate_bot_id(bot_id)?;
+    let last = last_channel_id.filter(|s| !s.is_empty());
+    if let Some(last) = last {
+        validate::id("lastChannelId", last, MAX_CHANNEL_ID_CHARS)?;
+    }
+    let (bot, page) = futures::future::try_join(
+        store.bot(app.as_str(), bot_id),
+        store.bot_channel_ids(app.as_str(), bot_id, last, limit),
+    )
+    .await?;
+    if bot.is_none() {
+        return Err(Error::BotNotFound(bot_id.to_owned()));
+    }
+    read_channels(store, app, page).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_urls_are_https_or_loopback_http() {
+        for ok in [
+            "",
+            "https://example.com/hook",
+            "https://example.com:8443/a?b=c#d",
+            "https://[2001:db8::1]/x",
+            "http://localhost:3000/hook",
+            "http://127.0.0.1/hook",
+            "http://[::1]:8080/",
+        ] {
+            assert!(validate_callback_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/hook",
+            "http://localhost.evil.com/",
+            "http://127.0.0.1.nip.io/",
+            "ftp://example.com/",
+            "example.com/hook",
+            "/hook",
+            "https://",
+            "https:///path",
+            "https://user:pw@example.com/",
+            "https://exa mple.com/",
+            "HTTPS//example.com",
+        ] {
+            assert_eq!(
+                validate_callback_url(bad).map_err(|e| e.spec().code),
+                Err("1001"),
+                "{bad}"
+            );
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        assert!(validate_callback_url(&long).is_err());
+    }
+
+    #[test]
+    fn bot_fields_are_bounded() {
+        let change = |req: UpdateBotRequest| validate_changes(req).map_err(|e| e.spec().code);
+        assert!(
+            change(UpdateBotRequest {
+                name: Some("n".repeat(128)),
+                bot_type: Some("t".repeat(68)),
+                ..Default::default()
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            change(UpdateBotRequest {
+                name: Some("n".repeat(129)),
+                ..Default::default()
+            }),
+            Err("1001")
+        );
+        assert_eq!(
+            change(UpdateBotRequest {
+                bot_type: Some("t".repeat(69)),
+                ..Default::default()
+            }),
+            Err("1001")
+        );
+        assert_eq!(
+            change(UpdateBotRequest {
+                profile_image_url: Some("u".repeat(2049)),
+                ..Default::default()
+            }),
+            Err("1001")
+        );
+    }
+}
