@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update,
 };
 
-use super::channels::{TransactError, action_error, put};
+use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BotItem, BotMembershipItem, UserItem};
 use super::retry::{condition_failed, retrying, storage_error};
 use super::{Item, Store, decode, encode, keys, s};
@@ -91,16 +91,10 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Bot>, Error> {
-        let items = self
-            .index_page(keys::bots_index(app_id), after, limit)
-            .await?;
-        let has_next = items.len() > limit;
-        let items = items
-            .into_iter()
-            .take(limit)
-            .map(|i| decode::<BotItem>(i).map(Bot::from))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, has_next })
+        self.index_page(keys::bots_index(app_id), after, limit, |i| {
+            decode::<BotItem>(i).map(Bot::from)
+        })
+        .await
     }
 
     /// Applies `changes`; returns the bot as stored afterwards, `7001` if there is none.
@@ -180,16 +174,13 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<String>, Error> {
-        let items = self
-            .index_page(keys::bot_channels_index(app_id, bot_id), after, limit)
-            .await?;
-        let has_next = items.len() > limit;
-        let items = items
-            .into_iter()
-            .take(limit)
-            .map(|i| decode::<BotMembershipItem>(i).map(|m| m.channel_id))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, has_next })
+        self.index_page(
+            keys::bot_channels_index(app_id, bot_id),
+            after,
+            limit,
+            |i| item_key(&i, "gsi1sk"),
+        )
+        .await
     }
 
     /// Adds a bot to a channel in one transaction: the bot must exist, the channel must exist

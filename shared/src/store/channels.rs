@@ -350,16 +350,13 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<String>, Error> {
-        let items = self
-            .index_page(keys::user_channels_index(app_id, user_id), after, limit)
-            .await?;
-        let has_next = items.len() > limit;
-        let items = items
-            .into_iter()
-            .take(limit)
-            .map(|i| item_key(&i, "gsi1sk"))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, has_next })
+        self.index_page(
+            keys::user_channels_index(app_id, user_id),
+            after,
+            limit,
+            |i| item_key(&i, "gsi1sk"),
+        )
+        .await
     }
 
     /// The users among `ids` that exist, by id (see `get_many`).

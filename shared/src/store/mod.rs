@@ -271,26 +271,22 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<User>, Error> {
-        let items = self
-            .index_page(keys::users_index(app_id), after, limit)
-            .await?;
-        let has_next = items.len() > limit;
-        let items = items
-            .into_iter()
-            .take(limit)
-            .map(|i| decode::<UserItem>(i).map(User::from))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, has_next })
+        self.index_page(keys::users_index(app_id), after, limit, |i| {
+            decode::<UserItem>(i).map(User::from)
+        })
+        .await
     }
 
-    /// Up to `limit + 1` index items of partition `gsi1pk` with `gsi1sk > after`; the extra
-    /// one tells whether there is a next page. Follows DynamoDB's 1 MB pages as needed.
-    pub(crate) async fn index_page(
+    /// A page of at most `limit` items of index partition `gsi1pk` with `gsi1sk > after`,
+    /// each read with `read`. It queries for one item more, which tells whether there is a
+    /// next page, and follows DynamoDB's 1 MB pages as needed.
+    pub(crate) async fn index_page<T>(
         &self,
         gsi1pk: String,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Item>, Error> {
+        read: impl Fn(Item) -> Result<T, Error>,
+    ) -> Result<Page<T>, Error> {
         // DynamoDB rejects an empty string in a key condition, so no cursor means no bound.
         let condition = match after {
             Some(_) => "gsi1pk = :p AND gsi1sk > :after",
@@ -321,8 +317,13 @@ impl Store {
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() || items.len() >= want {
-                items.truncate(want);
-                return Ok(items);
+                let has_next = items.len() > limit;
+                let items = items
+                    .into_iter()
+                    .take(limit)
+                    .map(&read)
+                    .collect::<Result<_, _>>()?;
+                return Ok(Page { items, has_next });
             }
         }
     }
