@@ -51,20 +51,8 @@ impl Store {
             created_at: bot.created_at,
             updated_at: bot.updated_at,
         })?;
-        let put = retrying(|| {
-            self.client
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        })
-        .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(Error::BotIdTaken(bot.id.clone())),
-            Err(e) => Err(storage_error("create bot", e)),
-        }
+        self.put_new("create bot", item, || Error::BotIdTaken(bot.id.clone()))
+            .await
     }
 
     pub async fn bot(&self, app_id: &str, bot_id: &str) -> Result<Option<Bot>, Error> {

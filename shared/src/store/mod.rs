@@ -88,6 +88,20 @@ impl Store {
             created_at: app.created_at,
             updated_at: app.updated_at,
         })?;
+        self.put_new("create app", item, || {
+            Error::InvalidParam(format!("app {} already exists", app.id))
+        })
+        .await
+    }
+
+    /// Puts an item that must be new: `taken()` if an item with its key exists. One
+    /// conditional write, so of two racing creates exactly one succeeds.
+    async fn put_new(
+        &self,
+        what: &str,
+        item: Item,
+        taken: impl FnOnce() -> Error,
+    ) -> Result<(), Error> {
         let put = retrying(|| {
             self.client
                 .put_item()
@@ -99,11 +113,8 @@ impl Store {
         .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(Error::InvalidParam(format!(
-                "app {} already exists",
-                app.id
-            ))),
-            Err(e) => Err(storage_error("create app", e)),
+            Err(e) if condition_failed(&e) => Err(taken()),
+            Err(e) => Err(storage_error(what, e)),
         }
     }
 
@@ -231,20 +242,8 @@ impl Store {
             created_at: user.created_at,
             updated_at: user.updated_at,
         })?;
-        let put = retrying(|| {
-            self.client
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        })
-        .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(Error::UserIdTaken(user.id.clone())),
-            Err(e) => Err(storage_error("create user", e)),
-        }
+        self.put_new("create user", item, || Error::UserIdTaken(user.id.clone()))
+            .await
     }
 
     pub async fn user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, Error> {
