@@ -46,6 +46,13 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
         // serde would read a struct from a positional array; TalkPlus bodies are objects.
         Some(_) => return Err(not_json("the body must be a JSON object".into())),
     };
+    reject_duplicate_keys(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            not_json(format!("malformed JSON body: {e}"))
+        } else {
+            Error::InvalidParam(e.to_string())
+        }
+    })?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -58,6 +65,64 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
             Error::InvalidParam(format!("{path}: {inner}"))
         }
     })
+}
+
+/// Fails when an object anywhere in `bytes` names a key twice. serde would take the last
+/// value for a map (`data`) and refuse a struct field only at the top level; one rule for
+/// the whole body means no two readers of it (a proxy, a logger, us) can disagree on what
+/// it says. serde_json's recursion limit (128 levels) bounds the walk.
+fn reject_duplicate_keys(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess};
+
+    struct Walk;
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Walk {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Walk)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(A::Error::custom(format!("duplicate key {key:?}")));
+                }
+                map.next_value_seed(Walk)?;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Walk.deserialize(&mut de)?;
+    de.end()?;
+    Ok(())
 }
 
 /// A path parameter the route defines, e.g. `userId` in `/v1.4/api/users/{userId}`.
@@ -157,11 +222,86 @@ mod tests {
     }
 
     #[test]
+    fn hostile_bodies_are_1001() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let deep_obj = format!(
+            r#"{{"data":{}1{}}}"#,
+            r#"{"a":"#.repeat(200),
+            "}".repeat(200)
+        );
+        for bad in [
+            r#"{"userId":"a","userId":"b"}"#.to_owned(),
+            r#"{"userId":"a","data":{"k":"1","k":"2"}}"#.to_owned(),
+            r#"{"x":[{"k":1,"k":2}]}"#.to_owned(),
+            format!(r#"{{"userId":{deep}}}"#),
+            deep_obj,
+            r#"{"userId":"a"} trailing"#.to_owned(),
+        ] {
+            let e = json_body::<Body1>(&req(None, &bad)).unwrap_err();
+            assert_eq!((e.spec().code, e.spec().status), ("1001", 400), "{bad:.60}");
+        }
+        let mut r = Request::new(Body::Binary(b"{\"userId\":\"\xff\xfe\"}".to_vec()));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let e = json_body::<Body1>(&r).unwrap_err();
+        assert_eq!(e.spec().code, "1001");
+        // The same key in two different objects is fine.
+        let b: Body1 = json_body(&req(None, r#"{"userId":"u","a":{"k":1},"b":{"k":2}}"#)).unwrap();
+        assert_eq!(b.user_id.as_deref(), Some("u"));
+    }
+
+    #[test]
     fn oversized_body_is_413() {
         let big = format!(r#"{{"userId":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         let e = json_body::<Body1>(&req(None, &big)).unwrap_err();
         assert_eq!(e.spec().status, 413);
         let resp = error_response(&e, "rid");
         assert_eq!(resp.status(), 413);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::wire::{CreateChannelRequest, CreateUserRequest};
+    use proptest::prelude::*;
+
+    fn request(body: Vec<u8>) -> Request {
+        Request::new(Body::Binary(body))
+    }
+
+    /// JSON-ish text: mostly the characters JSON is made of, so the parser gets far.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            "[{}\\[\\]\":,0-9a-zA-Z \\\\ntrufalsel.eE+-]{0,300}".prop_map(String::into_bytes),
+            "\\{(\"[a-zA-Z]{1,8}\":(\"\\PC{0,10}\"|[0-9]{1,3}|null|true|\\[\\]|\\{\\}),?){0,6}\\}"
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_parses_or_is_a_400(body in jsonish()) {
+            let errors = [
+                json_body::<CreateUserRequest>(&request(body.clone())).err(),
+                json_body::<CreateChannelRequest>(&request(body.clone())).err(),
+            ];
+            for e in errors.into_iter().flatten() {
+                prop_assert_eq!((e.spec().code, e.spec().status), ("1001", 400));
+                let resp = error_response(&e, "rid");
+                prop_assert_eq!(resp.status(), 400);
+            }
+        }
+
+        #[test]
+        fn json_objects_with_unknown_fields_parse(
+            fields in proptest::collection::btree_map("[a-z]{1,10}", "\\PC{0,20}", 0..10)
+        ) {
+            let body = serde_json::to_vec(&fields).unwrap();
+            // Every lower-case field of the request takes a string, so all of these parse.
+            let parsed = json_body::<CreateUserRequest>(&request(body));
+            prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+        }
     }
 }

@@ -39,6 +39,11 @@ pub fn id(field: &str, value: &str, max_chars: usize) -> Result<(), Error> {
             "{field} may contain only letters, digits, '-', '_', '.' and '~'"
         )));
     }
+    // URL clients remove dot segments (RFC 3986 5.2.4), so such an id could never be
+    // addressed in a path like /users/{userId}.
+    if value == "." || value == ".." {
+        return Err(Error::InvalidParam(format!("{field} must not be . or ..")));
+    }
     Ok(())
 }
 
@@ -67,6 +72,10 @@ pub fn data_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, 
             let Value::String(v) = v else {
                 return Err(bad(format!("value of {k:?} must be a string")));
             };
+            // DynamoDB refuses an empty attribute name, and the map is stored as one.
+            if k.is_empty() {
+                return Err(bad("keys must not be empty".into()));
+            }
             if k.chars().count() > MAX_DATA_KEY_CHARS {
                 return Err(bad(format!(
                     "keys must be at most {MAX_DATA_KEY_CHARS} characters"
@@ -109,7 +118,9 @@ mod tests {
     fn ids_follow_the_uri_safe_rule_and_length() {
         assert!(id("userId", "a-b_c.d~E9", 68).is_ok());
         assert!(id("userId", &"x".repeat(68), 68).is_ok());
-        for bad in ["", "a b", "a#b", "a/b", "é", "a%20"] {
+        for bad in [
+            "", "a b", "a#b", "a/b", "é", "a%20", ".", "..", "a\u{0}", "a\n",
+        ] {
             assert!(
                 matches!(id("userId", bad, 68), Err(Error::InvalidParam(_))),
                 "{bad:?}"
@@ -138,6 +149,7 @@ mod tests {
             json!("a"),
             json!({ "k".repeat(129): "v" }),
             json!({"k": "v".repeat(1025)}),
+            json!({"": "x"}),
         ];
         for case in cases {
             let err = data_map("data", &case).unwrap_err();
@@ -152,6 +164,56 @@ mod tests {
         assert_eq!(limit(Some("100"), 50, 100).unwrap(), 100);
         for bad in ["0", "101", "-1", "ten", "1.5"] {
             assert!(limit(Some(bad), 50, 100).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn id_accepts_exactly_the_documented_set(s in "\\PC{0,80}|[A-Za-z0-9._~-]{0,80}") {
+            let expected = !s.is_empty()
+                && s.len() <= MAX_USER_ID_CHARS
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                && s != "." && s != "..";
+            match id("userId", &s, MAX_USER_ID_CHARS) {
+                Ok(()) => prop_assert!(expected, "accepted {s:?}"),
+                Err(e) => {
+                    prop_assert!(!expected, "refused {s:?}");
+                    prop_assert_eq!(e.spec().code, "1001");
+                }
+            }
+        }
+
+        #[test]
+        fn data_map_keeps_valid_maps_and_refuses_the_rest(
+            pairs in proptest::collection::btree_map("\\PC{0,130}", "\\PC{0,20}", 0..8)
+        ) {
+            let value = serde_json::to_value(&pairs).unwrap();
+            let valid = pairs.len() <= MAX_DATA_PAIRS
+                && pairs.keys().all(|k| !k.is_empty() && k.chars().count() <= MAX_DATA_KEY_CHARS);
+            match data_map("data", &value) {
+                Ok(map) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(map, pairs);
+                }
+                Err(e) => {
+                    prop_assert!(!valid);
+                    prop_assert_eq!(e.spec().code, "1011");
+                }
+            }
+        }
+
+        #[test]
+        fn limit_is_default_in_range_or_1001(raw in proptest::option::of("\\PC{0,6}|[0-9]{1,4}")) {
+            match limit(raw.as_deref(), 20, 50) {
+                Ok(n) => prop_assert!((1..=50).contains(&n)),
+                Err(e) => prop_assert_eq!(e.spec().code, "1001"),
+            }
         }
     }
 }

@@ -1,0 +1,264 @@
+//! Hostile input through the handlers against a real engine: every case is a 4xx with the
+//! right code, never a 500, and no id reaches outside its own key space.
+
+use std::collections::HashMap;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, RequestExt};
+use serde_json::{Value, json};
+use shared::handlers::{bots, channels, users};
+use talkplus_tests::TestApp;
+
+/// Maps whose keys become attribute names in the table: an empty key is refused as `1011`
+/// (DynamoDB rejects an empty attribute name, which used to surface as a 500).
+#[tokio::test]
+async fn empty_data_keys_are_1011_on_every_map() {
+    let app = TestApp::new().await;
+    app.add_users(&["owner"]).await;
+    for data in [json!({"": "x"}), json!({"ok": "1", "": ""})] {
+        let r = app
+            .send(
+                users::create,
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": "u1", "password": "p", "data": data})),
+            )
+            .await;
+        r.assert_error(400, "1011");
+        let r = app
+            .send(
+                users::update,
+                Method::PUT,
+                "/v1.4/api/users/owner",
+                Some(json!({"data": data})),
+            )
+            .await;
+        r.assert_error(400, "1011");
+        let r = app
+            .send(
+                channels::create,
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"type": "public", "ownerId": "owner", "members": [], "data": data})),
+            )
+            .await;
+        r.assert_error(400, "1011");
+    }
+    let census = app.check_channels().await;
+    assert!(census.channels.is_empty(), "nothing was written");
+}
+
+/// Raw bodies a client library would never send.
+#[tokio::test]
+async fn malformed_bodies_are_400() {
+    let app = TestApp::new().await;
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(300), "}".repeat(300));
+    let cases: Vec<(Body, &str)> = vec![
+        (
+            Body::Text(format!(r#"{{"userId":"u","password":"p","data":{deep}}}"#)),
+            "1001",
+        ),
+        (
+            Body::Text(r#"{"userId":"u","userId":"v","password":"p"}"#.into()),
+            "1001",
+        ),
+        (
+            Body::Text(r#"{"userId":"u","password":"p","data":{"a":"1","a":"2"}}"#.into()),
+            "1001",
+        ),
+        (
+            Body::Binary(b"{\"userId\":\"u\xff\",\"password\":\"p\"}".to_vec()),
+            "1001",
+        ),
+        (
+            Body::Text(r#"{"userId":null,"password":"p"}"#.into()),
+            "1002",
+        ),
+        (
+            Body::Text(r#"{"userId":"u","password":null}"#.into()),
+            "1002",
+        ),
+        (Body::Text(r#"{"userId":42,"password":"p"}"#.into()), "1001"),
+        (
+            Body::Text(r#"{"userId":"u","password":["p"]}"#.into()),
+            "1001",
+        ),
+        (
+            Body::Text(r#"{"userId":"u","password":"p","username":{}}"#.into()),
+            "1001",
+        ),
+        (
+            Body::Text(r#"[{"userId":"u","password":"p"}]"#.into()),
+            "1001",
+        ),
+    ];
+    for (body, code) in cases {
+        let mut req = app.request(Method::POST, "/v1.4/api/users/create", None);
+        *req.body_mut() = body;
+        app.call(users::create, req).await.assert_error(400, code);
+    }
+    let mut req = app.request(Method::POST, "/v1.4/api/users/create", None);
+    *req.body_mut() = Body::Text(format!(
+        r#"{{"userId":"u","password":"{}"}}"#,
+        "p".repeat(256 * 1024)
+    ));
+    app.call(users::create, req).await.assert_error(413, "1001");
+
+    let r = app
+        .send(
+            channels::create,
+            Method::POST,
+            "/v1.4/api/channels/create",
+            Some(json!({"type": 7, "members": []})),
+        )
+        .await;
+    r.assert_error(400, "1001");
+    let r = app
+        .send(
+            channels::create,
+            Method::POST,
+            "/v1.4/api/channels/create",
+            Some(json!({"type": "public", "members": "u1"})),
+        )
+        .await;
+    r.assert_error(400, "1001");
+    let r = app
+        .call(
+            users::list,
+            app.request(Method::GET, "/v1.4/api/users", None),
+        )
+        .await;
+    assert_eq!(r.body["users"], json!([]), "nothing was stored");
+}
+
+const BAD_IDS: &[&str] = &[
+    "a#b", "a/b", "a%2Fb", "%2F", "..", ".", "a b", " ", "a\u{0}b", "a\nb", "a\u{7f}", "é", "a?b",
+    "USER#x",
+];
+
+/// Ids in paths, queries and bodies that could reach into another key if they were
+/// accepted: each is `1001`, whatever the route.
+#[tokio::test]
+async fn hostile_ids_are_1001_everywhere() {
+    let app = TestApp::new().await;
+    app.add_users(&["owner"]).await;
+    let long_user = "u".repeat(69);
+    let long_channel = "c".repeat(129);
+    let mut ids: Vec<&str> = BAD_IDS.to_vec();
+    ids.push(&long_user);
+    for bad in ids {
+        // Channel ids may be longer than user ids.
+        let channel_bad = if bad == long_user {
+            long_channel.as_str()
+        } else {
+            bad
+        };
+        let with = |method: Method, path: &str, params: &[(&str, &str)], body: Option<Value>| {
+            let req = app.request(method, path, body);
+            let params: HashMap<String, String> = params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            req.with_path_parameters(params)
+        };
+        app.call(
+            users::get,
+            with(Method::GET, "/v1.4/api/users/x", &[("userId", bad)], None),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            users::update,
+            with(
+                Method::PUT,
+                "/v1.4/api/users/x",
+                &[("userId", bad)],
+                Some(json!({})),
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            channels::get,
+            with(
+                Method::GET,
+                "/v1.4/api/channels/x",
+                &[("channelId", channel_bad)],
+                None,
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            channels::user_channels,
+            with(
+                Method::GET,
+                "/v1.4/api/users/x/channels",
+                &[("userId", bad)],
+                None,
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            bots::get,
+            with(Method::GET, "/v1.4/api/bots/x", &[("botId", bad)], None),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            bots::join,
+            with(
+                Method::POST,
+                "/v1.4/api/bots/x/channels/y/join",
+                &[("botId", "bot"), ("channelId", channel_bad)],
+                None,
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            users::create,
+            app.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": bad, "password": "p"})),
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            channels::create,
+            app.request(
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"type": "public", "ownerId": "owner", "members": [bad]})),
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+        app.call(
+            bots::create,
+            app.request(
+                Method::POST,
+                "/v1.4/api/bots/create",
+                Some(json!({"id": bad, "name": "b"})),
+            ),
+        )
+        .await
+        .assert_error(400, "1001");
+    }
+    let r = app
+        .call(
+            channels::create,
+            app.request(
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"type": "public", "channelId": long_channel, "members": []})),
+            ),
+        )
+        .await;
+    r.assert_error(400, "1001");
+    let census = app.check_channels().await;
+    assert!(census.channels.is_empty(), "nothing was written");
+}
