@@ -1,4 +1,4 @@
-.PHONY: dev test bench
+.PHONY: dev test bench openapi
 
 # Serve the API locally on http://127.0.0.1:9000 with a local DynamoDB engine and a dev app.
 dev:
@@ -11,3 +11,7 @@ test:
 # Benchmarks; figures go to stdout (see bench/README.md).
 bench:
 	cargo run --release -p talkplus-bench
+
+# Regenerate openapi.yaml from the code (the layout test fails while it is stale).
+openapi:
+	UPDATE_OPENAPI=1 cargo test -p talkplus-tests --test layout openapi

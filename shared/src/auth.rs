@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use lambda_http::http::HeaderMap;
 
 use crate::Error;
-use crate::model::AppCredentials;
+use crate::model::{AppCredentials, RateLimits};
 use crate::secrets::digest_matches;
 use crate::store::Store;
 
@@ -82,12 +82,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks the request's `app-id` and `api-key` headers.
+/// Checks the request's `app-id` and `api-key` headers; gives the app and its rate limits.
 pub async fn authenticate(
     store: &Store,
     cache: &AppCache,
     headers: &HeaderMap,
-) -> Result<AppId, Error> {
+) -> Result<(AppId, RateLimits), Error> {
     let (Some(app_id), Some(api_key)) = (header(headers, "app-id"), header(headers, "api-key"))
     else {
         return Err(Error::Unauthorized);
@@ -106,9 +106,9 @@ pub async fn authenticate(
         }
     };
     // Hash and compare even for an unknown app, so timing does not tell the two apart.
-    let (digest, active) = match &app {
-        Some(a) => (a.api_key_digest.as_str(), a.app.active),
-        None => ("", false),
+    let (digest, active, limits) = match &app {
+        Some(a) => (a.api_key_digest.as_str(), a.app.active, a.app.rate_limits),
+        None => ("", false, RateLimits::default()),
     };
     if !digest_matches(api_key, digest) || app.is_none() {
         return Err(Error::Unauthorized);
@@ -116,7 +116,7 @@ pub async fn authenticate(
     if !active {
         return Err(Error::DeactivatedApp);
     }
-    Ok(AppId(app_id.to_owned()))
+    Ok((AppId(app_id.to_owned()), limits))
 }
 
 #[cfg(test)]
@@ -130,6 +130,7 @@ mod tests {
                 id: id.into(),
                 name: String::new(),
                 active: true,
+                rate_limits: RateLimits::default(),
                 created_at: 0,
                 updated_at: 0,
             },

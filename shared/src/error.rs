@@ -28,6 +28,7 @@ specs! {
     INTERNAL = "1003", "InternalServerError", 500;
     UNAVAILABLE = "1003", "InternalServerError", 503;
     UNAUTHORIZED = "1006", "Unauthorized", 401;
+    TOO_MANY_REQUESTS = "1010", "TooManyRequests", 429;
     INVALID_META_DATA = "1011", "InvalidMetaData", 400;
     DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
     CHANNEL_OWNER_NOT_FOUND = "2000", "ChannelOwnerNotFound", 404;
@@ -54,6 +55,8 @@ pub enum Error {
     BodyTooLarge(usize),
     #[error("{0} is required")]
     MissingParam(&'static str),
+    #[error("TooManyRequests: the rate limit of {limit} requests a second was reached")]
+    TooManyRequests { limit: u32 },
     #[error("{0}")]
     InvalidMetaData(String),
     #[error("Unauthorized")]
@@ -96,6 +99,7 @@ impl Error {
             Error::InvalidParam(_) => PARAMS_BINDING,
             Error::BodyTooLarge(_) => BODY_TOO_LARGE,
             Error::MissingParam(_) => INVALID_PARAMS,
+            Error::TooManyRequests { .. } => TOO_MANY_REQUESTS,
             Error::InvalidMetaData(_) => INVALID_META_DATA,
             Error::Unauthorized => UNAUTHORIZED,
             Error::DeactivatedApp => DEACTIVATED_APP,
@@ -141,10 +145,12 @@ impl Error {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The TalkPlus error body. `code` is a string of four digits.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: bool,
+    #[schema(value_type = String, pattern = "^[0-9]{4}$")]
     pub code: &'static str,
     pub message: String,
     pub request_id: String,

@@ -1,6 +1,7 @@
 //! The HTTP edge: reading requests and writing responses. The only module that knows statuses.
 
-use lambda_http::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -154,9 +155,15 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(200, value)
 }
 
-/// The TalkPlus error body with the status from the error table.
+/// The TalkPlus error body with the status from the error table; a rate-limited request
+/// also learns when to come back (the next one-second window).
 pub fn error_response(err: &Error, request_id: &str) -> Response<Body> {
-    json_response(err.spec().status, &err.body(request_id))
+    let mut resp = json_response(err.spec().status, &err.body(request_id));
+    if let Error::TooManyRequests { .. } = err {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 #[cfg(test)]

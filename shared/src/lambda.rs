@@ -4,10 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
 use crate::auth::{self, AppCache, AppId};
 use crate::http::error_response;
+use crate::model::now_ms;
+use crate::ratelimit::{self, Scope};
 use crate::store::Store;
 
 /// What `main` may fail with: only configuration problems at cold start.
@@ -15,6 +18,10 @@ pub type Error = lambda_http::Error;
 
 /// Seconds a warm function trusts an app item it read (default 30; 0 disables the cache).
 pub const AUTH_CACHE_SECONDS_VAR: &str = "AUTH_CACHE_SECONDS";
+
+/// A request gives up (503) after this long: template.yaml's function timeout is 10 s, and
+/// the answer must leave before the runtime kills the invocation.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
 /// Everything built once per cold start and shared by the requests of one function.
 #[derive(Clone, Debug)]
@@ -64,16 +71,40 @@ where
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_default();
-    let outcome = match auth::authenticate(&services.store, &services.apps, req.headers()).await {
-        Ok(app) => {
-            handler(Ctx {
-                store: services.store.clone(),
-                app,
-                req,
-            })
-            .await
+    let work = async {
+        let (app, limits) =
+            auth::authenticate(&services.store, &services.apps, req.headers()).await?;
+        let admit = ratelimit::admit(
+            &services.store,
+            &app,
+            Scope::Admin,
+            limits.admin_per_second(),
+            now_ms(),
+        );
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+        let ctx = Ctx {
+            store: services.store.clone(),
+            app: app.clone(),
+            req,
+        };
+        if safe {
+            // A read has no effect to hold back, so it runs beside the counter and costs no
+            // extra round trip; a limited read's result is dropped.
+            let (admitted, outcome) = tokio::join!(admit, handler(ctx));
+            admitted.and(outcome)
+        } else {
+            admit.await?;
+            handler(ctx).await
         }
-        Err(e) => Err(e),
+    };
+    // Every request answers inside the function's timeout, whatever storage does. Dropping
+    // the work midway is the same as a crash there, which every operation is built to
+    // survive (transactions are atomic; multi-step writes are repaired by the next call).
+    let outcome = match tokio::time::timeout(REQUEST_DEADLINE, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(crate::Error::Unavailable(format!(
+            "request deadline of {REQUEST_DEADLINE:?} passed"
+        ))),
     };
     match outcome {
         Ok(resp) => resp,

@@ -9,6 +9,8 @@ pub mod handlers;
 pub mod http;
 pub mod lambda;
 pub mod model;
+pub mod openapi;
+pub mod ratelimit;
 pub mod secrets;
 pub mod store;
 pub mod validate;

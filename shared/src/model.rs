@@ -8,6 +8,7 @@ pub struct App {
     pub id: String,
     pub name: String,
     pub active: bool,
+    pub rate_limits: RateLimits,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -19,9 +20,31 @@ impl App {
             id: id.into(),
             name: name.into(),
             active: true,
+            rate_limits: RateLimits::default(),
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+/// Requests per second an app may make: on the admin API for the whole app, on the client
+/// API per user session. `None` is the server's default (`crate::ratelimit`), so a change of
+/// default reaches every app that never set its own; `Some(0)` turns the limit off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub admin: Option<u32>,
+    pub client: Option<u32>,
+}
+
+impl RateLimits {
+    pub fn admin_per_second(&self) -> u32 {
+        self.admin
+            .unwrap_or(crate::ratelimit::DEFAULT_ADMIN_RATE_LIMIT)
+    }
+
+    pub fn client_per_second(&self) -> u32 {
+        self.client
+            .unwrap_or(crate::ratelimit::DEFAULT_CLIENT_RATE_LIMIT)
     }
 }
 

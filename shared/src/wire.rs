@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::model::{Bot, ChannelDetail, Member, User};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: String,
@@ -35,13 +36,13 @@ impl From<User> for UserView {
 }
 
 /// `{"user": {...}}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserEnvelope {
     pub user: UserView,
 }
 
 /// `{"user": {...}, "loginToken": "..."}`, the answer to `users/create`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedUserEnvelope {
     pub user: UserView,
@@ -49,14 +50,14 @@ pub struct CreatedUserEnvelope {
 }
 
 /// `{"users": [...], "hasNext": bool}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserList {
     pub users: Vec<UserView>,
     pub has_next: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
     pub user_id: Option<String>,
@@ -64,18 +65,20 @@ pub struct CreateUserRequest {
     pub username: Option<String>,
     pub profile_image_url: Option<String>,
     /// Kept as JSON so that a bad `data` is `1011`, as TalkPlus answers, not `1001`.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub data: Option<Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateUserRequest {
     pub username: Option<String>,
     pub profile_image_url: Option<String>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub data: Option<Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateChannelRequest {
     pub name: Option<String>,
@@ -87,6 +90,7 @@ pub struct CreateChannelRequest {
     pub invitation_code: Option<String>,
     pub members: Option<Vec<String>>,
     pub image_url: Option<String>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub data: Option<Value>,
     pub max_member_count: Option<i64>,
     pub hide_messages_before_join: Option<bool>,
@@ -95,7 +99,7 @@ pub struct CreateChannelRequest {
 }
 
 /// A channel member: the user's profile and the membership's own fields.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub id: String,
@@ -130,7 +134,7 @@ impl From<Member> for MemberView {
 }
 
 /// A bot in a channel's `bots` array.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelBotView {
     pub id: String,
@@ -152,13 +156,14 @@ impl From<Bot> for ChannelBotView {
 }
 
 /// The channel object of the seed page, plus `bots`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub id: String,
     pub name: String,
     pub owner_id: String,
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub channel_type: &'static str,
     pub image_url: String,
     pub invitation_code: String,
@@ -181,6 +186,7 @@ pub struct ChannelView {
     pub unread_count: i64,
     pub last_read_at: i64,
     /// No message has been sent through this server's API yet.
+    #[schema(value_type = Option<Object>)]
     pub last_message: Option<Value>,
 }
 
@@ -227,13 +233,13 @@ impl From<ChannelDetail> for ChannelView {
 }
 
 /// `{"channel": {...}}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelEnvelope {
     pub channel: ChannelView,
 }
 
 /// `{"channels": [...], "hasNext": bool}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelList {
     pub channels: Vec<ChannelView>,
@@ -241,7 +247,7 @@ pub struct ChannelList {
 }
 
 /// A bot as `bots/create`, `GET /bots/{botId}` and the bot list show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BotView {
     pub id: String,
@@ -265,13 +271,13 @@ impl From<Bot> for BotView {
 }
 
 /// `{"bot": {...}}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BotEnvelope {
     pub bot: BotView,
 }
 
 /// `{"bots": [...], "hasNext": bool}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BotList {
     pub bots: Vec<BotView>,
@@ -279,10 +285,10 @@ pub struct BotList {
 }
 
 /// `{}`, the answer to a delete.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Empty {}
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBotRequest {
     pub id: Option<String>,
@@ -293,7 +299,7 @@ pub struct CreateBotRequest {
     pub callback_url: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateBotRequest {
     pub name: Option<String>,

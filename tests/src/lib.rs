@@ -24,10 +24,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::Value;
 use shared::lambda::{Ctx, Services, handle};
-use shared::model::{App, User, UserSecrets, now_ms};
+use shared::model::{App, RateLimits, User, UserSecrets, now_ms};
 use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
 
+pub mod faults;
 pub mod invariants;
 pub mod layout;
 
@@ -231,15 +232,49 @@ impl TestApp {
         Self::with_auth_cache(Duration::ZERO).await
     }
 
-    /// A test app whose services cache app items for `ttl`, as a warm function does.
+    /// A test app whose services cache app items for `ttl`, as a warm function does. Its
+    /// rate limits are off: tests of behaviour send bursts no app would, and the limiter has
+    /// tests of its own (`TestApp::with_limits`).
     pub async fn with_auth_cache(ttl: Duration) -> TestApp {
-        store().await;
+        let off = RateLimits {
+            admin: Some(0),
+            client: Some(0),
+        };
+        Self::with_limits(ttl, off).await
+    }
+
+    /// A test app with these rate limits.
+    pub async fn with_limits(ttl: Duration, rate_limits: RateLimits) -> TestApp {
         let calls = CallLog::default();
-        let store = Store::new(client_with_log(calls.clone()), TABLE);
+        Self::provision(client_with_log(calls.clone()), calls, ttl, rate_limits).await
+    }
+
+    /// A test app (limits off, no auth cache) whose services talk to the engine through a
+    /// client that injects `faults` (see `faults`); its `calls` log stays empty.
+    pub async fn with_faults(faults: faults::Faults) -> TestApp {
+        let off = RateLimits {
+            admin: Some(0),
+            client: Some(0),
+        };
+        let client = faults::faulty_client(faults);
+        Self::provision(client, CallLog::default(), Duration::ZERO, off).await
+    }
+
+    async fn provision(
+        client: Client,
+        calls: CallLog,
+        ttl: Duration,
+        rate_limits: RateLimits,
+    ) -> TestApp {
+        store().await;
+        let store = Store::new(client, TABLE);
         let app_id = new_app_id();
         let api_key = new_secret();
         let now = now_ms();
-        let app = App::new(app_id.clone(), "test", now);
+        let app = App {
+            rate_limits,
+            ..App::new(app_id.clone(), "test", now)
+        };
         store
             .create_app(&app, &secret_digest(&api_key))
             .await

@@ -230,3 +230,74 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
         "one event per function at least"
     );
 }
+
+/// `openapi.yaml` as the code generates it.
+fn generated_openapi() -> String {
+    let doc = serde_json::to_value(shared::openapi::document()).expect("document serializes");
+    format!(
+        "# Generated from the code (shared/src/openapi.rs): run `make openapi` after changing a\n\
+         # route, a handler's #[utoipa::path] or a wire type. tests/tests/layout.rs checks it.\n{}",
+        serde_norway::to_string(&doc).expect("document as YAML")
+    )
+}
+
+#[test]
+fn openapi_yaml_is_what_the_code_generates() {
+    let generated = generated_openapi();
+    let path = workspace_root().join("openapi.yaml");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).expect("write openapi.yaml");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi.yaml differs from the code; run `make openapi` and commit the result"
+    );
+    let parsed: Value = serde_norway::from_str(&committed).expect("openapi.yaml parses");
+    assert_eq!(parsed["openapi"].as_str(), Some("3.1.0"));
+}
+
+#[test]
+fn openapi_has_every_route_with_its_function_as_operation_id() {
+    let ops: Vec<Route> = shared::openapi::operations(&shared::openapi::document())
+        .into_iter()
+        .map(|(method, path, function)| Route {
+            method,
+            path,
+            function,
+        })
+        .collect();
+    assert_eq!(ops, router(), "openapi operations vs the routes");
+}
+
+#[test]
+fn openapi_documents_each_code_with_its_status() {
+    // Every (code, status) of the error table is named under that status somewhere, and
+    // nothing is named that the table does not have.
+    let doc = serde_json::to_value(shared::openapi::document()).unwrap();
+    let mut documented = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for (status, resp) in op["responses"].as_object().unwrap() {
+                let description = resp["description"].as_str().unwrap_or_default();
+                for code in description.split('`').skip(1).step_by(2) {
+                    if code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()) {
+                        documented.insert((code.to_owned(), status.parse::<u16>().unwrap()));
+                    }
+                }
+                if status != "200" {
+                    assert_eq!(
+                        resp["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{status} answers the TalkPlus error body"
+                    );
+                }
+            }
+        }
+    }
+    let table: BTreeSet<(String, u16)> = shared::error::ERROR_TABLE
+        .iter()
+        .map(|s| (s.code.to_owned(), s.status))
+        .collect();
+    assert_eq!(documented, table, "codes in openapi vs ERROR_TABLE");
+}

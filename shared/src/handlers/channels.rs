@@ -2,12 +2,27 @@ use lambda_http::{Body, Response};
 
 use crate::Error;
 use crate::domain::channels::{self, DEFAULT_CHANNEL_LIST_LIMIT, MAX_CHANNEL_LIST_LIMIT};
+use crate::error::ErrorBody;
 use crate::http::{json_body, ok, path_param, query_param};
 use crate::lambda::Ctx;
 use crate::validate;
-use crate::wire::{ChannelEnvelope, ChannelList};
+use crate::wire::{ChannelEnvelope, ChannelList, CreateChannelRequest};
 
 /// `POST /v1.4/api/channels/create`
+#[utoipa::path(
+    post,
+    path = "/v1.4/api/channels/create",
+    operation_id = "channels-create",
+    tag = "channels",
+    request_body = CreateChannelRequest,
+    responses(
+        (status = 200, description = "The new (or reused) channel", body = ChannelEnvelope),
+        (status = 400, description = "`1001` a malformed or out-of-limit value; `1002` `type` or `members` missing; `1011` bad `data`; `2012` `invitationOnly` without `invitationCode`; `2013` an empty `invitationCode`", body = ErrorBody),
+        (status = 403, description = "`2029` more members than `maxMemberCount`", body = ErrorBody),
+        (status = 404, description = "`2000` the owner is not a user; `3003` a member is not a user", body = ErrorBody),
+        (status = 409, description = "`2002` the channel id is taken; `2004` `reuseChannel` names a channel with other members", body = ErrorBody),
+    )
+)]
 pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
     let detail = channels::create(&ctx.store, &ctx.app, json_body(&ctx.req)?).await?;
     Ok(ok(&ChannelEnvelope {
@@ -16,6 +31,20 @@ pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
 }
 
 /// `GET /v1.4/api/channels/{channelId}`
+#[utoipa::path(
+    get,
+    path = "/v1.4/api/channels/{channelId}",
+    operation_id = "channels-get",
+    tag = "channels",
+    params(
+        ("channelId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,128}$", description = "A channel id (1–128 URI-safe characters)"),
+    ),
+    responses(
+        (status = 200, description = "The channel", body = ChannelEnvelope),
+        (status = 400, description = "`1001` a malformed channel id", body = ErrorBody),
+        (status = 404, description = "`2003` no such channel", body = ErrorBody),
+    )
+)]
 pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let detail = channels::get(&ctx.store, &ctx.app, channel_id).await?;
@@ -25,6 +54,22 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
 }
 
 /// `GET /v1.4/api/users/{userId}/channels?lastChannelId=&limit=`
+#[utoipa::path(
+    get,
+    path = "/v1.4/api/users/{userId}/channels",
+    operation_id = "users-channels",
+    tag = "users",
+    params(
+        ("userId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A user id (1–68 URI-safe characters)"),
+        ("lastChannelId" = Option<String>, Query, description = "Cursor: the last channel id of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
+    ),
+    responses(
+        (status = 200, description = "The user's channels in id order", body = ChannelList),
+        (status = 400, description = "`1001` a malformed id, cursor or `limit`", body = ErrorBody),
+        (status = 404, description = "`3003` no such user", body = ErrorBody),
+    )
+)]
 pub async fn user_channels(ctx: Ctx) -> Result<Response<Body>, Error> {
     let limit = validate::limit(
         query_param(&ctx.req, "limit"),

@@ -16,6 +16,11 @@ pub struct AppItem {
     /// SHA-256 of the API key; the key itself is shown once and never stored.
     pub api_key_digest: String,
     pub active: bool,
+    /// Absent: the server's default (see `model::RateLimits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_rate_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_rate_limit: Option<u32>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -33,6 +33,13 @@ pub const BOT_MEMBER_PREFIX: &str = "BOT#";
 /// Inclusive bounds of the sort keys one channel read returns (see the table above).
 pub const CHANNEL_READ_RANGE: (&str, &str) = ("BOT#", "MEMBER$");
 
+/// A rate-limit counter: one item per app, scope, one-second window and shard.
+pub const RATE_SK: &str = "RATE";
+
+pub fn rate_pk(app_id: &str, scope: &str, window: i64, shard: u32) -> String {
+    format!("{app_id}#RATE#{scope}#{window}#{shard}")
+}
+
 pub fn app_pk(app_id: &str) -> String {
     format!("{app_id}#APP")
 }
@@ -96,6 +103,7 @@ mod tests {
             bot_pk("a1", "b"),
             bots_index("a1"),
             bot_channels_index("a1", "b"),
+            rate_pk("a1", "admin", 1, 0),
         ] {
             assert!(key.starts_with("a1#"), "{key}");
         }

@@ -85,6 +85,8 @@ impl Store {
             name: app.name.clone(),
             api_key_digest: api_key_digest.into(),
             active: app.active,
+            admin_rate_limit: app.rate_limits.admin,
+            client_rate_limit: app.rate_limits.client,
             created_at: app.created_at,
             updated_at: app.updated_at,
         })?;
@@ -168,42 +170,53 @@ impl Store {
         digest: &str,
         now: i64,
     ) -> Result<(), Error> {
-        self.update_app(
-            app_id,
-            "SET api_key_digest = :v, updated_at = :now",
-            s(digest),
-            now,
-        )
-        .await
+        self.update_app(app_id, &[("api_key_digest", s(digest))], now)
+            .await
     }
 
     pub async fn set_app_active(&self, app_id: &str, active: bool, now: i64) -> Result<(), Error> {
-        self.update_app(
-            app_id,
-            "SET active = :v, updated_at = :now",
-            AttributeValue::Bool(active),
-            now,
-        )
-        .await
+        self.update_app(app_id, &[("active", AttributeValue::Bool(active))], now)
+            .await
     }
 
+    /// Sets the limits given; `None` leaves one as it is.
+    pub async fn set_rate_limits(
+        &self,
+        app_id: &str,
+        admin: Option<u32>,
+        client: Option<u32>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let n = |v: u32| AttributeValue::N(v.to_string());
+        let sets: Vec<_> = [("admin_rate_limit", admin), ("client_rate_limit", client)]
+            .into_iter()
+            .filter_map(|(name, v)| v.map(|v| (name, n(v))))
+            .collect();
+        self.update_app(app_id, &sets, now).await
+    }
+
+    /// Sets attributes of an existing app item (and `updated_at`).
     async fn update_app(
         &self,
         app_id: &str,
-        expr: &str,
-        v: AttributeValue,
+        sets: &[(&str, AttributeValue)],
         now: i64,
     ) -> Result<(), Error> {
+        let mut expr = "SET updated_at = :now".to_owned();
+        let mut values = HashMap::from([(":now".to_owned(), AttributeValue::N(now.to_string()))]);
+        for (i, (name, v)) in sets.iter().enumerate() {
+            expr.push_str(&format!(", {name} = :v{i}"));
+            values.insert(format!(":v{i}"), v.clone());
+        }
         let res = retrying(|| {
             self.client
                 .update_item()
                 .table_name(self.table())
                 .key("pk", s(keys::app_pk(app_id)))
                 .key("sk", s(keys::APP_SK))
-                .update_expression(expr)
+                .update_expression(&expr)
                 .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":v", v.clone())
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .send()
         })
         .await;
@@ -213,6 +226,37 @@ impl Store {
                 Err(Error::InvalidParam(format!("app {app_id} does not exist")))
             }
             Err(e) => Err(storage_error("update app", e)),
+        }
+    }
+
+    /// Counts one request in the counter item `pk` unless it already holds `limit`;
+    /// false when it does. One conditional write; the item expires at `expires_at` (s).
+    pub async fn count_request(
+        &self,
+        pk: String,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, Error> {
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(pk.clone()))
+                .key("sk", s(keys::RATE_SK))
+                .update_expression("ADD #n :one SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+                .expression_attribute_names("#n", "n")
+                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+                .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("count request", e)),
         }
     }
 
@@ -390,6 +434,10 @@ impl From<AppItem> for AppCredentials {
                 id: i.app_id,
                 name: i.name,
                 active: i.active,
+                rate_limits: crate::model::RateLimits {
+                    admin: i.admin_rate_limit,
+                    client: i.client_rate_limit,
+                },
                 created_at: i.created_at,
                 updated_at: i.updated_at,
             },

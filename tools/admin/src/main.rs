@@ -61,6 +61,16 @@ enum Command {
         #[arg(long)]
         app_id: String,
     },
+    /// Change an app's settings: rate limits in requests per second (0 = off), the admin
+    /// API's per app and the client API's per user session.
+    SetApp {
+        #[arg(long)]
+        app_id: String,
+        #[arg(long)]
+        admin_rate_limit: Option<u32>,
+        #[arg(long)]
+        client_rate_limit: Option<u32>,
+    },
 }
 
 /// Keys we accept from the command line: long enough to resist guessing, printable.
@@ -144,7 +154,17 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             let apps = store.apps().await.map_err(err)?;
             let apps: Vec<_> = apps
                 .into_iter()
-                .map(|a| json!({"appId": a.id, "name": a.name, "active": a.active, "createdAt": a.created_at, "updatedAt": a.updated_at}))
+                .map(|a| {
+                    json!({
+                        "appId": a.id,
+                        "name": a.name,
+                        "active": a.active,
+                        "adminRateLimit": a.rate_limits.admin_per_second(),
+                        "clientRateLimit": a.rate_limits.client_per_second(),
+                        "createdAt": a.created_at,
+                        "updatedAt": a.updated_at,
+                    })
+                })
                 .collect();
             json!({"apps": apps})
         }
@@ -163,6 +183,32 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .await
                 .map_err(err)?;
             json!({"appId": app_id, "active": false})
+        }
+        Command::SetApp {
+            app_id,
+            admin_rate_limit,
+            client_rate_limit,
+        } => {
+            if admin_rate_limit.is_none() && client_rate_limit.is_none() {
+                return Err(
+                    "nothing to set: give --admin-rate-limit and/or --client-rate-limit".into(),
+                );
+            }
+            store
+                .set_rate_limits(&app_id, admin_rate_limit, client_rate_limit, now)
+                .await
+                .map_err(err)?;
+            let app = store
+                .app(&app_id)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("app {app_id} does not exist"))?
+                .app;
+            json!({
+                "appId": app_id,
+                "adminRateLimit": app.rate_limits.admin_per_second(),
+                "clientRateLimit": app.rate_limits.client_per_second(),
+            })
         }
         Command::ActivateApp { app_id } => {
             store

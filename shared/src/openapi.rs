@@ -1,0 +1,152 @@
+//! The OpenAPI 3.1 document of the API, generated from the wire types and the handlers'
+//! `#[utoipa::path]` attributes. `openapi.yaml` at the repository root is this document;
+//! tests/tests/layout.rs fails when the two differ or when a template route is missing.
+
+use utoipa::Modify;
+use utoipa::OpenApi as _;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
+
+use crate::handlers::{bots, channels, users};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "TalkPlus-compatible admin API",
+        version = "1.4",
+        description = "The TalkPlus REST API (`/v1.4/api/...`) as this server implements it. \
+Every request carries `app-id` and `api-key`. Success is HTTP 200 with the body wrapped by \
+resource name; every failure is the TalkPlus error body with the code named in the \
+response's description."
+    ),
+    paths(
+        users::create,
+        users::get,
+        users::list,
+        users::update,
+        channels::create,
+        channels::get,
+        channels::user_channels,
+        bots::create,
+        bots::list,
+        bots::get,
+        bots::update,
+        bots::delete,
+        bots::join,
+        bots::leave,
+        bots::channels,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Conventions),
+    security(("app-id" = [], "api-key" = []))
+)]
+struct ApiDoc;
+
+/// What every operation shares: the two credential headers, and the answers any request may
+/// get whatever its route (bad credentials, a deactivated app, rate limiting, faults).
+struct Conventions;
+
+const COMMON: &[(&str, &str)] = &[
+    (
+        "401",
+        "`1006` `app-id` or `api-key` missing, unknown app, or wrong key",
+    ),
+    ("403", "`1012` the app is deactivated"),
+    (
+        "429",
+        "`1010` the app's request rate limit was reached; see `Retry-After`",
+    ),
+    ("500", "`1003` a server fault"),
+    (
+        "503",
+        "`1003` storage unavailable or throttled after retries; retry later",
+    ),
+];
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+fn add_common(op: &mut Operation, has_body: bool) {
+    let responses = &mut op.responses.responses;
+    for (status, description) in COMMON {
+        // A route's own description of a status (e.g. 403 `2029`) gets the common codes
+        // appended, so one status lists every code it can carry.
+        match responses.get_mut(*status) {
+            Some(utoipa::openapi::RefOr::T(r)) => {
+                r.description = format!("{}; {description}", r.description);
+            }
+            _ => {
+                responses.insert((*status).to_owned(), error_response(description).into());
+            }
+        }
+    }
+    if has_body {
+        responses.insert(
+            "413".to_owned(),
+            error_response("`1001` the body is larger than 256 KiB").into(),
+        );
+    }
+}
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        for name in ["app-id", "api-key"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(name))),
+            );
+        }
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = op.request_body.is_some();
+                add_common(op, has_body);
+            }
+        }
+    }
+}
+
+/// The document, as `openapi.yaml` holds it.
+pub fn document() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+/// (method, path, operationId) of every operation, for checks against template.yaml.
+pub fn operations(doc: &OpenApi) -> Vec<(String, String, String)> {
+    let mut ops = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+        ] {
+            if let Some(op) = op {
+                ops.push((
+                    method.to_owned(),
+                    path.clone(),
+                    op.operation_id.clone().unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    ops.sort();
+    ops
+}

@@ -1,0 +1,128 @@
+//! Rate limits (`1010` TooManyRequests): a fixed one-second window counted in the table, so
+//! the limit holds across every function and warm container of an app.
+//!
+//! Each request is one conditional `UpdateItem` (`ADD n 1` if `n < limit`) on the counter
+//! item of its window, which expires by TTL a minute later. One item takes about 1,000
+//! writes a second before its partition throttles, so a limit above `SHARD_CAPACITY` is
+//! spread over several counter items, each with its share of the limit, and a request
+//! counts on one of them at random.
+
+use crate::Error;
+use crate::auth::AppId;
+use crate::store::{Store, keys};
+
+/// Admin API requests per second per app when the app sets no limit of its own.
+pub const DEFAULT_ADMIN_RATE_LIMIT: u32 = 200;
+/// Client API requests per second per user session when the app sets no limit.
+pub const DEFAULT_CLIENT_RATE_LIMIT: u32 = 20;
+/// Writes a second one counter item is given: half a partition's 1,000 write units, so a
+/// counter never throttles before its limit is reached.
+pub const SHARD_CAPACITY: u32 = 500;
+/// Seconds a counter item outlives its window before TTL removes it.
+const COUNTER_TTL_SECONDS: i64 = 60;
+
+/// What a limit counts: the admin API of the app, or one client session.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Admin,
+    Session(&'a str),
+}
+
+impl Scope<'_> {
+    fn key(&self) -> String {
+        match self {
+            Scope::Admin => "admin".to_owned(),
+            Scope::Session(id) => format!("session:{id}"),
+        }
+    }
+}
+
+/// Counter items a limit is spread over.
+pub fn shards(limit: u32) -> u32 {
+    limit.div_ceil(SHARD_CAPACITY).max(1)
+}
+
+/// Each shard's share; the shares add up to the limit or at most `shards - 1` over it.
+pub fn per_shard(limit: u32) -> u32 {
+    limit.div_ceil(shards(limit))
+}
+
+fn random_below(n: u32) -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b) % n.max(1)
+}
+
+/// Counts one request of `scope` against `limit` requests a second (0: no limit).
+/// `TooManyRequests` when the window is full. A storage failure of the counter lets the
+/// request through (and is logged): the limiter protects the service, it must not be the
+/// thing that takes it down.
+pub async fn admit(
+    store: &Store,
+    app: &AppId,
+    scope: Scope<'_>,
+    limit: u32,
+    now_ms: i64,
+) -> Result<(), Error> {
+    if limit == 0 {
+        return Ok(());
+    }
+    let window = now_ms.div_euclid(1000);
+    let pk = keys::rate_pk(
+        app.as_str(),
+        &scope.key(),
+        window,
+        random_below(shards(limit)),
+    );
+    match store
+        .count_request(pk, per_shard(limit), window + COUNTER_TTL_SECONDS)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::TooManyRequests { limit }),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limit counter unavailable; request let through");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_keep_each_counter_under_its_capacity_and_add_up_to_the_limit() {
+        for limit in [
+            1,
+            2,
+            20,
+            200,
+            499,
+            500,
+            501,
+            1000,
+            1001,
+            5000,
+            12_345,
+            u32::MAX / 2,
+        ] {
+            let (k, each) = (shards(limit), per_shard(limit));
+            assert!(each <= SHARD_CAPACITY, "{limit}");
+            let total = u64::from(k) * u64::from(each);
+            assert!(total >= u64::from(limit), "{limit}");
+            assert!(total < u64::from(limit) + u64::from(k), "{limit}");
+        }
+        assert_eq!((shards(200), per_shard(200)), (1, 200));
+        assert_eq!((shards(1000), per_shard(1000)), (2, 500));
+    }
+
+    #[test]
+    fn random_shards_stay_in_range() {
+        for _ in 0..1000 {
+            assert!(random_below(3) < 3);
+        }
+        assert_eq!(random_below(1), 0);
+        assert_eq!(random_below(0), 0);
+    }
+}

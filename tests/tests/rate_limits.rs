@@ -1,0 +1,217 @@
+//! Rate limits (`1010`, 429 with `Retry-After`): counted in the table per app and
+//! one-second window, so the limit holds whatever the concurrency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::http::Method;
+use serde_json::json;
+use shared::handlers::users;
+use shared::lambda::handle;
+use shared::model::{RateLimits, now_ms};
+use shared::store::keys;
+use talkplus_tests::{TestApp, reply};
+
+fn admin(limit: u32) -> RateLimits {
+    RateLimits {
+        admin: Some(limit),
+        client: None,
+    }
+}
+
+/// What the counter item of `window` holds (0 when it was never written).
+async fn counted(app: &TestApp, window: i64) -> u64 {
+    let out = app
+        .store()
+        .client()
+        .get_item()
+        .table_name(app.store().table())
+        .key(
+            "pk",
+            AttributeValue::S(keys::rate_pk(&app.app_id, "admin", window, 0)),
+        )
+        .key("sk", AttributeValue::S(keys::RATE_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read a counter");
+    out.item
+        .and_then(|i| {
+            i.get("n")
+                .and_then(|n| n.as_n().ok())
+                .map(|n| n.parse().unwrap())
+        })
+        .unwrap_or(0)
+}
+
+/// 32 clients send as fast as they can for about 2.5 seconds against a limit of 20 a second:
+/// no window admits more than 20, every admitted request is counted, and the refused ones
+/// get the TalkPlus body with `Retry-After`.
+#[tokio::test]
+async fn the_limit_holds_under_32_concurrent_clients() {
+    const LIMIT: u32 = 20;
+    let app = Arc::new(TestApp::with_limits(Duration::from_secs(60), admin(LIMIT)).await);
+    app.add_users(&["u1"]).await;
+    let start_window = now_ms() / 1000;
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    let clients = (0..32).map(|_| {
+        let (app, admitted, refused) = (app.clone(), admitted.clone(), refused.clone());
+        tokio::spawn(async move {
+            // Bounded both ways: by time, and by count in case the engine is very fast.
+            for _ in 0..200 {
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                let req = app.request(Method::GET, "/v1.4/api/users/u1", None);
+                let resp = handle(&app.services, req, users::get).await;
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let r = reply(resp);
+                match r.status {
+                    200 => {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    429 => {
+                        r.assert_error(429, "1010");
+                        assert_eq!(retry_after.as_deref(), Some("1"));
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => panic!("unexpected {other}: {}", r.body),
+                }
+            }
+        })
+    });
+    for c in futures::future::join_all(clients).await {
+        c.unwrap();
+    }
+    let end_window = now_ms() / 1000;
+    let mut total = 0;
+    for window in start_window..=end_window {
+        let n = counted(&app, window).await;
+        assert!(n <= u64::from(LIMIT), "window {window} admitted {n}");
+        total += n;
+    }
+    let admitted = admitted.load(Ordering::Relaxed) as u64;
+    assert_eq!(total, admitted, "every admitted request is counted once");
+    assert!(
+        admitted <= u64::from(LIMIT) * (end_window - start_window + 1) as u64,
+        "{admitted} admitted"
+    );
+    assert!(
+        refused.load(Ordering::Relaxed) > 0,
+        "the clients went over the limit"
+    );
+}
+
+/// A write over the limit is refused before it touches anything; a read runs beside the
+/// counter (no extra sequential round trip) and its result is dropped.
+#[tokio::test]
+async fn a_refused_write_writes_nothing_and_reads_cost_no_round_trip() {
+    // The three requests must share one window; if a slow machine lets the window turn
+    // midway, the attempt proves nothing and is made again in a fresh app.
+    for attempt in 0..5 {
+        let app = TestApp::with_limits(Duration::from_secs(60), admin(1)).await;
+        app.add_users(&["existing"]).await;
+        let ms = now_ms() % 1000;
+        tokio::time::sleep(Duration::from_millis((1000 - ms) as u64 + 5)).await;
+        let window = now_ms() / 1000;
+        let create = |id: &str| {
+            app.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": id, "password": "p"})),
+            )
+        };
+        let first = app.call(users::create, create("first")).await;
+        let first_calls = app.calls.take();
+        let second = app.call(users::create, create("second")).await;
+        let second_calls = app.calls.take();
+        let read = app
+            .call(
+                users::get,
+                app.request(Method::GET, "/v1.4/api/users/existing", None),
+            )
+            .await;
+        let mut read_calls = app.calls.take();
+        read_calls.sort();
+        if now_ms() / 1000 != window {
+            eprintln!("attempt {attempt}: the window turned midway; trying again");
+            continue;
+        }
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert_eq!(
+            first_calls,
+            ["GetItem", "UpdateItem", "PutItem"],
+            "auth, the counter, then the write"
+        );
+        second.assert_error(429, "1010");
+        assert_eq!(second_calls, ["UpdateItem"], "refused before any write");
+        read.assert_error(429, "1010");
+        assert_eq!(
+            read_calls,
+            ["GetItem", "UpdateItem"],
+            "the read ran beside the counter"
+        );
+        let gone = app.store().user(&app.app_id, "second").await.unwrap();
+        assert!(gone.is_none(), "the refused create wrote nothing");
+        return;
+    }
+    panic!("no attempt fit in one window");
+}
+
+#[tokio::test]
+async fn zero_turns_the_limit_off_and_a_failed_counter_lets_requests_through() {
+    let app = TestApp::with_limits(Duration::from_secs(60), admin(0)).await;
+    app.add_users(&["u1"]).await;
+    for _ in 0..5 {
+        let r = app
+            .call(
+                users::get,
+                app.request(Method::GET, "/v1.4/api/users/u1", None),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    assert!(
+        !app.calls.take().contains(&"UpdateItem".to_owned()),
+        "no counter without a limit"
+    );
+
+    let app = TestApp::with_limits(Duration::from_secs(60), admin(5)).await;
+    app.add_users(&["u1"]).await;
+    app.calls.fail("UpdateItem", 1);
+    let r = app
+        .call(
+            users::get,
+            app.request(Method::GET, "/v1.4/api/users/u1", None),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// The default applies to an app that set none, and `set_rate_limits` changes it.
+#[tokio::test]
+async fn limits_are_stored_per_app() {
+    let app = TestApp::with_limits(Duration::ZERO, RateLimits::default()).await;
+    let stored = app.store().app(&app.app_id).await.unwrap().unwrap().app;
+    assert_eq!(
+        stored.rate_limits.admin_per_second(),
+        shared::ratelimit::DEFAULT_ADMIN_RATE_LIMIT
+    );
+    app.store()
+        .set_rate_limits(&app.app_id, Some(7), None, now_ms())
+        .await
+        .unwrap();
+    let stored = app.store().app(&app.app_id).await.unwrap().unwrap().app;
+    assert_eq!(stored.rate_limits.admin_per_second(), 7);
+    assert_eq!(
+        stored.rate_limits.client_per_second(),
+        shared::ratelimit::DEFAULT_CLIENT_RATE_LIMIT
+    );
+}
