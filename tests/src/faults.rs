@@ -3,10 +3,12 @@
 //! give them (a throttling answer, a cancelled transaction, a 500, a reset connection, a
 //! reply that never comes, or a write that committed but whose reply was lost).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -117,8 +119,14 @@ impl HttpClient for FaultyClient {
 }
 
 fn error_reply(status: u16, type_name: &str, extra: &str) -> Response<SdkBody> {
+    // DynamoDB lists a cancelled transaction's reasons in its message too.
+    let message = if type_name == "TransactionCanceledException" {
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]"
+    } else {
+        "injected fault"
+    };
     let body = format!(
-        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{type_name}","message":"injected fault"{extra}}}"#
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{type_name}","message":"{message}"{extra}}}"#
     );
     let mut resp = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
     resp.headers_mut()
@@ -154,7 +162,7 @@ impl HttpConnector for FaultyConnector {
                 HttpConnectorFuture::ready(Ok(error_reply(
                     400,
                     "TransactionCanceledException",
-                    r#","CancellationReasons":[{"Code":"TransactionConflict","Message":"injected"}]"#,
+                    r#","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]"#,
                 )))
             }
             Fault::Conflict => {
@@ -179,6 +187,8 @@ impl HttpConnector for FaultyConnector {
     }
 }
 
+static CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
 /// A client for the test engine as the functions build it (their timeouts and retries),
 /// with `faults` injected at its connector.
 pub fn faulty_client(faults: Faults) -> Client {
@@ -193,6 +203,12 @@ pub fn faulty_client(faults: Faults) -> Client {
         }))
         .timeout_config(shared::config::timeouts())
         .retry_config(shared::config::retries())
+        // The SDK's retry quota is shared by every client of one partition in a process;
+        // in a function that is one client, so give each test client its own.
+        .retry_partition(RetryPartition::new(format!(
+            "faults-{}",
+            CLIENTS.fetch_add(1, Ordering::Relaxed)
+        )))
         .build();
     Client::from_conf(config)
 }

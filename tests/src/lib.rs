@@ -399,6 +399,31 @@ impl TestApp {
         invariants::check_channels(self.store(), &self.app_id).await
     }
 
+    /// Runs `req` through the handler of the function crate named `function`, as the
+    /// deployed function would. Every crate in functions/ must be here: tests that walk
+    /// every route (tenant isolation) fail on a function they cannot call.
+    pub async fn call_function(&self, function: &str, req: Request) -> Reply {
+        use shared::handlers::{bots, channels, users};
+        match function {
+            "users-create" => self.call(users::create, req).await,
+            "users-get" => self.call(users::get, req).await,
+            "users-list" => self.call(users::list, req).await,
+            "users-update" => self.call(users::update, req).await,
+            "users-channels" => self.call(channels::user_channels, req).await,
+            "channels-create" => self.call(channels::create, req).await,
+            "channels-get" => self.call(channels::get, req).await,
+            "bots-create" => self.call(bots::create, req).await,
+            "bots-list" => self.call(bots::list, req).await,
+            "bots-get" => self.call(bots::get, req).await,
+            "bots-update" => self.call(bots::update, req).await,
+            "bots-delete" => self.call(bots::delete, req).await,
+            "bots-join" => self.call(bots::join, req).await,
+            "bots-leave" => self.call(bots::leave, req).await,
+            "bots-channels" => self.call(bots::channels, req).await,
+            other => panic!("no handler for function {other}: add it to TestApp::call_function"),
+        }
+    }
+
     /// Runs `handler` on `req` the way the Lambda function does.
     pub async fn call<F, Fut>(&self, handler: F, req: Request) -> Reply
     where

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde_dynamo::{from_item, to_item};
 
 use crate::Error;
@@ -21,6 +22,9 @@ use items::{AppItem, UserItem};
 use retry::{condition_failed, retrying, storage_error};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The attribute `put_new` marks its items with (see there).
+const WRITE_ID: &str = "write_id";
 
 /// A handle on the table. Cheap to clone: the SDK client is reference-counted.
 #[derive(Clone, Debug)]
@@ -98,24 +102,41 @@ impl Store {
 
     /// Puts an item that must be new: `taken()` if an item with its key exists. One
     /// conditional write, so of two racing creates exactly one succeeds.
+    ///
+    /// The item carries a random `write_id`. When a put is applied but its reply is lost,
+    /// the SDK sends it again and the condition fails on the item that very put wrote; the
+    /// refusal returns the stored item, and a matching `write_id` tells our own write from
+    /// another request's, so the retry answers success instead of "taken".
     async fn put_new(
         &self,
         what: &str,
-        item: Item,
+        mut item: Item,
         taken: impl FnOnce() -> Error,
     ) -> Result<(), Error> {
+        let write_id = s(crate::secrets::random_hex(8));
+        item.insert(WRITE_ID.to_owned(), write_id.clone());
         let put = retrying(|| {
             self.client
                 .put_item()
                 .table_name(self.table())
                 .set_item(Some(item.clone()))
                 .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
         })
         .await;
         match put {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(taken()),
+            Err(e) if condition_failed(&e) => {
+                let ours = matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(c))
+                        if c.item().and_then(|i| i.get(WRITE_ID)) == Some(&write_id)
+                );
+                if ours { Ok(()) } else { Err(taken()) }
+            }
             Err(e) => Err(storage_error(what, e)),
         }
     }
