@@ -1,4 +1,4 @@
-.PHONY: dev test bench openapi
+.PHONY: dev test bench openapi load
 
 # Serve the API locally on http://127.0.0.1:9000 with a local DynamoDB engine and a dev app.
 dev:
@@ -15,3 +15,7 @@ bench:
 # Regenerate openapi.yaml from the code (the layout test fails while it is stale).
 openapi:
 	UPDATE_OPENAPI=1 cargo test -p talkplus-tests --test layout openapi
+
+# The full load run against a local stack (5,000 requests, 32 clients); see tests/tests/load.rs.
+load:
+	bash scripts/load.sh

@@ -24,8 +24,16 @@ setup_cargo_lambda
 db_pid=""
 watch_pid=""
 cleanup() {
-    trap - EXIT INT TERM
+    # Ctrl-C reaches make and this script both, and may come twice: nothing may cut the
+    # cleanup short, or the engine and the watcher outlive us holding their ports.
+    trap '' INT TERM
+    trap - EXIT
+    # The functions run in sessions of their own under cargo lambda watch; it stops them
+    # when it stops, but not if it has to be killed, so note them first.
+    local functions
+    functions=$(descendants "$watch_pid")
     stop_group "$watch_pid"
+    stop_pids $functions
     stop_group "$db_pid"
 }
 trap cleanup EXIT
@@ -46,7 +54,14 @@ admin="$ROOT/target/debug/talkplus-admin"
 "$admin" ensure-app --app-id "$TALKPLUS_DEV_APP_ID" --api-key "$TALKPLUS_DEV_API_KEY" --name dev >/dev/null
 
 log "starting cargo lambda watch on 127.0.0.1:$PORT"
-setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" &
+# WATCH_CHANGES=0 keeps the functions as built (test runs: files written in the tree must not
+# restart them mid-run); WATCH_CONCURRENCY runs more instances of each function at once.
+watch_args=(--invoke-address 127.0.0.1 --invoke-port "$PORT" --concurrency "${WATCH_CONCURRENCY:-1}")
+# FUNCTION_LOG_LEVEL sets the functions' level (as AWS_LAMBDA_LOG_LEVEL does on AWS) apart
+# from the emulator's own RUST_LOG.
+if [ -n "${FUNCTION_LOG_LEVEL:-}" ]; then watch_args+=(--env-var "AWS_LAMBDA_LOG_LEVEL=$FUNCTION_LOG_LEVEL"); fi
+if [ "${WATCH_CHANGES:-1}" = 0 ]; then watch_args+=(--ignore-changes); fi
+setsid cargo lambda watch "${watch_args[@]}" &
 watch_pid=$!
 wait_port "$PORT" 120
 

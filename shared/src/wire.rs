@@ -60,41 +60,57 @@ pub struct UserList {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
     pub user_id: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1024)]
     pub password: Option<String>,
+    #[schema(max_length = 128)]
     pub username: Option<String>,
+    #[schema(max_length = 2048)]
     pub profile_image_url: Option<String>,
     /// Kept as JSON so that a bad `data` is `1011`, as TalkPlus answers, not `1001`.
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    #[schema(schema_with = crate::openapi::data_schema)]
     pub data: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateUserRequest {
+    #[schema(max_length = 128)]
     pub username: Option<String>,
+    #[schema(max_length = 2048)]
     pub profile_image_url: Option<String>,
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    #[schema(schema_with = crate::openapi::data_schema)]
     pub data: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateChannelRequest {
+    #[schema(max_length = 128)]
     pub name: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9._~-]{1,68}$")]
     pub owner_id: Option<String>,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::channel_type_schema, required = true)]
     pub channel_type: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9._~-]{0,128}$")]
     pub channel_id: Option<String>,
     pub reuse_channel: Option<bool>,
+    #[schema(max_length = 128)]
     pub invitation_code: Option<String>,
+    #[schema(schema_with = crate::openapi::member_ids_schema, required = true)]
     pub members: Option<Vec<String>>,
+    #[schema(max_length = 2048)]
     pub image_url: Option<String>,
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    #[schema(schema_with = crate::openapi::data_schema)]
     pub data: Option<Value>,
+    #[schema(minimum = -1)]
     pub max_member_count: Option<i64>,
     pub hide_messages_before_join: Option<bool>,
+    #[schema(max_length = 32)]
     pub category: Option<String>,
+    #[schema(max_length = 32)]
     pub subcategory: Option<String>,
 }
 
@@ -291,20 +307,29 @@ pub struct Empty {}
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBotRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
     pub id: Option<String>,
+    #[schema(max_length = 128)]
     pub name: Option<String>,
+    #[schema(max_length = 2048)]
     pub profile_image_url: Option<String>,
     #[serde(rename = "type")]
+    #[schema(max_length = 68)]
     pub bot_type: Option<String>,
+    #[schema(max_length = 2048)]
     pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateBotRequest {
+    #[schema(max_length = 128)]
     pub name: Option<String>,
+    #[schema(max_length = 2048)]
     pub profile_image_url: Option<String>,
     #[serde(rename = "type")]
+    #[schema(max_length = 68)]
     pub bot_type: Option<String>,
+    #[schema(max_length = 2048)]
     pub callback_url: Option<String>,
 }

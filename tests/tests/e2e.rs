@@ -320,3 +320,56 @@ async fn bot_lifecycle_over_http() {
         (404, json!("7001"))
     );
 }
+
+/// No credential reaches the logs, at any level: `make test` runs the stack's functions at
+/// TRACE (FUNCTION_LOG_LEVEL) and names the log in TALKPLUS_STACK_LOG. This test sends
+/// secrets of its own (a password, a wrong key), gets a login token back, and searches the
+/// log for them and for the dev app's API key, which every end-to-end and fuzzing request
+/// carries. `make dev`'s banner (lines starting with two spaces) shows the dev key on
+/// purpose and is left out.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn no_secret_reaches_the_logs() {
+    let s = Stack::from_env();
+    let Ok(log_path) = std::env::var("TALKPLUS_STACK_LOG") else {
+        panic!("TALKPLUS_STACK_LOG must name the stack's log (run `make test`)");
+    };
+    let id = unique("secrets");
+    let password = format!("pw-{}", shared::secrets::random_hex(12));
+    let (status, body) = s
+        .send(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": password})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["loginToken"].as_str().unwrap().to_owned();
+    let wrong_key = format!("wrong-{}", shared::secrets::random_hex(12));
+    let (status, _) = s
+        .send_as(&wrong_key, Method::GET, &format!("users/{id}"), None)
+        .await;
+    assert_eq!(status, 401);
+    // Logs are written as they happen; give the last lines a moment to reach the file.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let log = std::fs::read_to_string(&log_path).expect("read the stack's log");
+    assert!(
+        log.lines().any(|l| l.contains("DEBUG")),
+        "the functions log at DEBUG or finer, so the search covers their most detailed output"
+    );
+    let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with("  ")).collect();
+    for (what, secret) in [
+        ("the dev API key", s.api_key.as_str()),
+        ("a password", password.as_str()),
+        ("a login token", token.as_str()),
+        ("a wrong API key", wrong_key.as_str()),
+    ] {
+        let found: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.contains(secret))
+            .take(3)
+            .collect();
+        assert!(found.is_empty(), "{what} is in the log: {found:?}");
+    }
+}

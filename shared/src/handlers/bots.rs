@@ -56,7 +56,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     operation_id = "bots-list",
     tag = "bots",
     params(
-        ("lastBotId" = Option<String>, Query, description = "Cursor: the last bot id of the previous page"),
+        ("lastBotId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,68}$", description = "Cursor: the last bot id of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
     ),
     responses(
@@ -184,7 +184,7 @@ pub async fn leave(ctx: Ctx) -> Result<Response<Body>, Error> {
     tag = "bots",
     params(
         ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-        ("lastChannelId" = Option<String>, Query, description = "Cursor: the last channel id of the previous page"),
+        ("lastChannelId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,128}$", description = "Cursor: the last channel id of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
     ),
     responses(

@@ -61,7 +61,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     tag = "users",
     params(
         ("userId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A user id (1–68 URI-safe characters)"),
-        ("lastChannelId" = Option<String>, Query, description = "Cursor: the last channel id of the previous page"),
+        ("lastChannelId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,128}$", description = "Cursor: the last channel id of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
     ),
     responses(

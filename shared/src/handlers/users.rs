@@ -58,7 +58,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     operation_id = "users-list",
     tag = "users",
     params(
-        ("lastUserId" = Option<String>, Query, description = "Cursor: the last user id of the previous page"),
+        ("lastUserId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,68}$", description = "Cursor: the last user id of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
     ),
     responses(
