@@ -63,6 +63,24 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// A new user with a unique password: (id, password, login token).
+    async fn user_with_secrets(&self, prefix: &str) -> (String, String, String) {
+        let id = unique(prefix);
+        let password = format!("pw-{}", shared::secrets::random_hex(12));
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "users/create",
+                Some(json!({"userId": id, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["loginToken"].as_str().unwrap().to_owned();
+        (id, password, token)
+    }
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", shared::secrets::random_hex(6))
 }
@@ -147,17 +165,7 @@ async fn wrong_key_gets_401_and_the_1006_body() {
 #[ignore = "needs the local stack; run by `make test`"]
 async fn the_dev_table_holds_no_secret_in_clear() {
     let s = Stack::from_env();
-    let id = unique("secret");
-    let password = format!("pw-{}", shared::secrets::random_hex(8));
-    let (status, body) = s
-        .send(
-            Method::POST,
-            "users/create",
-            Some(json!({"userId": id, "password": password})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["loginToken"].as_str().unwrap().to_owned();
+    let (id, password, token) = s.user_with_secrets("secret").await;
 
     let client = talkplus_tests::client();
     let mut dump = String::new();
@@ -334,17 +342,7 @@ async fn no_secret_reaches_the_logs() {
     let Ok(log_path) = std::env::var("TALKPLUS_STACK_LOG") else {
         panic!("TALKPLUS_STACK_LOG must name the stack's log (run `make test`)");
     };
-    let id = unique("secrets");
-    let password = format!("pw-{}", shared::secrets::random_hex(12));
-    let (status, body) = s
-        .send(
-            Method::POST,
-            "users/create",
-            Some(json!({"userId": id, "password": password})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["loginToken"].as_str().unwrap().to_owned();
+    let (id, password, token) = s.user_with_secrets("secrets").await;
     let wrong_key = format!("wrong-{}", shared::secrets::random_hex(12));
     let (status, _) = s
         .send_as(&wrong_key, Method::GET, &format!("users/{id}"), None)

@@ -105,6 +105,18 @@ fn every_function_has_its_own_narrow_policy() {
             actions.contains(&"dynamodb:GetItem".to_owned()),
             "{name}: authentication reads the app"
         );
+        // The rate limiter writes its counters, and only those, from every function.
+        let counters = policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().unwrap().iter())
+            .any(|s| {
+                s["Action"].as_sequence().unwrap().len() == 1
+                    && s["Action"][0].as_str() == Some("dynamodb:UpdateItem")
+                    && s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][0].as_str()
+                        == Some("*#RATE#*")
+            });
+        assert!(counters, "{name}: UpdateItem on the rate counters only");
+        assert!(shared::store::keys::rate_pk("app", "admin", 1, 0).contains("#RATE#"));
         for broad in [
             "dynamodb:Scan",
             "dynamodb:DeleteTable",
