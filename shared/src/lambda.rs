@@ -142,10 +142,26 @@ pub const LOG_CAPS: &[&str] = &[
 /// `RUST_LOG`, else INFO, with `LOG_CAPS` applied; JSON when Lambda's log format is JSON
 /// (template.yaml sets it), plain text locally.
 pub fn init_logging() {
-    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
+        .ok();
+    let fmt = lambda_http::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(log_filter(level.as_deref()));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
+}
+
+/// The filter of `init_logging`: `level` (INFO when absent or unreadable) for everything,
+/// `RUST_LOG`'s own directives, then `LOG_CAPS`, which win over both.
+pub fn log_filter(level: Option<&str>) -> lambda_http::tracing::subscriber::EnvFilter {
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    let level = level
         .and_then(|v| v.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
     let mut filter = EnvFilter::builder()
@@ -156,15 +172,51 @@ pub fn init_logging() {
             filter = filter.add_directive(directive);
         }
     }
-    let fmt = lambda_http::tracing::subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(filter);
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    if json {
-        fmt.json().init();
-    } else {
-        fmt.init();
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// At TRACE, our own events are written but lambda_runtime's raw event dump is not,
+    /// nor the SDK's request traces.
+    #[test]
+    fn caps_hold_back_raw_requests_at_trace() {
+        use lambda_http::tracing::subscriber::util::SubscriberInitExt;
+        let out = Captured::default();
+        let writer = out.clone();
+        let _guard = lambda_http::tracing::subscriber::fmt()
+            .with_env_filter(log_filter(Some("trace")))
+            .with_writer(move || writer.clone())
+            .finish()
+            .set_default();
+        tracing::trace!(target: "lambda_runtime::layers::api_response", body = "api-key: SECRET-1", "raw JSON event received from Lambda");
+        tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", request = "SECRET-2", "sending");
+        tracing::trace!(target: "hyper_util::client", "SECRET-3");
+        tracing::trace!(target: "shared::store", "our own trace line");
+        tracing::debug!(target: "lambda_runtime", "runtime debug line");
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("our own trace line"), "{text}");
+        assert!(text.contains("runtime debug line"), "{text}");
+        for secret in ["SECRET-1", "SECRET-2", "SECRET-3"] {
+            assert!(!text.contains(secret), "{secret} was logged: {text}");
+        }
     }
 }
 
