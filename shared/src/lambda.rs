@@ -4,13 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
 use crate::auth::{self, AppCache, AppId};
 use crate::http::error_response;
 use crate::model::now_ms;
-use crate::ratelimit::{self, Scope};
+use crate::ratelimit::{Scope, WriteGate};
 use crate::store::Store;
 
 /// What `main` may fail with: only configuration problems at cold start.
@@ -74,28 +73,24 @@ where
     let work = async {
         let (app, limits) =
             auth::authenticate(&services.store, &services.apps, req.headers()).await?;
-        let admit = ratelimit::admit(
-            &services.store,
-            &app,
+        // The count runs beside the handler; only the handler's writes wait for it.
+        let gate = WriteGate::start(
+            services.store.clone(),
+            app.clone(),
             Scope::Admin,
             limits.admin_per_second(),
             now_ms(),
         );
-        let safe = matches!(*req.method(), Method::GET | Method::HEAD);
         let ctx = Ctx {
-            store: services.store.clone(),
-            app: app.clone(),
+            store: services.store.with_gate(gate.clone()),
+            app,
             req,
         };
-        if safe {
-            // A read has no effect to hold back, so it runs beside the counter and costs no
-            // extra round trip; a limited read's result is dropped.
-            let (admitted, outcome) = tokio::join!(admit, handler(ctx));
-            admitted.and(outcome)
-        } else {
-            admit.await?;
-            handler(ctx).await
-        }
+        let outcome = handler(ctx).await;
+        // A refused request answers 429 even when it wrote nothing (a read, or a request
+        // turned down before its write); what it read is dropped.
+        gate.pass().await?;
+        outcome
     };
     // Every request answers inside the function's timeout, whatever storage does. Dropping
     // the work midway is the same as a crash there, which every operation is built to
@@ -175,6 +170,22 @@ pub fn log_filter(level: Option<&str>) -> lambda_http::tracing::subscriber::EnvF
     filter
 }
 
+/// `main` of every function crate: logging, the client (once per cold start), then the loop.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Ctx) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, crate::Error>> + Send,
+{
+    init_logging();
+    let services = Services::from_env().await?;
+    lambda_http::run(service_fn(move |req: Request| {
+        let services = services.clone();
+        let handler = handler.clone();
+        async move { Ok::<_, Error>(handle(&services, req, handler).await) }
+    }))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,20 +229,4 @@ mod tests {
             assert!(!text.contains(secret), "{secret} was logged: {text}");
         }
     }
-}
-
-/// `main` of every function crate: logging, the client (once per cold start), then the loop.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
-where
-    F: Fn(Ctx) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response<Body>, crate::Error>> + Send,
-{
-    init_logging();
-    let services = Services::from_env().await?;
-    lambda_http::run(service_fn(move |req: Request| {
-        let services = services.clone();
-        let handler = handler.clone();
-        async move { Ok::<_, Error>(handle(&services, req, handler).await) }
-    }))
-    .await
 }

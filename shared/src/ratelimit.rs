@@ -7,6 +7,11 @@
 //! spread over several counter items, each with its share of the limit, and a request
 //! counts on one of them at random.
 
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
 use crate::Error;
 use crate::auth::AppId;
 use crate::store::{Store, keys};
@@ -57,10 +62,10 @@ fn random_below(n: u32) -> u32 {
 /// `TooManyRequests` when the window is full. A storage failure of the counter lets the
 /// request through (and is logged): the limiter protects the service, it must not be the
 /// thing that takes it down.
-pub async fn admit(
+async fn count(
     store: &Store,
     app: &AppId,
-    scope: Scope<'_>,
+    scope: &str,
     limit: u32,
     now_ms: i64,
 ) -> Result<(), Error> {
@@ -68,12 +73,7 @@ pub async fn admit(
         return Ok(());
     }
     let window = now_ms.div_euclid(1000);
-    let pk = keys::rate_pk(
-        app.as_str(),
-        &scope.key(),
-        window,
-        random_below(shards(limit)),
-    );
+    let pk = keys::rate_pk(app.as_str(), scope, window, random_below(shards(limit)));
     match store
         .count_request(pk, per_shard(limit), window + COUNTER_TTL_SECONDS)
         .await
@@ -83,6 +83,62 @@ pub async fn admit(
         Err(e) => {
             tracing::warn!(error = %e, "rate limit counter unavailable; request let through");
             Ok(())
+        }
+    }
+}
+
+/// Holds a request's writes until its count is decided, and only its writes: the count
+/// runs on a task of its own from the start of the request, so everything the handler reads
+/// before its first write (a channel create's member lookup, a join's channel query) runs
+/// beside it and costs no extra round trip. The store passes every write through the gate
+/// of the request it serves (`Store::with_gate`); the pipeline checks it once more at the
+/// end, so a refused request answers 429 even if it never wrote.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(Option<Arc<Mutex<GateState>>>);
+
+#[derive(Debug)]
+enum GateState {
+    Counting(JoinHandle<Result<(), Error>>),
+    /// `Some(limit)` when refused.
+    Decided(Option<u32>),
+}
+
+impl WriteGate {
+    /// A gate that never holds anything (no limit, or no request: tools and tests).
+    pub fn open() -> WriteGate {
+        WriteGate(None)
+    }
+
+    /// Starts counting one request of `scope` against `limit` (0: an open gate).
+    pub fn start(store: Store, app: AppId, scope: Scope<'_>, limit: u32, now_ms: i64) -> WriteGate {
+        if limit == 0 {
+            return WriteGate::open();
+        }
+        let scope = scope.key();
+        let task = tokio::spawn(async move { count(&store, &app, &scope, limit, now_ms).await });
+        WriteGate(Some(Arc::new(Mutex::new(GateState::Counting(task)))))
+    }
+
+    /// Waits for the count; `TooManyRequests` if the request was refused.
+    pub async fn pass(&self) -> Result<(), Error> {
+        let Some(state) = &self.0 else {
+            return Ok(());
+        };
+        let mut state = state.lock().await;
+        if let GateState::Counting(task) = &mut *state {
+            let refused = match task.await {
+                Ok(Err(Error::TooManyRequests { limit })) => Some(limit),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limit count did not finish; request let through");
+                    None
+                }
+            };
+            *state = GateState::Decided(refused);
+        }
+        match &*state {
+            GateState::Decided(Some(limit)) => Err(Error::TooManyRequests { limit: *limit }),
+            _ => Ok(()),
         }
     }
 }

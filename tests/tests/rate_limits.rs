@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::Method;
 use serde_json::json;
-use shared::handlers::users;
+use shared::handlers::{channels, users};
 use shared::lambda::handle;
 use shared::model::{RateLimits, now_ms};
 use shared::store::keys;
@@ -160,6 +160,62 @@ async fn a_refused_write_writes_nothing_and_reads_cost_no_round_trip() {
         );
         let gone = app.store().user(&app.app_id, "second").await.unwrap();
         assert!(gone.is_none(), "the refused create wrote nothing");
+        return;
+    }
+    panic!("no attempt fit in one window");
+}
+
+/// A write's reads run beside the count; its write waits for it. A channel create over the
+/// limit looks its members up (beside the counter) and then sends no transaction at all.
+#[tokio::test]
+async fn reads_run_beside_the_count_and_a_refused_create_sends_no_write() {
+    for attempt in 0..5 {
+        let app = TestApp::with_limits(Duration::from_secs(60), admin(1)).await;
+        app.add_users(&["owner", "m1"]).await;
+        let ms = now_ms() % 1000;
+        tokio::time::sleep(Duration::from_millis((1000 - ms) as u64 + 5)).await;
+        let window = now_ms() / 1000;
+        let create = |id: &str| {
+            app.request(
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"channelId": id, "type": "public", "ownerId": "owner", "members": ["m1"]})),
+            )
+        };
+        let first = app.call(channels::create, create("c1")).await;
+        let first_calls = app.calls.take();
+        let second = app.call(channels::create, create("c2")).await;
+        let second_calls = app.calls.take();
+        if now_ms() / 1000 != window {
+            eprintln!("attempt {attempt}: the window turned midway; trying again");
+            continue;
+        }
+        assert_eq!(first.status, 200, "{}", first.body);
+        let mut before_write = first_calls[1..3].to_vec();
+        before_write.sort();
+        assert_eq!(
+            (
+                first_calls[0].as_str(),
+                before_write,
+                first_calls[3].as_str()
+            ),
+            (
+                "GetItem",
+                vec!["BatchGetItem".to_owned(), "UpdateItem".to_owned()],
+                "TransactWriteItems"
+            ),
+            "auth, then the member lookup beside the count, then the write: {first_calls:?}"
+        );
+        second.assert_error(429, "1010");
+        let mut calls = second_calls.clone();
+        calls.sort();
+        assert_eq!(
+            calls,
+            ["BatchGetItem", "UpdateItem"],
+            "no write: {second_calls:?}"
+        );
+        let census = app.check_channels().await;
+        assert_eq!(census.channels.keys().collect::<Vec<_>>(), ["c1"]);
         return;
     }
     panic!("no attempt fit in one window");

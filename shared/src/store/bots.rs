@@ -93,6 +93,7 @@ impl Store {
         changes: &BotChanges,
         now: i64,
     ) -> Result<Bot, Error> {
+        self.may_write().await?;
         // Attribute names go through placeholders: `name` is a DynamoDB reserved word.
         let mut sets = vec!["#updated_at = :updated_at".to_owned()];
         let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
@@ -139,6 +140,7 @@ impl Store {
     /// Deletes the bot item; true if there was one. Its memberships are removed separately
     /// (`bot_channel_ids` + `remove_bot_membership`).
     pub async fn delete_bot(&self, app_id: &str, bot_id: &str) -> Result<bool, Error> {
+        self.may_write().await?;
         let out = retrying(|| {
             self.client
                 .delete_item()

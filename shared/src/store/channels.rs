@@ -440,6 +440,7 @@ impl Store {
         what: &str,
         actions: Vec<TransactWriteItem>,
     ) -> Result<(), TransactError> {
+        self.may_write().await.map_err(TransactError::Failed)?;
         let token = random_hex(16);
         let res = retrying(|| {
             self.client

@@ -18,6 +18,7 @@ use serde_dynamo::{from_item, to_item};
 
 use crate::Error;
 use crate::model::{App, AppCredentials, Page, User, UserChanges, UserSecrets};
+use crate::ratelimit::WriteGate;
 use items::{AppItem, UserItem};
 use retry::{condition_failed, retrying, storage_error};
 
@@ -32,6 +33,8 @@ pub struct Store {
     client: Client,
     table: Arc<str>,
     abandon_after: Duration,
+    /// The rate-limit gate of the request this handle serves; every write passes it.
+    gate: WriteGate,
 }
 
 pub use bots::{BotMove, MAX_BOTS_PER_CHANNEL};
@@ -57,7 +60,21 @@ impl Store {
             client,
             table: table.into(),
             abandon_after: DEFAULT_ABANDON_AFTER,
+            gate: WriteGate::open(),
         }
+    }
+
+    /// This store for one request: its writes wait for `gate` (see `ratelimit::WriteGate`).
+    pub fn with_gate(&self, gate: WriteGate) -> Store {
+        Store {
+            gate,
+            ..self.clone()
+        }
+    }
+
+    /// Waits until this request may write; `TooManyRequests` if it may not.
+    pub(crate) async fn may_write(&self) -> Result<(), Error> {
+        self.gate.pass().await
     }
 
     /// How old a channel creation stuck between its two transactions must be before another
@@ -113,6 +130,7 @@ impl Store {
         mut item: Item,
         taken: impl FnOnce() -> Error,
     ) -> Result<(), Error> {
+        self.may_write().await?;
         let write_id = s(crate::secrets::random_hex(8));
         item.insert(WRITE_ID.to_owned(), write_id.clone());
         let put = retrying(|| {
@@ -400,6 +418,7 @@ impl Store {
         changes: &UserChanges,
         now: i64,
     ) -> Result<User, Error> {
+        self.may_write().await?;
         let mut sets = vec!["#updated_at = :updated_at"];
         let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
         let mut values =
