@@ -109,116 +109,111 @@ async fn the_limit_holds_under_32_concurrent_clients() {
     );
 }
 
+/// Runs `run` against a new app limited to one request a second, with `users`, starting at
+/// the beginning of a window. What `run` sends must share one window; if a slow machine lets
+/// the window turn midway, the attempt proves nothing and is made again with a fresh app.
+async fn in_one_window<T>(users: &[&str], run: impl AsyncFn(&TestApp) -> T) -> (TestApp, T) {
+    for attempt in 0..5 {
+        let app = TestApp::with_limits(Duration::from_secs(60), admin(1)).await;
+        app.add_users(users).await;
+        let ms = now_ms() % 1000;
+        tokio::time::sleep(Duration::from_millis((1000 - ms) as u64 + 5)).await;
+        let window = now_ms() / 1000;
+        let out = run(&app).await;
+        if now_ms() / 1000 == window {
+            return (app, out);
+        }
+        eprintln!("attempt {attempt}: the window turned midway; trying again");
+    }
+    panic!("no attempt fit in one window");
+}
+
+/// Creates user `id` and takes the DynamoDB calls it made.
+async fn post_user(app: &TestApp, id: &str) -> (talkplus_tests::Reply, Vec<String>) {
+    let body = json!({"userId": id, "password": "p"});
+    let r = app
+        .call(
+            users::create,
+            app.request(Method::POST, "/v1.4/api/users/create", Some(body)),
+        )
+        .await;
+    (r, app.calls.take())
+}
+
 /// A write over the limit is refused before it touches anything; a read runs beside the
 /// counter (no extra sequential round trip) and its result is dropped.
 #[tokio::test]
 async fn a_refused_write_writes_nothing_and_reads_cost_no_round_trip() {
-    // The three requests must share one window; if a slow machine lets the window turn
-    // midway, the attempt proves nothing and is made again in a fresh app.
-    for attempt in 0..5 {
-        let app = TestApp::with_limits(Duration::from_secs(60), admin(1)).await;
-        app.add_users(&["existing"]).await;
-        let ms = now_ms() % 1000;
-        tokio::time::sleep(Duration::from_millis((1000 - ms) as u64 + 5)).await;
-        let window = now_ms() / 1000;
-        let create = |id: &str| {
-            app.request(
-                Method::POST,
-                "/v1.4/api/users/create",
-                Some(json!({"userId": id, "password": "p"})),
-            )
-        };
-        let first = app.call(users::create, create("first")).await;
-        let first_calls = app.calls.take();
-        let second = app.call(users::create, create("second")).await;
-        let second_calls = app.calls.take();
-        let read = app
-            .call(
-                users::get,
-                app.request(Method::GET, "/v1.4/api/users/existing", None),
-            )
-            .await;
-        let mut read_calls = app.calls.take();
-        read_calls.sort();
-        if now_ms() / 1000 != window {
-            eprintln!("attempt {attempt}: the window turned midway; trying again");
-            continue;
-        }
-        assert_eq!(first.status, 200, "{}", first.body);
-        assert_eq!(
-            first_calls,
-            ["GetItem", "UpdateItem", "PutItem"],
-            "auth, the counter, then the write"
-        );
-        second.assert_error(429, "1010");
-        assert_eq!(second_calls, ["UpdateItem"], "refused before any write");
-        read.assert_error(429, "1010");
-        assert_eq!(
-            read_calls,
-            ["GetItem", "UpdateItem"],
-            "the read ran beside the counter"
-        );
-        let gone = app.store().user(&app.app_id, "second").await.unwrap();
-        assert!(gone.is_none(), "the refused create wrote nothing");
-        return;
-    }
-    panic!("no attempt fit in one window");
+    let (app, ((first, first_calls), (second, second_calls), (read, mut read_calls))) =
+        in_one_window(&["existing"], async |app| {
+            let first = post_user(app, "first").await;
+            let second = post_user(app, "second").await;
+            let get = app.request(Method::GET, "/v1.4/api/users/existing", None);
+            let read = app.call(users::get, get).await;
+            (first, second, (read, app.calls.take()))
+        })
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        first_calls,
+        ["GetItem", "UpdateItem", "PutItem"],
+        "auth, the counter, then the write"
+    );
+    second.assert_error(429, "1010");
+    assert_eq!(second_calls, ["UpdateItem"], "refused before any write");
+    read.assert_error(429, "1010");
+    read_calls.sort();
+    assert_eq!(
+        read_calls,
+        ["GetItem", "UpdateItem"],
+        "the read ran beside the counter"
+    );
+    let gone = app.store().user(&app.app_id, "second").await.unwrap();
+    assert!(gone.is_none(), "the refused create wrote nothing");
 }
 
 /// A write's reads run beside the count; its write waits for it. A channel create over the
 /// limit looks its members up (beside the counter) and then sends no transaction at all.
 #[tokio::test]
 async fn reads_run_beside_the_count_and_a_refused_create_sends_no_write() {
-    for attempt in 0..5 {
-        let app = TestApp::with_limits(Duration::from_secs(60), admin(1)).await;
-        app.add_users(&["owner", "m1"]).await;
-        let ms = now_ms() % 1000;
-        tokio::time::sleep(Duration::from_millis((1000 - ms) as u64 + 5)).await;
-        let window = now_ms() / 1000;
-        let create = |id: &str| {
-            app.request(
-                Method::POST,
-                "/v1.4/api/channels/create",
-                Some(json!({"channelId": id, "type": "public", "ownerId": "owner", "members": ["m1"]})),
-            )
-        };
-        let first = app.call(channels::create, create("c1")).await;
-        let first_calls = app.calls.take();
-        let second = app.call(channels::create, create("c2")).await;
-        let second_calls = app.calls.take();
-        if now_ms() / 1000 != window {
-            eprintln!("attempt {attempt}: the window turned midway; trying again");
-            continue;
-        }
-        assert_eq!(first.status, 200, "{}", first.body);
-        let mut before_write = first_calls[1..3].to_vec();
-        before_write.sort();
-        assert_eq!(
-            (
-                first_calls[0].as_str(),
-                before_write,
-                first_calls[3].as_str()
-            ),
-            (
-                "GetItem",
-                vec!["BatchGetItem".to_owned(), "UpdateItem".to_owned()],
-                "TransactWriteItems"
-            ),
-            "auth, then the member lookup beside the count, then the write: {first_calls:?}"
-        );
-        second.assert_error(429, "1010");
-        let mut calls = second_calls.clone();
-        calls.sort();
-        assert_eq!(
-            calls,
-            ["BatchGetItem", "UpdateItem"],
-            "no write: {second_calls:?}"
-        );
-        let census = app.check_channels().await;
-        assert_eq!(census.channels.keys().collect::<Vec<_>>(), ["c1"]);
-        return;
-    }
-    panic!("no attempt fit in one window");
+    let (app, ((first, first_calls), (second, second_calls))) =
+        in_one_window(&["owner", "m1"], async |app| {
+            let mut out = Vec::new();
+            for id in ["c1", "c2"] {
+                let body = json!({"channelId": id, "type": "public", "ownerId": "owner", "members": ["m1"]});
+                let req = app.request(Method::POST, "/v1.4/api/channels/create", Some(body));
+                out.push((app.call(channels::create, req).await, app.calls.take()));
+            }
+            let second = out.pop().unwrap();
+            (out.pop().unwrap(), second)
+        })
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let mut before_write = first_calls[1..3].to_vec();
+    before_write.sort();
+    assert_eq!(
+        (
+            first_calls[0].as_str(),
+            before_write,
+            first_calls[3].as_str()
+        ),
+        (
+            "GetItem",
+            vec!["BatchGetItem".to_owned(), "UpdateItem".to_owned()],
+            "TransactWriteItems"
+        ),
+        "auth, then the member lookup beside the count, then the write: {first_calls:?}"
+    );
+    second.assert_error(429, "1010");
+    let mut calls = second_calls.clone();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["BatchGetItem", "UpdateItem"],
+        "no write: {second_calls:?}"
+    );
+    let census = app.check_channels().await;
+    assert_eq!(census.channels.keys().collect::<Vec<_>>(), ["c1"]);
 }
 
 #[tokio::test]
