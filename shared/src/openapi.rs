@@ -202,3 +202,67 @@ pub fn member_ids_schema() -> utoipa::openapi::schema::Array {
         .max_items(Some(crate::domain::channels::MAX_INITIAL_MEMBERS))
         .build()
 }
+
+/// Path and query parameters, declared once for every route that takes them. Nothing builds
+/// these; they exist for the document (`params(...)` in the handlers' `#[utoipa::path]`).
+pub mod params {
+    #![allow(dead_code)]
+    use utoipa::IntoParams;
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct UserId {
+        /// A user id (1–68 URI-safe characters)
+        #[param(rename = "userId", pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+        user_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct BotId {
+        /// A bot id (1–68 URI-safe characters)
+        #[param(rename = "botId", pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+        bot_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct ChannelId {
+        /// A channel id (1–128 URI-safe characters)
+        #[param(rename = "channelId", pattern = "^[A-Za-z0-9._~-]{1,128}$")]
+        channel_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct UserPage {
+        /// Cursor: the last user id of the previous page
+        #[param(rename = "lastUserId", pattern = "^[A-Za-z0-9._~-]{0,68}$")]
+        last_user_id: Option<String>,
+        /// Page size, default 50
+        #[param(minimum = 1, maximum = 100)]
+        limit: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct BotPage {
+        /// Cursor: the last bot id of the previous page
+        #[param(rename = "lastBotId", pattern = "^[A-Za-z0-9._~-]{0,68}$")]
+        last_bot_id: Option<String>,
+        /// Page size, default 50
+        #[param(minimum = 1, maximum = 100)]
+        limit: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ChannelPage {
+        /// Cursor: the last channel id of the previous page
+        #[param(rename = "lastChannelId", pattern = "^[A-Za-z0-9._~-]{0,128}$")]
+        last_channel_id: Option<String>,
+        /// Page size, default 20
+        #[param(minimum = 1, maximum = 50)]
+        limit: Option<u32>,
+    }
+}

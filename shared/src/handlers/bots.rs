@@ -6,6 +6,7 @@ use crate::domain::channels::{DEFAULT_CHANNEL_LIST_LIMIT, MAX_CHANNEL_LIST_LIMIT
 use crate::error::ErrorBody;
 use crate::http::{json_body, ok, path_param, query_param};
 use crate::lambda::Ctx;
+use crate::openapi::params;
 use crate::validate;
 use crate::wire::{
     BotEnvelope, BotList, ChannelEnvelope, ChannelList, CreateBotRequest, Empty, UpdateBotRequest,
@@ -35,9 +36,7 @@ pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}",
     operation_id = "bots-get",
     tag = "bots",
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-    ),
+    params(params::BotId),
     responses(
         (status = 200, description = "The bot", body = BotEnvelope),
         (status = 400, description = "`1001` a malformed bot id", body = ErrorBody),
@@ -55,10 +54,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots",
     operation_id = "bots-list",
     tag = "bots",
-    params(
-        ("lastBotId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,68}$", description = "Cursor: the last bot id of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
-    ),
+    params(params::BotPage),
     responses(
         (status = 200, description = "The app's bots in id order", body = BotList),
         (status = 400, description = "`1001` a malformed cursor or `limit`", body = ErrorBody),
@@ -90,9 +86,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     operation_id = "bots-update",
     tag = "bots",
     request_body = UpdateBotRequest,
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-    ),
+    params(params::BotId),
     responses(
         (status = 200, description = "The bot after the change", body = BotEnvelope),
         (status = 400, description = "`1001` a malformed or out-of-limit value", body = ErrorBody),
@@ -111,9 +105,7 @@ pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}",
     operation_id = "bots-delete",
     tag = "bots",
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-    ),
+    params(params::BotId),
     responses(
         (status = 200, description = "Deleted, and removed from every channel", body = Empty),
         (status = 400, description = "`1001` a malformed bot id", body = ErrorBody),
@@ -131,10 +123,7 @@ pub async fn delete(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}/channels/{channelId}/join",
     operation_id = "bots-join",
     tag = "bots",
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-        ("channelId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,128}$", description = "A channel id (1–128 URI-safe characters)"),
-    ),
+    params(params::BotId, params::ChannelId),
     responses(
         (status = 200, description = "The channel after the join (idempotent)", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed id", body = ErrorBody),
@@ -157,10 +146,7 @@ pub async fn join(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}/channels/{channelId}/leave",
     operation_id = "bots-leave",
     tag = "bots",
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-        ("channelId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,128}$", description = "A channel id (1–128 URI-safe characters)"),
-    ),
+    params(params::BotId, params::ChannelId),
     responses(
         (status = 200, description = "The channel after the leave (idempotent)", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed id", body = ErrorBody),
@@ -182,11 +168,7 @@ pub async fn leave(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}/channels",
     operation_id = "bots-channels",
     tag = "bots",
-    params(
-        ("botId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A bot id (1–68 URI-safe characters)"),
-        ("lastChannelId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,128}$", description = "Cursor: the last channel id of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
-    ),
+    params(params::BotId, params::ChannelPage),
     responses(
         (status = 200, description = "The bot's channels in id order", body = ChannelList),
         (status = 400, description = "`1001` a malformed id, cursor or `limit`", body = ErrorBody),

@@ -5,6 +5,7 @@ use crate::domain::channels::{self, DEFAULT_CHANNEL_LIST_LIMIT, MAX_CHANNEL_LIST
 use crate::error::ErrorBody;
 use crate::http::{json_body, ok, path_param, query_param};
 use crate::lambda::Ctx;
+use crate::openapi::params;
 use crate::validate;
 use crate::wire::{ChannelEnvelope, ChannelList, CreateChannelRequest};
 
@@ -36,9 +37,7 @@ pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/channels/{channelId}",
     operation_id = "channels-get",
     tag = "channels",
-    params(
-        ("channelId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,128}$", description = "A channel id (1–128 URI-safe characters)"),
-    ),
+    params(params::ChannelId),
     responses(
         (status = 200, description = "The channel", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed channel id", body = ErrorBody),
@@ -59,11 +58,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/users/{userId}/channels",
     operation_id = "users-channels",
     tag = "users",
-    params(
-        ("userId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A user id (1–68 URI-safe characters)"),
-        ("lastChannelId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,128}$", description = "Cursor: the last channel id of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, default 20"),
-    ),
+    params(params::UserId, params::ChannelPage),
     responses(
         (status = 200, description = "The user's channels in id order", body = ChannelList),
         (status = 400, description = "`1001` a malformed id, cursor or `limit`", body = ErrorBody),

@@ -5,6 +5,7 @@ use crate::domain::users::{self, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use crate::error::ErrorBody;
 use crate::http::{json_body, ok, path_param, query_param};
 use crate::lambda::Ctx;
+use crate::openapi::params;
 use crate::validate;
 use crate::wire::{
     CreateUserRequest, CreatedUserEnvelope, UpdateUserRequest, UserEnvelope, UserList,
@@ -37,9 +38,7 @@ pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/users/{userId}",
     operation_id = "users-get",
     tag = "users",
-    params(
-        ("userId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A user id (1–68 URI-safe characters)"),
-    ),
+    params(params::UserId),
     responses(
         (status = 200, description = "The user", body = UserEnvelope),
         (status = 400, description = "`1001` a malformed user id", body = ErrorBody),
@@ -57,10 +56,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/users",
     operation_id = "users-list",
     tag = "users",
-    params(
-        ("lastUserId" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{0,68}$", description = "Cursor: the last user id of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
-    ),
+    params(params::UserPage),
     responses(
         (status = 200, description = "The app's users in id order", body = UserList),
         (status = 400, description = "`1001` a malformed cursor or `limit`", body = ErrorBody),
@@ -92,9 +88,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     operation_id = "users-update",
     tag = "users",
     request_body = UpdateUserRequest,
-    params(
-        ("userId" = String, Path, pattern = "^[A-Za-z0-9._~-]{1,68}$", description = "A user id (1–68 URI-safe characters)"),
-    ),
+    params(params::UserId),
     responses(
         (status = 200, description = "The user after the change", body = UserEnvelope),
         (status = 400, description = "`1001` a malformed or out-of-limit value; `1011` bad `data`", body = ErrorBody),
