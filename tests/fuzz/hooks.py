@@ -1,4 +1,4 @@
-"""Schemathesis hooks for `make test`'s fuzzing run (scripts/fuzz.sh).
+"""Schemathesis hooks for `make test`'s fuzzing run (`run_fuzz` in scripts/lib.sh).
 
 The local emulator (`cargo lambda watch`) answers 500 in text/plain, before any function
 runs, to a body labelled JSON that is not UTF-8. API Gateway hands such a body to the
