@@ -58,7 +58,7 @@ fn random_below(n: u32) -> u32 {
     u32::from_le_bytes(b) % n.max(1)
 }
 
-/// Counts one request of `scope` against `limit` requests a second (0: no limit).
+/// Counts one request of `scope` against `limit` (at least 1) requests a second.
 /// `TooManyRequests` when the window is full. A storage failure of the counter lets the
 /// request through (and is logged): the limiter protects the service, it must not be the
 /// thing that takes it down.
@@ -69,9 +69,6 @@ async fn count(
     limit: u32,
     now_ms: i64,
 ) -> Result<(), Error> {
-    if limit == 0 {
-        return Ok(());
-    }
     let window = now_ms.div_euclid(1000);
     let pk = keys::rate_pk(app.as_str(), scope, window, random_below(shards(limit)));
     match store
