@@ -31,6 +31,7 @@ use shared::store::{Store, schema};
 pub mod faults;
 pub mod invariants;
 pub mod layout;
+pub mod stack;
 
 pub const ENDPOINT_VAR: &str = "TALKPLUS_TEST_DYNAMODB_ENDPOINT";
 pub const TABLE: &str = "talkplus-test";
@@ -176,6 +177,12 @@ pub async fn store() -> Store {
     Store::new(client, TABLE)
 }
 
+/// Rate limits of an app that has none.
+pub const LIMITS_OFF: RateLimits = RateLimits {
+    admin: Some(0),
+    client: Some(0),
+};
+
 /// A freshly provisioned app with its own id and key, and the services a function would
 /// build for it (auth cache off, so key changes are seen at once).
 pub struct TestApp {
@@ -236,11 +243,7 @@ impl TestApp {
     /// rate limits are off: tests of behaviour send bursts no app would, and the limiter has
     /// tests of its own (`TestApp::with_limits`).
     pub async fn with_auth_cache(ttl: Duration) -> TestApp {
-        let off = RateLimits {
-            admin: Some(0),
-            client: Some(0),
-        };
-        Self::with_limits(ttl, off).await
+        Self::with_limits(ttl, LIMITS_OFF).await
     }
 
     /// A test app with these rate limits.
@@ -252,12 +255,8 @@ impl TestApp {
     /// A test app (limits off, no auth cache) whose services talk to the engine through a
     /// client that injects `faults` (see `faults`); its `calls` log stays empty.
     pub async fn with_faults(faults: faults::Faults) -> TestApp {
-        let off = RateLimits {
-            admin: Some(0),
-            client: Some(0),
-        };
         let client = faults::faulty_client(faults);
-        Self::provision(client, CallLog::default(), Duration::ZERO, off).await
+        Self::provision(client, CallLog::default(), Duration::ZERO, LIMITS_OFF).await
     }
 
     async fn provision(

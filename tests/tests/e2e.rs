@@ -1,84 +1,25 @@
 //! End-to-end: real HTTP through `make dev`'s stack (cargo lambda watch + router + the
 //! function binaries + the local engine). Ignored by a plain `cargo test`; `make test` starts
-//! the stack and runs them with `--ignored`, setting:
-//! - `TALKPLUS_E2E_URL`: the stack's base URL, e.g. http://127.0.0.1:9000
-//! - `TALKPLUS_TEST_DYNAMODB_ENDPOINT` and `TABLE_NAME`: its engine and table, to inspect
-//!   what was stored
-//! - `TALKPLUS_DEV_APP_ID`, `TALKPLUS_DEV_API_KEY`: the dev app.
+//! the stack and runs them with `--ignored`, setting what `talkplus_tests::stack` reads.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
+use talkplus_tests::stack::{Stack, var};
 
-struct Stack {
-    base: String,
-    app_id: String,
-    api_key: String,
-    http: reqwest::Client,
-}
-
-fn var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} must be set for the end-to-end tests (run `make test`)"))
-}
-
-impl Stack {
-    fn from_env() -> Stack {
-        Stack {
-            base: var("TALKPLUS_E2E_URL"),
-            app_id: var("TALKPLUS_DEV_APP_ID"),
-            api_key: var("TALKPLUS_DEV_API_KEY"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send_as(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1.4/api/{path}", self.base))
-            .header("app-id", &self.app_id)
-            .header("api-key", key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("the stack answers");
-        let status = resp.status();
-        assert_eq!(
-            resp.headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("application/json")
-        );
-        (status, resp.json().await.expect("JSON body"))
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.send_as(&self.api_key.clone(), method, path, body)
-            .await
-    }
-}
-
-impl Stack {
-    /// A new user with a unique password: (id, password, login token).
-    async fn user_with_secrets(&self, prefix: &str) -> (String, String, String) {
-        let id = unique(prefix);
-        let password = format!("pw-{}", shared::secrets::random_hex(12));
-        let (status, body) = self
-            .send(
-                Method::POST,
-                "users/create",
-                Some(json!({"userId": id, "password": password})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let token = body["loginToken"].as_str().unwrap().to_owned();
-        (id, password, token)
-    }
+/// A new user with a unique password: (id, password, login token).
+async fn user_with_secrets(s: &Stack, prefix: &str) -> (String, String, String) {
+    let id = unique(prefix);
+    let password = format!("pw-{}", shared::secrets::random_hex(12));
+    let (status, body) = s
+        .send(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": password})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["loginToken"].as_str().unwrap().to_owned();
+    (id, password, token)
 }
 
 fn unique(prefix: &str) -> String {
@@ -165,7 +106,7 @@ async fn wrong_key_gets_401_and_the_1006_body() {
 #[ignore = "needs the local stack; run by `make test`"]
 async fn the_dev_table_holds_no_secret_in_clear() {
     let s = Stack::from_env();
-    let (id, password, token) = s.user_with_secrets("secret").await;
+    let (id, password, token) = user_with_secrets(&s, "secret").await;
 
     let client = talkplus_tests::client();
     let mut dump = String::new();
@@ -342,7 +283,7 @@ async fn no_secret_reaches_the_logs() {
     let Ok(log_path) = std::env::var("TALKPLUS_STACK_LOG") else {
         panic!("TALKPLUS_STACK_LOG must name the stack's log (run `make test`)");
     };
-    let (id, password, token) = s.user_with_secrets("secrets").await;
+    let (id, password, token) = user_with_secrets(&s, "secrets").await;
     let wrong_key = format!("wrong-{}", shared::secrets::random_hex(12));
     let (status, _) = s
         .send_as(&wrong_key, Method::GET, &format!("users/{id}"), None)
