@@ -23,6 +23,7 @@ setup_cargo_lambda
 
 db_pid=""
 watch_pid=""
+sweep_pid=""
 cleanup() {
     # Ctrl-C reaches make and this script both, and may come twice: nothing may cut the
     # cleanup short, or the engine and the watcher outlive us holding their ports.
@@ -33,6 +34,7 @@ cleanup() {
     local functions
     functions=$(descendants "$watch_pid")
     stop_group "$watch_pid"
+    stop_group "$sweep_pid"
     stop_pids $functions
     stop_group "$db_pid"
 }
@@ -52,6 +54,12 @@ wait_port "$DYNAMODB_PORT" 30
 admin="$ROOT/target/debug/talkplus-admin"
 "$admin" create-table >/dev/null
 "$admin" ensure-app --app-id "$TALKPLUS_DEV_APP_ID" --api-key "$TALKPLUS_DEV_API_KEY" --name dev >/dev/null
+
+# Deleted channels too large to sweep within their request are finished here, by the code
+# the change stream's sweeper (functions/channels-sweeper) runs on AWS.
+log "starting the channel sweeper"
+setsid "$admin" sweep --watch &
+sweep_pid=$!
 
 log "starting cargo lambda watch on 127.0.0.1:$PORT"
 # WATCH_CHANGES=0 keeps the functions as built (test runs: files written in the tree must not
@@ -76,6 +84,18 @@ warm -X POST -d '{}' "$base/users/create"
 warm "$base/users/warm-up/channels"
 warm -X POST -d '{}' "$base/channels/create"
 warm "$base/channels/warm-up"
+warm "$base/channels"
+warm -X PUT -d '{}' "$base/channels/warm-up"
+warm -X DELETE "$base/channels/warm-up"
+warm -X POST "$base/channels/warm-up/freeze"
+warm -X POST "$base/channels/warm-up/unfreeze"
+warm "$base/channels/warm-up/members"
+warm "$base/channels/warm-up/members/warm-up"
+warm "$base/channels/warm-up/members/banned"
+warm "$base/channels/warm-up/members/muted"
+for change in add remove ban unban mute unmute; do
+    warm -X POST -d '{}' "$base/channels/warm-up/members/$change"
+done
 warm -X POST -d '{}' "$base/bots/create"
 warm "$base/bots"
 warm "$base/bots/warm-up"

@@ -32,12 +32,21 @@ specs! {
     INVALID_META_DATA = "1011", "InvalidMetaData", 400;
     DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
     CHANNEL_OWNER_NOT_FOUND = "2000", "ChannelOwnerNotFound", 404;
+    MEMBER_NOT_FOUND = "2001", "ChannelMemberNotFound", 404;
     CHANNEL_ID_TAKEN = "2002", "ChannelIdAlreadyTaken", 409;
     CHANNEL_NOT_FOUND = "2003", "ChannelNotFound", 404;
     REUSE_MEMBERS_DIFFER = "2004", "ReuseChannelMembersDoNotMatch", 409;
+    CANNOT_REMOVE_OWNER = "2007", "CannotRemoveChannelOwner", 403;
+    ALREADY_MEMBER = "2008", "AlreadyMember", 409;
+    REMOVE_USER_NOT_MEMBER = "2009", "RemoveUserNotMember", 404;
+    BAN_USER_NOT_MEMBER = "2010", "BanUserNotMember", 404;
     INVITATION_CODE_REQUIRED = "2012", "InvitationCodeRequired", 400;
     INVITATION_CODE_EMPTY = "2013", "InvitationCodeCannotBeEmpty", 400;
+    CANNOT_BAN_OWNER = "2016", "CannotBanOwnerFromChannel", 403;
+    CANNOT_ADD_BANNED = "2017", "CannotAddBannedUser", 403;
+    CANNOT_MUTE_OWNER = "2028", "CannotMuteChannelOwner", 403;
     CHANNEL_FULL = "2029", "MaxChannelMemberCountExceeded", 403;
+    ALREADY_OWNER = "2030", "AlreadyChannelOwner", 403;
     USER_NOT_FOUND = "3003", "UserNotFound", 404;
     USER_ID_TAKEN = "3004", "UserIDTaken", 409;
     BOT_NOT_FOUND = "7001", "BotNotFound", 404;
@@ -65,6 +74,24 @@ pub enum Error {
     DeactivatedApp,
     #[error("owner {0} is not a user of this app")]
     ChannelOwnerNotFound(String),
+    #[error("user {0} is not a member of the channel")]
+    MemberNotFound(String),
+    #[error("{0} is the channel's owner and cannot be removed")]
+    CannotRemoveOwner(String),
+    #[error("user {0} is already a member of the channel")]
+    AlreadyMember(String),
+    #[error("user {0} is not a member of the channel and cannot be removed")]
+    RemoveUserNotMember(String),
+    #[error("user {0} is not a member of the channel and cannot be banned")]
+    BanUserNotMember(String),
+    #[error("{0} is the channel's owner and cannot be banned")]
+    CannotBanOwner(String),
+    #[error("user {0} is banned from the channel")]
+    CannotAddBanned(String),
+    #[error("{0} is the channel's owner and cannot be muted")]
+    CannotMuteOwner(String),
+    #[error("{0} already owns the channel")]
+    AlreadyOwner(String),
     #[error("channel id {0} is already taken")]
     ChannelIdTaken(String),
     #[error("channel {0} not found")]
@@ -105,6 +132,15 @@ impl Error {
             Error::DeactivatedApp => DEACTIVATED_APP,
             Error::ChannelOwnerNotFound(_) => CHANNEL_OWNER_NOT_FOUND,
             Error::ChannelIdTaken(_) => CHANNEL_ID_TAKEN,
+            Error::MemberNotFound(_) => MEMBER_NOT_FOUND,
+            Error::CannotRemoveOwner(_) => CANNOT_REMOVE_OWNER,
+            Error::AlreadyMember(_) => ALREADY_MEMBER,
+            Error::RemoveUserNotMember(_) => REMOVE_USER_NOT_MEMBER,
+            Error::BanUserNotMember(_) => BAN_USER_NOT_MEMBER,
+            Error::CannotBanOwner(_) => CANNOT_BAN_OWNER,
+            Error::CannotAddBanned(_) => CANNOT_ADD_BANNED,
+            Error::CannotMuteOwner(_) => CANNOT_MUTE_OWNER,
+            Error::AlreadyOwner(_) => ALREADY_OWNER,
             Error::ChannelNotFound(_) => CHANNEL_NOT_FOUND,
             Error::ReuseMembersDiffer(_) => REUSE_MEMBERS_DIFFER,
             Error::InvitationCodeRequired => INVITATION_CODE_REQUIRED,

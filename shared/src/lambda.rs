@@ -86,7 +86,9 @@ where
             app,
             req,
         };
-        let outcome = handler(ctx).await;
+        // On the heap: an operation's future (the SDK calls it runs side by side) can be
+        // tens of kilobytes, and a debug build's is many times that.
+        let outcome = Box::pin(handler(ctx)).await;
         // A refused request answers 429 even when it wrote nothing (a read, or a request
         // turned down before its write); what it read is dropped.
         gate.pass().await?;
@@ -183,6 +185,30 @@ where
         let handler = handler.clone();
         async move { Ok::<_, Error>(handle(&services, req, handler).await) }
     }))
+    .await
+}
+
+/// `main` of the channel sweeper: the table's change stream in, `handlers::sweeper` on each
+/// batch. A failed batch is an error, so the stream delivers it again.
+pub async fn serve_stream() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_logging();
+    let services = Services::from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let store = services.store.clone();
+            async move {
+                let swept = crate::handlers::sweeper::handle(&store, event.payload)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "sweep failed; the batch will be retried");
+                        Error::from(e.to_string())
+                    })?;
+                tracing::info!(swept, "swept deleted channels");
+                Ok::<_, Error>(serde_json::json!({}))
+            }
+        },
+    ))
     .await
 }
 

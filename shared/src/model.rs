@@ -163,6 +163,8 @@ pub struct Membership {
     pub last_sent_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `Some(0)`: muted until unmuted; `Some(t)`: muted until `t` (ms); `None`: not muted.
+    pub mute_expires_at: Option<i64>,
 }
 
 impl Membership {
@@ -175,8 +177,49 @@ impl Membership {
             last_sent_at: 0,
             created_at: now,
             updated_at: now,
+            mute_expires_at: None,
         }
     }
+
+    /// Whether the member is muted at `now`: a mute with an end lifts by itself, with no job
+    /// to lift it.
+    pub fn is_muted(&self, now: i64) -> bool {
+        match self.mute_expires_at {
+            Some(0) => true,
+            Some(t) => t > now,
+            None => false,
+        }
+    }
+
+    /// `muteExpiresAt` as shown: the end of a mute in force, else 0.
+    pub fn mute_expires_at_shown(&self, now: i64) -> i64 {
+        match self.mute_expires_at {
+            Some(t) if self.is_muted(now) => t,
+            _ => 0,
+        }
+    }
+}
+
+/// A user banned from a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub user_id: String,
+    pub created_at: i64,
+}
+
+/// A partial update of a channel; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelChanges {
+    pub name: Option<String>,
+    pub owner_id: Option<String>,
+    pub invitation_code: Option<String>,
+    pub image_url: Option<String>,
+    pub data: Option<BTreeMap<String, String>>,
+    pub max_member_count: Option<i64>,
+    pub hide_messages_before_join: Option<bool>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    pub is_frozen: Option<bool>,
 }
 
 /// A channel with its memberships, as stored (members in user id order; none for super
@@ -186,7 +229,17 @@ pub struct ChannelMembers {
     pub channel: Channel,
     pub members: Vec<Membership>,
     pub bot_ids: Vec<String>,
+    /// The first bans in user id order (at most `MAX_BANS_SHOWN`).
+    pub bans: Vec<Ban>,
+    /// The channel's ban counter as read (see `store::members`).
+    pub ban_seq: i64,
+    /// A membership change too large for one transaction is still being written; it is
+    /// shown as done, and other changes wait until it is (`Store::finish_pending`).
+    pub unfinished: bool,
 }
+
+/// Bans a channel object lists; the banned list pages through the rest.
+pub const MAX_BANS_SHOWN: usize = 100;
 
 /// A bot: an app-defined participant that joins channels through the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +277,14 @@ pub struct ChannelDetail {
     pub channel: Channel,
     pub members: Vec<Member>,
     pub bots: Vec<Bot>,
+    pub banned: Vec<BannedUser>,
+}
+
+/// A ban as shown: the user's current profile (`None` if the user no longer exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BannedUser {
+    pub ban: Ban,
+    pub profile: Option<User>,
 }
 
 /// One page of a keyset-paginated list.

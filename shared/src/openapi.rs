@@ -7,7 +7,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
 
-use crate::handlers::{bots, channels, users};
+use crate::handlers::{bots, channels, members, users};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -27,6 +27,21 @@ response's description."
         channels::create,
         channels::get,
         channels::user_channels,
+        channels::update,
+        channels::delete,
+        channels::list,
+        channels::freeze,
+        channels::unfreeze,
+        members::list,
+        members::get,
+        members::add,
+        members::remove,
+        members::ban,
+        members::unban,
+        members::banned,
+        members::mute,
+        members::unmute,
+        members::muted,
         bots::create,
         bots::list,
         bots::get,
@@ -203,6 +218,14 @@ pub fn member_ids_schema() -> utoipa::openapi::schema::Array {
         .build()
 }
 
+/// The users a membership change names: 1 to 100 user ids.
+pub fn member_change_ids_schema() -> utoipa::openapi::schema::Array {
+    let mut schema = member_ids_schema();
+    schema.min_items = Some(1);
+    schema.max_items = Some(crate::domain::channels::MAX_MEMBER_IDS);
+    schema
+}
+
 /// Path and query parameters, declared once for every route that takes them. Nothing builds
 /// these; they exist for the document (`params(...)` in the handlers' `#[utoipa::path]`).
 pub mod params {
@@ -253,6 +276,33 @@ pub mod params {
         /// Page size, default 50
         #[param(minimum = 1, maximum = 100)]
         limit: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct MemberId {
+        /// A member's user id (1–68 URI-safe characters)
+        #[param(rename = "memberId", pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+        member_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ChannelFilters {
+        /// Only channels of this category
+        #[param(max_length = 32)]
+        category: Option<String>,
+        /// Only channels of this subcategory
+        #[param(max_length = 32)]
+        subcategory: Option<String>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ChannelTypeFilter {
+        /// Only channels of this type
+        #[param(rename = "type", schema_with = crate::openapi::channel_type_schema)]
+        channel_type: Option<String>,
     }
 
     #[derive(IntoParams)]

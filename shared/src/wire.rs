@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::model::{Bot, ChannelDetail, Member, User};
+use crate::model::{BannedUser, Bot, ChannelDetail, Member, Membership, User, now_ms};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -127,10 +127,13 @@ pub struct MemberView {
     pub last_sent_at: i64,
     pub updated_at: i64,
     pub created_at: i64,
+    /// The end of a mute in force (ms); 0 when not muted or muted without end.
+    pub mute_expires_at: i64,
 }
 
 impl From<Member> for MemberView {
     fn from(m: Member) -> Self {
+        let mute_expires_at = m.membership.mute_expires_at_shown(now_ms());
         let (username, profile_image_url, data) = match m.profile {
             Some(u) => (u.username, u.profile_image_url, u.data),
             None => Default::default(),
@@ -145,6 +148,35 @@ impl From<Member> for MemberView {
             last_sent_at: m.membership.last_sent_at,
             updated_at: m.membership.updated_at,
             created_at: m.membership.created_at,
+            mute_expires_at,
+        }
+    }
+}
+
+impl From<BannedUser> for MemberView {
+    fn from(b: BannedUser) -> Self {
+        let mut view = MemberView::from(Member {
+            membership: Membership::new(b.ban.user_id, b.ban.created_at),
+            profile: b.profile,
+        });
+        view.mute_expires_at = 0;
+        view
+    }
+}
+
+impl From<BannedUser> for UserView {
+    fn from(b: BannedUser) -> Self {
+        match b.profile {
+            Some(u) => u.into(),
+            None => UserView {
+                id: b.ban.user_id,
+                username: String::new(),
+                profile_image_url: String::new(),
+                disable_push_notification: false,
+                data: BTreeMap::new(),
+                updated_at: 0,
+                created_at: 0,
+            },
         }
     }
 }
@@ -231,13 +263,27 @@ impl From<ChannelDetail> for ChannelView {
             member_count: c.member_count,
             max_member_count: c.max_member_count,
             data: c.data,
+            muted_users: if is_super {
+                Vec::new()
+            } else {
+                let now = now_ms();
+                d.members
+                    .iter()
+                    .filter(|m| m.membership.is_muted(now))
+                    .cloned()
+                    .map(Into::into)
+                    .collect()
+            },
             members: if is_super {
                 Vec::new()
             } else {
                 d.members.into_iter().map(Into::into).collect()
             },
-            muted_users: Vec::new(),
-            banned_users: Vec::new(),
+            banned_users: if is_super {
+                Vec::new()
+            } else {
+                d.banned.into_iter().map(Into::into).collect()
+            },
             bots: d.bots.into_iter().map(Into::into).collect(),
             updated_at: c.updated_at,
             created_at: c.created_at,
@@ -332,4 +378,53 @@ pub struct UpdateBotRequest {
     pub bot_type: Option<String>,
     #[schema(max_length = 2048)]
     pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateChannelRequest {
+    #[schema(max_length = 128)]
+    pub name: Option<String>,
+    /// A member of the channel, who becomes its owner.
+    #[schema(pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub owner_id: Option<String>,
+    #[schema(max_length = 128)]
+    pub invitation_code: Option<String>,
+    #[schema(max_length = 2048)]
+    pub image_url: Option<String>,
+    /// Replaces the channel's `data`.
+    #[schema(schema_with = crate::openapi::data_schema)]
+    pub data: Option<Value>,
+    #[schema(minimum = -1)]
+    pub max_member_count: Option<i64>,
+    pub hide_messages_before_join: Option<bool>,
+    #[schema(max_length = 32)]
+    pub category: Option<String>,
+    #[schema(max_length = 32)]
+    pub subcategory: Option<String>,
+}
+
+/// The body of `members/add`, `remove`, `ban`, `unban`, `mute` and `unmute`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembersRequest {
+    #[schema(schema_with = crate::openapi::member_change_ids_schema, required = true)]
+    pub members: Option<Vec<String>>,
+    /// `mute` only: minutes until the mute lifts by itself; 0 or absent: until unmuted.
+    #[schema(minimum = 0, maximum = 525600)]
+    pub expire_in_minutes: Option<i64>,
+}
+
+/// `{"member": {...}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberEnvelope {
+    pub member: MemberView,
+}
+
+/// `{"members": [...], "hasNext": bool}`
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberList {
+    pub members: Vec<MemberView>,
+    pub has_next: bool,
 }

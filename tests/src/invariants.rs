@@ -17,6 +17,11 @@ pub struct ChannelCensus {
     pub pending: Vec<String>,
     /// Channel id → ids of the bots with a membership item, for channels that exist.
     pub bots: BTreeMap<String, Vec<String>>,
+    /// Channel id → ids of its banned users.
+    pub bans: BTreeMap<String, Vec<String>>,
+    /// Deleted channels whose partitions are still being swept: id → items left besides
+    /// the tombstone.
+    pub deleting: BTreeMap<String, usize>,
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
@@ -80,10 +85,35 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
         let channel_id = text(channel, "channel_id").to_owned();
         let channel_type = shared::model::ChannelType::parse(text(channel, "channel_type"))
             .expect("stored channel type");
-        let (bot_memberships, memberships): (Vec<&Item>, Vec<&Item>) = items
+        if channel.contains_key("deleted_at") {
+            assert_eq!(text(channel, "gsi1pk"), keys::CLEANUP_INDEX, "{pk}: tombstone");
+            census.deleting.insert(channel_id, items.len() - 1);
+            continue;
+        }
+        if channel.contains_key("gsi1pk") {
+            assert_eq!(text(channel, "gsi1pk"), keys::channels_index(app_id), "{pk}");
+            assert_eq!(text(channel, "gsi1sk"), channel_id, "{pk}");
+        }
+        let (bans, items): (Vec<&Item>, Vec<&Item>) = items
             .iter()
+            .partition(|i| text(i, "sk").starts_with(keys::BAN_PREFIX));
+        let (bot_memberships, memberships): (Vec<&Item>, Vec<&Item>) = items
+            .into_iter()
             .filter(|i| text(i, "sk") != keys::CHANNEL_SK)
             .partition(|i| text(i, "sk").starts_with(keys::BOT_MEMBER_PREFIX));
+        let members: std::collections::BTreeSet<&str> =
+            memberships.iter().map(|m| text(m, "user_id")).collect();
+        let mut banned = Vec::new();
+        for b in &bans {
+            let user = text(b, "user_id");
+            assert_eq!(text(b, "sk"), keys::ban_sk(user), "{b:?}");
+            assert!(!b.contains_key("gsi1pk"), "a ban is in no index: {b:?}");
+            assert!(
+                !members.contains(user),
+                "{pk}: {user} is banned and a member"
+            );
+            banned.push(user.to_owned());
+        }
         for b in &bot_memberships {
             let bot = text(b, "bot_id");
             assert_eq!(text(b, "sk"), keys::bot_member_sk(bot), "{b:?}");
@@ -144,6 +174,7 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
                 .map(|b| text(b, "bot_id").to_owned())
                 .collect(),
         );
+        census.bans.insert(channel_id.clone(), banned);
         census.channels.insert(channel_id, memberships.len());
     }
     census

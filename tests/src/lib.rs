@@ -402,7 +402,7 @@ impl TestApp {
     /// deployed function would. Every crate in functions/ must be here: tests that walk
     /// every route (tenant isolation) fail on a function they cannot call.
     pub async fn call_function(&self, function: &str, req: Request) -> Reply {
-        use shared::handlers::{bots, channels, users};
+        use shared::handlers::{bots, channels, members, users};
         match function {
             "users-create" => self.call(users::create, req).await,
             "users-get" => self.call(users::get, req).await,
@@ -411,6 +411,21 @@ impl TestApp {
             "users-channels" => self.call(channels::user_channels, req).await,
             "channels-create" => self.call(channels::create, req).await,
             "channels-get" => self.call(channels::get, req).await,
+            "channels-update" => self.call(channels::update, req).await,
+            "channels-delete" => self.call(channels::delete, req).await,
+            "channels-list" => self.call(channels::list, req).await,
+            "channels-freeze" => self.call(channels::freeze, req).await,
+            "channels-unfreeze" => self.call(channels::unfreeze, req).await,
+            "channels-members" => self.call(members::list, req).await,
+            "channels-member" => self.call(members::get, req).await,
+            "channels-members-add" => self.call(members::add, req).await,
+            "channels-members-remove" => self.call(members::remove, req).await,
+            "channels-members-ban" => self.call(members::ban, req).await,
+            "channels-members-unban" => self.call(members::unban, req).await,
+            "channels-members-banned" => self.call(members::banned, req).await,
+            "channels-members-mute" => self.call(members::mute, req).await,
+            "channels-members-unmute" => self.call(members::unmute, req).await,
+            "channels-members-muted" => self.call(members::muted, req).await,
             "bots-create" => self.call(bots::create, req).await,
             "bots-list" => self.call(bots::list, req).await,
             "bots-get" => self.call(bots::get, req).await,

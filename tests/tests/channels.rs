@@ -98,6 +98,8 @@ async fn response_has_the_seed_example_shape() {
     // is always present (empty here), and `mutedUsers`/`bannedUsers` hold members.
     want["channel"]["privateData"] = json!("string map");
     want["channel"]["bots"] = json!([]);
+    // Every member object carries `muteExpiresAt` (issue 9).
+    want["channel"]["members"][0]["muteExpiresAt"] = json!("integer");
     let got = shape(&r.body);
     assert_eq!(got, want, "response: {}", r.body);
 
@@ -332,10 +334,10 @@ async fn super_channels_are_read_without_their_members() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["channel"]["members"], json!([]));
     assert_eq!(r.body["channel"]["memberCount"], 100);
-    // One query over the channel's read range, and no profile reads: the 100 membership
-    // items are outside that range.
+    // One query over the channel's read range beside one of its first bans, and no profile
+    // reads: the 100 membership items are outside that range.
     // (The GetItem is authentication: these test apps do not cache the app item.)
-    assert_eq!(app.calls.take(), ["GetItem", "Query"]);
+    assert_eq!(app.calls.take(), ["GetItem", "Query", "Query"]);
     let stored = app.store().channel(&app.app_id, "big").await.expect("read");
     let shared::store::ChannelLookup::Found(cm) = stored else {
         panic!("{stored:?}")
@@ -637,9 +639,10 @@ async fn view_channel_reads_current_profiles_and_answers_2003() {
     app.calls.take();
     let r = view(&app, "c1").await;
     assert_eq!(r.status, 200);
-    // One query for the channel and its memberships, one batch read of the profiles.
+    // One query for the channel and its memberships beside one for its bans, then one batch
+    // read of the profiles.
     // (The GetItem is authentication: these test apps do not cache the app item.)
-    assert_eq!(app.calls.take(), ["GetItem", "Query", "BatchGetItem"]);
+    assert_eq!(app.calls.take(), ["GetItem", "Query", "Query", "BatchGetItem"]);
 
     app.store()
         .update_user(

@@ -14,7 +14,22 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
             (Some(json!({"username": "stolen"})), 404, Some("3003"))
         }
         "users-list" | "bots-list" => (None, 200, None),
-        "channels-get" => (None, 404, Some("2003")),
+        "channels-get"
+        | "channels-delete"
+        | "channels-freeze"
+        | "channels-unfreeze"
+        | "channels-members"
+        | "channels-member"
+        | "channels-members-banned"
+        | "channels-members-muted" => (None, 404, Some("2003")),
+        "channels-update" => (Some(json!({"name": "stolen"})), 404, Some("2003")),
+        "channels-members-add"
+        | "channels-members-remove"
+        | "channels-members-ban"
+        | "channels-members-unban"
+        | "channels-members-mute"
+        | "channels-members-unmute" => (Some(json!({"members": ["a1"]})), 404, Some("2003")),
+        "channels-list" => (None, 200, None),
         "channels-create" => (
             Some(json!({"type": "public", "ownerId": "b-owner", "members": ["a1"]})),
             404,
@@ -33,6 +48,7 @@ fn fill(path: &str) -> String {
     path.replace("{userId}", "a1")
         .replace("{channelId}", "ac")
         .replace("{botId}", "ab")
+        .replace("{memberId}", "a1")
 }
 
 /// Everything A can read about its data, to compare before and after.
@@ -47,6 +63,11 @@ async fn snapshot(a: &TestApp) -> Vec<Value> {
         ("bots-get", "/v1.4/api/bots/ab"),
         ("bots-list", "/v1.4/api/bots"),
         ("bots-channels", "/v1.4/api/bots/ab/channels"),
+        ("channels-list", "/v1.4/api/channels"),
+        ("channels-members", "/v1.4/api/channels/ac/members"),
+        ("channels-member", "/v1.4/api/channels/ac/members/a2"),
+        ("channels-members-banned", "/v1.4/api/channels/ac/members/banned"),
+        ("channels-members-muted", "/v1.4/api/channels/ac/members/muted"),
     ] {
         let r = a
             .call_function(function, a.request(Method::GET, path, None))

@@ -30,9 +30,33 @@ fn function_crates() -> BTreeSet<String> {
         .collect()
 }
 
+/// Functions that are not routes: consumers of the table's change stream.
+fn stream_workers(t: &Value) -> BTreeSet<String> {
+    functions(t)
+        .into_iter()
+        .filter(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .is_some_and(|e| e.values().all(|e| e["Type"].as_str() == Some("DynamoDB")))
+        })
+        .map(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 #[test]
 fn template_routes_router_and_crates_agree() {
     let t = template();
+    let workers = stream_workers(&t);
+    assert_eq!(
+        workers,
+        BTreeSet::from(["channels-sweeper".to_owned()]),
+        "the stream consumers"
+    );
     let mut from_template = Vec::new();
     for (name, f) in functions(&t) {
         let binary = f["Metadata"]["BuildProperties"]["Binary"]
@@ -45,6 +69,15 @@ fn template_routes_router_and_crates_agree() {
         );
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
         assert_eq!(events.len(), 1, "{name}: one route per function");
+        if workers.contains(binary) {
+            let e = events.values().next().unwrap();
+            assert_eq!(
+                format!("{:?}", e["Properties"]["Stream"]).contains("StreamArn"),
+                true,
+                "{name}: reads the table's stream"
+            );
+            continue;
+        }
         for (_, e) in events {
             assert_eq!(e["Type"].as_str(), Some("HttpApi"), "{name}");
             from_template.push(Route {
@@ -61,8 +94,9 @@ fn template_routes_router_and_crates_agree() {
         "template.yaml routes vs the watch router"
     );
 
-    let routed: BTreeSet<String> = router().into_iter().map(|r| r.function).collect();
-    assert_eq!(routed, function_crates(), "routed functions vs functions/");
+    let mut deployed: BTreeSet<String> = router().into_iter().map(|r| r.function).collect();
+    deployed.extend(workers);
+    assert_eq!(deployed, function_crates(), "routed functions and workers vs functions/");
     for name in function_crates() {
         let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml"))
             .parse()
@@ -78,7 +112,13 @@ fn template_routes_router_and_crates_agree() {
 #[test]
 fn every_function_has_its_own_narrow_policy() {
     let t = template();
+    let workers = stream_workers(&t);
     for (name, f) in functions(&t) {
+        let worker = workers.contains(
+            f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_default(),
+        );
         let policies = f["Properties"]["Policies"]
             .as_sequence()
             .unwrap_or_else(|| panic!("{name}: Policies"));
@@ -102,7 +142,7 @@ fn every_function_has_its_own_narrow_policy() {
             }
         }
         assert!(
-            actions.contains(&"dynamodb:GetItem".to_owned()),
+            worker || actions.contains(&"dynamodb:GetItem".to_owned()),
             "{name}: authentication reads the app"
         );
         // The rate limiter writes its counters, and only those, from every function.
@@ -115,7 +155,10 @@ fn every_function_has_its_own_narrow_policy() {
                     && s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][0].as_str()
                         == Some("*#RATE#*")
             });
-        assert!(counters, "{name}: UpdateItem on the rate counters only");
+        assert!(
+            worker || counters,
+            "{name}: UpdateItem on the rate counters only"
+        );
         assert!(shared::store::keys::rate_pk("app", "admin", 1, 0).contains("#RATE#"));
         for broad in [
             "dynamodb:Scan",
@@ -156,6 +199,11 @@ fn template_table_matches_the_store_schema() {
     assert_eq!(keys(&table["KeySchema"]), pair(schema::PK, schema::SK));
     let gsis = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
     assert_eq!(gsis.len(), 1);
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_AND_OLD_IMAGES"),
+        "the sweeper (and webhooks) read the change stream"
+    );
     assert_eq!(gsis[0]["IndexName"].as_str(), Some(schema::GSI1));
     assert_eq!(
         keys(&gsis[0]["KeySchema"]),
@@ -209,6 +257,10 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
     let mut covered = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("events/") {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            // events/stream/: change stream records for the workers.
+            continue;
+        }
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let req = lambda_http::request::from_str(&text)
@@ -236,11 +288,20 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
         }
         covered.insert(r.function);
     }
-    assert_eq!(
-        covered,
-        function_crates(),
-        "one event per function at least"
-    );
+    let workers = stream_workers(&template());
+    for w in &workers {
+        let text = read(&format!("events/stream/{w}.json"));
+        let event: serde_json::Value = serde_json::from_str(&text).expect("stream event JSON");
+        assert!(
+            !shared::handlers::sweeper::tombstones(&event).is_empty(),
+            "{w}: its event names a tombstone"
+        );
+    }
+    let routed: BTreeSet<String> = function_crates()
+        .into_iter()
+        .filter(|f| !workers.contains(f))
+        .collect();
+    assert_eq!(covered, routed, "one event per function at least");
 }
 
 /// `openapi.yaml` as the code generates it.

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use crate::Error;
 use crate::auth::AppId;
 use crate::domain::channels::{
-    MAX_CHANNEL_ID_CHARS, add_profiles, one, read_channels, validate_channel_id,
+    add_profiles, filtered_channels, one, validate_channel_id, validate_last_channel_id,
 };
 use crate::model::{Bot, BotChanges, ChannelDetail, Page, now_ms};
-use crate::store::{BotMove, ChannelLookup, MAX_BOTS_PER_CHANNEL, Store};
+use crate::store::{BotMove, ChannelFilter, ChannelLookup, MAX_BOTS_PER_CHANNEL, Store};
 use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS, MAX_USERNAME_CHARS};
 use crate::wire::{CreateBotRequest, UpdateBotRequest};
 
@@ -272,12 +272,10 @@ pub async fn channels(
     bot_id: &str,
     last_channel_id: Option<&str>,
     limit: usize,
+    filter: &ChannelFilter,
 ) -> Result<Page<ChannelDetail>, Error> {
     validate_bot_id(bot_id)?;
-    let last = last_channel_id.filter(|s| !s.is_empty());
-    if let Some(last) = last {
-        validate::id("lastChannelId", last, MAX_CHANNEL_ID_CHARS)?;
-    }
+    let last = validate_last_channel_id(last_channel_id)?;
     let (bot, page) = futures::future::try_join(
         store.bot(app.as_str(), bot_id),
         store.bot_channel_ids(app.as_str(), bot_id, last, limit),
@@ -286,7 +284,12 @@ pub async fn channels(
     if bot.is_none() {
         return Err(Error::BotNotFound(bot_id.to_owned()));
     }
-    read_channels(store, app, page).await
+    filtered_channels(store, app, page, limit, filter, |after| async move {
+        store
+            .bot_channel_ids(app.as_str(), bot_id, Some(&after), limit)
+            .await
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ pub async fn leave(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/bots/{botId}/channels",
     operation_id = "bots-channels",
     tag = "bots",
-    params(params::BotId, params::ChannelPage),
+    params(params::BotId, params::ChannelPage, params::ChannelFilters),
     responses(
         (status = 200, description = "The bot's channels in id order", body = ChannelList),
         (status = 400, description = "`1001` a malformed id, cursor or `limit`", body = ErrorBody),
@@ -187,6 +187,7 @@ pub async fn channels(ctx: Ctx) -> Result<Response<Body>, Error> {
         path_param(&ctx.req, "botId")?,
         query_param(&ctx.req, "lastChannelId"),
         limit,
+        &super::channels::filters(&ctx, false)?,
     )
     .await?;
     Ok(ok(&ChannelList {

@@ -3,4 +3,6 @@
 
 pub mod bots;
 pub mod channels;
+pub mod members;
+pub mod sweeper;
 pub mod users;

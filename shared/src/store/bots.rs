@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BotItem, BotMembershipItem, UserItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{Item, Store, decode, encode, keys, s};
+use super::{Item, SetFields, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Bot, BotChanges, Page, User};
 
@@ -94,23 +94,20 @@ impl Store {
         now: i64,
     ) -> Result<Bot, Error> {
         self.may_write().await?;
-        // Attribute names go through placeholders: `name` is a DynamoDB reserved word.
-        let mut sets = vec!["#updated_at = :updated_at".to_owned()];
-        let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
-        let mut values = HashMap::from([(":updated_at".to_owned(), n(now))]);
-        for (attribute, value) in [
+        let fields = [
             ("name", &changes.name),
             ("profile_image_url", &changes.profile_image_url),
             ("bot_type", &changes.bot_type),
             ("callback_url", &changes.callback_url),
-        ] {
-            if let Some(v) = value {
-                sets.push(format!("#{attribute} = :{attribute}"));
-                names.insert(format!("#{attribute}"), attribute.to_owned());
-                values.insert(format!(":{attribute}"), s(v));
-            }
-        }
-        let expr = format!("SET {}", sets.join(", "));
+        ]
+        .into_iter()
+        .filter_map(|(attribute, value)| value.as_ref().map(|v| (attribute, s(v))))
+        .collect();
+        let SetFields {
+            expression: expr,
+            names,
+            values,
+        } = SetFields::new(now, fields);
         let res = retrying(|| {
             self.client
                 .update_item()

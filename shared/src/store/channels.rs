@@ -10,10 +10,13 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::items::{ChannelItem, MembershipItem, UserItem};
+use super::members::{apply_pending, decode_pending};
 use super::retry::{MAX_ATTEMPTS, pause, retrying, storage_error};
 use super::{Item, Store, decode, encode, keys, s};
 use crate::Error;
-use crate::model::{Channel, ChannelMembers, ChannelType, Membership, Page, User, now_ms};
+use crate::model::{
+    Channel, ChannelMembers, ChannelType, MAX_BANS_SHOWN, Membership, Page, User, now_ms,
+};
 use crate::secrets::random_hex;
 
 /// DynamoDB's limit on the actions of one TransactWriteItems call.
@@ -273,10 +276,17 @@ impl Store {
         u128::try_from(age).unwrap_or(0) >= self.abandon_after.as_millis()
     }
 
-    /// The channel and its ordinary memberships, with one strongly consistent query.
+    /// The channel with its ordinary memberships and bot memberships (one strongly
+    /// consistent query) and its first bans (a second query beside it). A deleted channel is
+    /// `Missing`; a channel with a membership change between its transactions is shown with
+    /// the change done (see `store::members`).
     pub async fn channel(&self, app_id: &str, channel_id: &str) -> Result<ChannelLookup, Error> {
         let pk = keys::channel_pk(app_id, channel_id);
-        let items = self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)).await?;
+        let (items, bans) = futures::future::try_join(
+            self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)),
+            self.bans_page(app_id, channel_id, None, MAX_BANS_SHOWN),
+        )
+        .await?;
         let mut channel = None;
         let mut members = Vec::new();
         let mut bot_ids = Vec::new();
@@ -290,20 +300,35 @@ impl Store {
                 bot_ids.push(bot_id.to_owned());
             }
         }
-        let Some(channel) = channel else {
+        let Some(channel) = channel.filter(|c| c.deleted_at.is_none()) else {
             return Ok(ChannelLookup::Missing);
         };
+        let mut bans = bans.items;
+        let mut unfinished = false;
         if let Some(since) = channel.pending_since {
-            return Ok(if self.is_abandoned(since) {
-                ChannelLookup::Abandoned
-            } else {
-                ChannelLookup::InProgress
-            });
+            match &channel.pending_rest {
+                Some(rest) => {
+                    let rest = decode_pending(rest)?;
+                    apply_pending(&mut members, &mut bans, &rest, since);
+                    unfinished = true;
+                }
+                None => {
+                    return Ok(if self.is_abandoned(since) {
+                        ChannelLookup::Abandoned
+                    } else {
+                        ChannelLookup::InProgress
+                    });
+                }
+            }
         }
+        let ban_seq = channel.ban_seq;
         Ok(ChannelLookup::Found(Box::new(ChannelMembers {
             channel: Channel::try_from(channel)?,
             members,
             bot_ids,
+            bans,
+            ban_seq,
+            unfinished,
         })))
     }
 
@@ -480,6 +505,8 @@ fn channel_item(app_id: &str, c: &Channel) -> ChannelItem {
     ChannelItem {
         pk: keys::channel_pk(app_id, &c.id),
         sk: keys::CHANNEL_SK.into(),
+        gsi1pk: Some(keys::channels_index(app_id)),
+        gsi1sk: Some(c.id.clone()),
         entity: "channel".into(),
         channel_id: c.id.clone(),
         channel_type: c.channel_type.as_str().into(),
@@ -499,10 +526,14 @@ fn channel_item(app_id: &str, c: &Channel) -> ChannelItem {
         updated_at: c.updated_at,
         pending_token: None,
         pending_since: None,
+        pending_rest: None,
+        ban_seq: 0,
+        deleted_at: None,
+        sweep_round: None,
     }
 }
 
-fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> MembershipItem {
+pub(super) fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> MembershipItem {
     MembershipItem {
         pk: keys::channel_pk(app_id, &c.id),
         sk: keys::member_sk(c.channel_type, &m.user_id),
@@ -516,6 +547,7 @@ fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> MembershipItem 
         last_sent_at: m.last_sent_at,
         created_at: m.created_at,
         updated_at: m.updated_at,
+        mute_expires_at: m.mute_expires_at,
     }
 }
 
@@ -554,6 +586,7 @@ impl From<MembershipItem> for Membership {
             last_sent_at: i.last_sent_at,
             created_at: i.created_at,
             updated_at: i.updated_at,
+            mute_expires_at: i.mute_expires_at,
         }
     }
 }

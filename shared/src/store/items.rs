@@ -49,6 +49,12 @@ pub struct UserItem {
 pub struct ChannelItem {
     pub pk: String,
     pub sk: String,
+    /// `{app}#CHANNELS` / the channel id: the app's channel list. A deleted channel's
+    /// tombstone moves to `#CLEANUP` / `{app}#{channelId}` until its partition is swept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
     pub entity: String,
     pub channel_id: String,
     pub channel_type: String,
@@ -74,6 +80,21 @@ pub struct ChannelItem {
     pub pending_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_since: Option<i64>,
+    /// A membership change too large for one transaction that has committed its first part:
+    /// the writes still to make (see `store::members`). Readers show the change as done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_rest: Option<Vec<String>>,
+    /// Bumped by every ban, so an add that read no ban can be refused if one landed since.
+    #[serde(default)]
+    pub ban_seq: i64,
+    /// Set when the channel is deleted: the item stays as a tombstone (absent for readers,
+    /// blocking a new channel under the id) until the partition has been swept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
+    /// Bumped each time a sweep hands the rest of the work on (the change stream starts the
+    /// next run; see `store::cleanup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_round: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +111,21 @@ pub struct MembershipItem {
     pub last_sent_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Present while muted: 0 until unmuted, else the time (ms) the mute ends by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_expires_at: Option<i64>,
+}
+
+/// A ban: keeps a user out of a channel until unbanned. In the channel's partition, apart
+/// from the memberships (a ban is not a membership).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BanItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

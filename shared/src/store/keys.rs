@@ -6,7 +6,9 @@
 //! |------------|--------------------------|----------|---------------------|------------|
 //! | app        | `{app}#APP`              | `APP`    | `#APPS`             | `{app}`    |
 //! | user       | `{app}#USER#{userId}`    | `USER`   | `{app}#USERS`       | `{userId}` |
-//! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | –                  | –          |
+//! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | `{app}#CHANNELS`   | `{chId}`   |
+//! | deleted channel (tombstone) | `{app}#CHANNEL#{chId}` | `CHANNEL` | `#CLEANUP` | `{app}#{chId}` |
+//! | ban        | `{app}#CHANNEL#{chId}`   | `BAN#{userId}` | –             | –          |
 //! | membership | `{app}#CHANNEL#{chId}`   | `MEMBER#{userId}` (super: `SUPERMEMBER#{userId}`) | `{app}#USER#{userId}#CHANNELS` | `{chId}` |
 //! | bot        | `{app}#BOT#{botId}`      | `BOT`    | `{app}#BOTS`        | `{botId}`  |
 //! | bot membership | `{app}#CHANNEL#{chId}` | `BOT#{botId}` | `{app}#BOT#{botId}#CHANNELS` | `{chId}` |
@@ -30,6 +32,13 @@ pub const BOT_SK: &str = "BOT";
 /// Sort key prefixes of a channel's user and bot memberships.
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const BOT_MEMBER_PREFIX: &str = "BOT#";
+pub const SUPER_MEMBER_PREFIX: &str = "SUPERMEMBER#";
+/// Bans sort before the channel read range, so a channel read never reads them; the
+/// channel's `bannedUsers` come from a query of their own, bounded (see `Store::channel`).
+pub const BAN_PREFIX: &str = "BAN#";
+/// Index partition of deleted channels whose partitions are still being swept (read by the
+/// sweeper only; no API path can reach it).
+pub const CLEANUP_INDEX: &str = "#CLEANUP";
 /// Inclusive bounds of the sort keys one channel read returns (see the table above).
 pub const CHANNEL_READ_RANGE: (&str, &str) = ("BOT#", "MEMBER$");
 
@@ -58,11 +67,39 @@ pub fn channel_pk(app_id: &str, channel_id: &str) -> String {
 }
 
 pub fn member_sk(channel_type: ChannelType, user_id: &str) -> String {
+    format!("{}{user_id}", member_prefix(channel_type))
+}
+
+pub fn member_prefix(channel_type: ChannelType) -> &'static str {
     if channel_type.is_super() {
-        format!("SUPERMEMBER#{user_id}")
+        SUPER_MEMBER_PREFIX
     } else {
-        format!("{MEMBER_PREFIX}{user_id}")
+        MEMBER_PREFIX
     }
+}
+
+pub fn ban_sk(user_id: &str) -> String {
+    format!("{BAN_PREFIX}{user_id}")
+}
+
+/// Index partition that lists an app's channels in id order.
+pub fn channels_index(app_id: &str) -> String {
+    format!("{app_id}#CHANNELS")
+}
+
+/// The sweeper's index key for a deleted channel.
+pub fn cleanup_entry(app_id: &str, channel_id: &str) -> String {
+    format!("{app_id}#{channel_id}")
+}
+
+/// Sort keys strictly after `after` within `prefix`: ids are URI-safe, so every id
+/// character sorts after `!` and before DEL.
+pub fn range_after(prefix: &str, after: Option<&str>) -> (String, String) {
+    let lo = match after {
+        Some(a) => format!("{prefix}{a}!"),
+        None => prefix.to_owned(),
+    };
+    (lo, format!("{prefix}\u{7f}"))
 }
 
 pub fn bot_pk(app_id: &str, bot_id: &str) -> String {
@@ -103,6 +140,8 @@ mod tests {
             bot_pk("a1", "b"),
             bots_index("a1"),
             bot_channels_index("a1", "b"),
+            channels_index("a1"),
+            cleanup_entry("a1", "c"),
             rate_pk("a1", "admin", 1, 0),
         ] {
             assert!(key.starts_with("a1#"), "{key}");
@@ -116,11 +155,30 @@ mod tests {
         assert!(inside(CHANNEL_SK));
         assert!(inside(&bot_member_sk("b")));
         assert!(inside(&bot_member_sk("~~~~")));
+        assert!(!inside(&ban_sk("a")) && !inside(&ban_sk("~~~~")));
         for t in ChannelType::ALL {
             // The highest id character ('~') still sorts inside or outside as intended.
             for id in ["a", "~~~~", "0"] {
                 assert_eq!(inside(&member_sk(t, id)), !t.is_super(), "{t:?} {id}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn range_after_holds_exactly_the_later_ids() {
+        let (lo, hi) = range_after(MEMBER_PREFIX, Some("ab"));
+        let inside = |id: &str| {
+            let sk = format!("{MEMBER_PREFIX}{id}");
+            lo <= sk && sk <= hi
+        };
+        assert!(!inside("ab") && !inside("a") && !inside("aa~"));
+        assert!(inside("ab-") && inside("ab0") && inside("ac") && inside("~~~"));
+        let (lo, _) = range_after(MEMBER_PREFIX, None);
+        assert!(lo.as_str() <= format!("{MEMBER_PREFIX}-").as_str());
     }
 }

@@ -1,7 +1,10 @@
 //! The DynamoDB store: the only module that knows the SDK, the key layout and item shapes.
 
+mod admin;
 mod bots;
 mod channels;
+mod cleanup;
+mod members;
 pub mod items;
 pub mod keys;
 pub mod retry;
@@ -41,6 +44,8 @@ pub use bots::{BotMove, MAX_BOTS_PER_CHANNEL};
 pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };
+pub use cleanup::{ChannelFilter, SweepOutcome};
+pub use members::{ChannelGuard, MemberStates, MemberWrite, Refusal};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -369,6 +374,19 @@ impl Store {
         limit: usize,
         read: impl Fn(Item) -> Result<T, Error>,
     ) -> Result<Page<T>, Error> {
+        self.index_page_where(gsi1pk, after, limit, None, read).await
+    }
+
+    /// `index_page` of the items that pass `filter` (an expression and its values); the
+    /// index is read on, page by page, until `limit` of them are found or it ends.
+    pub(crate) async fn index_page_where<T>(
+        &self,
+        gsi1pk: String,
+        after: Option<&str>,
+        limit: usize,
+        filter: Option<(String, HashMap<String, AttributeValue>)>,
+        read: impl Fn(Item) -> Result<T, Error>,
+    ) -> Result<Page<T>, Error> {
         // DynamoDB rejects an empty string in a key condition, so no cursor means no bound.
         let condition = match after {
             Some(_) => "gsi1pk = :p AND gsi1sk > :after",
@@ -378,19 +396,29 @@ impl Store {
         if let Some(after) = after {
             values.insert(":after".to_owned(), s(after));
         }
+        let filter_expression = filter.map(|(expr, filter_values)| {
+            values.extend(filter_values);
+            expr
+        });
         let want = limit + 1;
         let mut items = Vec::with_capacity(want);
         let mut start: Option<Item> = None;
         loop {
-            let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
+            // A filtered read takes whole pages: a small limit would mostly read items the
+            // filter then drops, one round trip each.
+            let remaining = match filter_expression {
+                Some(_) => None,
+                None => Some(i32::try_from(want - items.len()).unwrap_or(i32::MAX)),
+            };
             let out = retrying(|| {
                 self.client
                     .query()
                     .table_name(self.table())
                     .index_name(schema::GSI1)
                     .key_condition_expression(condition)
+                    .set_filter_expression(filter_expression.clone())
                     .set_expression_attribute_values(Some(values.clone()))
-                    .limit(remaining)
+                    .set_limit(remaining)
                     .set_exclusive_start_key(start.clone())
                     .send()
             })
@@ -419,27 +447,21 @@ impl Store {
         now: i64,
     ) -> Result<User, Error> {
         self.may_write().await?;
-        let mut sets = vec!["#updated_at = :updated_at"];
-        let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
-        let mut values =
-            HashMap::from([(":updated_at".to_owned(), AttributeValue::N(now.to_string()))]);
+        let mut fields = Vec::new();
         if let Some(v) = &changes.username {
-            sets.push("#username = :username");
-            names.insert("#username".into(), "username".into());
-            values.insert(":username".into(), s(v));
+            fields.push(("username", s(v)));
         }
         if let Some(v) = &changes.profile_image_url {
-            sets.push("#profile_image_url = :profile_image_url");
-            names.insert("#profile_image_url".into(), "profile_image_url".into());
-            values.insert(":profile_image_url".into(), s(v));
+            fields.push(("profile_image_url", s(v)));
         }
         if let Some(v) = &changes.data {
-            sets.push("#data = :data");
-            names.insert("#data".into(), "data".into());
-            let map = v.iter().map(|(k, v)| (k.clone(), s(v))).collect();
-            values.insert(":data".into(), AttributeValue::M(map));
+            fields.push(("data", string_map(v)));
         }
-        let expr = format!("SET {}", sets.join(", "));
+        let SetFields {
+            expression: expr,
+            names,
+            values,
+        } = SetFields::new(now, fields);
         let res = retrying(|| {
             self.client
                 .update_item()
@@ -465,6 +487,39 @@ impl Store {
             Err(e) => Err(storage_error("update user", e)),
         }
     }
+}
+
+/// The parts of a conditional partial update: `SET updated_at = :updated_at` plus one
+/// `SET #attr = :attr` per field given, every name through a placeholder (`name` and `data`
+/// are reserved words).
+#[derive(Debug, Clone)]
+pub(crate) struct SetFields {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl SetFields {
+    pub(crate) fn new(now: i64, fields: Vec<(&str, AttributeValue)>) -> SetFields {
+        let mut sets = vec!["#updated_at = :updated_at".to_owned()];
+        let mut names = HashMap::from([("#updated_at".to_owned(), "updated_at".to_owned())]);
+        let mut values =
+            HashMap::from([(":updated_at".to_owned(), AttributeValue::N(now.to_string()))]);
+        for (attribute, value) in fields {
+            sets.push(format!("#{attribute} = :{attribute}"));
+            names.insert(format!("#{attribute}"), attribute.to_owned());
+            values.insert(format!(":{attribute}"), value);
+        }
+        SetFields {
+            expression: format!("SET {}", sets.join(", ")),
+            names,
+            values,
+        }
+    }
+}
+
+pub(crate) fn string_map(map: &std::collections::BTreeMap<String, String>) -> AttributeValue {
+    AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), s(v))).collect())
 }
 
 impl From<AppItem> for AppCredentials {

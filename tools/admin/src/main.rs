@@ -71,6 +71,12 @@ enum Command {
         #[arg(long)]
         client_rate_limit: Option<u32>,
     },
+    /// Sweep the items of deleted channels (what the change stream's sweeper does on AWS).
+    /// With --watch, keeps looking every second until stopped (make dev runs this).
+    Sweep {
+        #[arg(long)]
+        watch: bool,
+    },
 }
 
 /// Keys we accept from the command line: long enough to resist guessing, printable.
@@ -210,6 +216,18 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "clientRateLimit": app.rate_limits.client_per_second(),
             })
         }
+        Command::Sweep { watch } => loop {
+            let swept =
+                shared::domain::channels::sweep_pending(&store, shared::domain::channels::WORKER_SWEEP)
+                    .await;
+            match (swept, watch) {
+                (Ok(n), false) => break json!({"swept": n}),
+                (Err(e), false) => return Err(err(e)),
+                (Ok(_), true) => {}
+                (Err(e), true) => eprintln!("talkplus-admin sweep: {e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        },
         Command::ActivateApp { app_id } => {
             store
                 .set_app_active(&app_id, true, now)

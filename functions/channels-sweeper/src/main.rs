@@ -1,0 +1,5 @@
+//! The table's change stream: sweeps the items of deleted channels (shared::handlers::sweeper).
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::serve_stream().await
+}

@@ -1,0 +1,415 @@
+//! Membership changes (add, remove, ban, unban, mute, unmute) and the member lists.
+//!
+//! Each change reads the channel and the named users' state in one round, decides (the pure
+//! `plan_change`), then writes in one transaction while the response's profiles are read
+//! beside it: two sequential round trips. A write refused by a race (the cap reached, a ban
+//! since the read, a membership that appeared) is decided again on a fresh read, so the
+//! answer is the code the rule gives on the state that won.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{add_profiles, one, validate_channel_id};
+use crate::Error;
+use crate::auth::AppId;
+use crate::model::{
+    Ban, BannedUser, ChannelDetail, ChannelMembers, Member, Membership, Page, User, now_ms,
+};
+use crate::store::{ChannelGuard, ChannelLookup, MemberStates, MemberWrite, Store};
+use crate::validate::{self, MAX_USER_ID_CHARS};
+
+/// Ids one membership change may name.
+pub const MAX_MEMBER_IDS: usize = 100;
+/// The longest mute with an end: a year.
+pub const MAX_MUTE_MINUTES: i64 = 525_600;
+/// Member lists: `limit` defaults to 50 and may be 1..=100.
+pub const DEFAULT_MEMBER_LIST_LIMIT: usize = 50;
+pub const MAX_MEMBER_LIST_LIMIT: usize = 100;
+/// Reads and decisions one change makes before giving up on a channel that others keep
+/// changing under it.
+const CHANGE_ATTEMPTS: usize = 6;
+
+/// The six membership changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOp {
+    Add,
+    Remove,
+    Ban,
+    Unban,
+    /// Until the time given (ms), or without end (0).
+    Mute {
+        until: i64,
+    },
+    Unmute,
+}
+
+/// The ids of a change request: required, each a valid user id, at most 100 once folded;
+/// in id order.
+pub fn member_ids(members: Option<Vec<String>>) -> Result<Vec<String>, Error> {
+    let members = validate::required("members", members)?;
+    let mut ids = BTreeSet::new();
+    for id in members {
+        validate::id("members", &id, MAX_USER_ID_CHARS)?;
+        ids.insert(id);
+    }
+    if ids.is_empty() {
+        return Err(Error::InvalidParam("members must name at least one user".into()));
+    }
+    if ids.len() > MAX_MEMBER_IDS {
+        return Err(Error::InvalidParam(format!(
+            "members may name at most {MAX_MEMBER_IDS} users"
+        )));
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// `expireInMinutes` of a mute: 0 or absent is without end.
+pub fn mute_until(expire_in_minutes: Option<i64>, now: i64) -> Result<i64, Error> {
+    match expire_in_minutes.unwrap_or(0) {
+        0 => Ok(0),
+        m if (1..=MAX_MUTE_MINUTES).contains(&m) => Ok(now + m * 60_000),
+        _ => Err(Error::InvalidParam(format!(
+            "expireInMinutes must be from 0 to {MAX_MUTE_MINUTES}"
+        ))),
+    }
+}
+
+/// What a change will write, and the channel as it will be.
+#[derive(Debug)]
+pub struct ChangePlan {
+    pub guard: Option<ChannelGuard>,
+    pub writes: Vec<MemberWrite>,
+    pub after: ChannelMembers,
+}
+
+/// Decides a change on the state read; pure, so each rule is a unit test. Rules are checked
+/// in a fixed order over all ids, and the first id that breaks one is named.
+pub fn plan_change(
+    cm: ChannelMembers,
+    states: &MemberStates,
+    ids: &[String],
+    op: MemberOp,
+    now: i64,
+) -> Result<ChangePlan, Error> {
+    let owner = cm.channel.owner_id.clone();
+    let channel_id = cm.channel.id.clone();
+    let is_member = |id: &String| states.memberships.contains_key(id);
+    let first = |pred: &dyn Fn(&String) -> bool| ids.iter().find(|id| pred(id)).cloned();
+    let mut after = cm;
+    let shown = !after.channel.channel_type.is_super();
+    let n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let (guard, writes) = match op {
+        MemberOp::Add => {
+            if let Some(id) = first(&|id| !states.users.contains_key(id)) {
+                return Err(Error::UserNotFound(id));
+            }
+            if let Some(id) = first(&|id| states.banned.contains(id)) {
+                return Err(Error::CannotAddBanned(id));
+            }
+            if let Some(id) = first(&is_member) {
+                return Err(Error::AlreadyMember(id));
+            }
+            let max = after.channel.max_member_count;
+            if max != super::UNLIMITED && after.channel.member_count + n > max {
+                return Err(Error::ChannelFull(format!(
+                    "adding {n} members to channel {channel_id} exceeds maxMemberCount {max}"
+                )));
+            }
+            if shown {
+                for id in ids {
+                    after.members.push(Membership::new(id.clone(), now));
+                }
+                after.members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+            }
+            after.channel.member_count += n;
+            let guard = ChannelGuard {
+                count_delta: n,
+                cap: Some(max),
+                ban_seq: Some(after.ban_seq),
+                bump_ban_seq: false,
+            };
+            (Some(guard), ids.iter().cloned().map(MemberWrite::Join).collect())
+        }
+        MemberOp::Remove | MemberOp::Ban => {
+            let ban = op == MemberOp::Ban;
+            if ids.contains(&owner) {
+                return Err(if ban {
+                    Error::CannotBanOwner(owner)
+                } else {
+                    Error::CannotRemoveOwner(owner)
+                });
+            }
+            if let Some(id) = first(&|id| !is_member(id)) {
+                return Err(if ban {
+                    Error::BanUserNotMember(id)
+                } else {
+                    Error::RemoveUserNotMember(id)
+                });
+            }
+            after.members.retain(|m| !ids.contains(&m.user_id));
+            after.channel.member_count -= n;
+            let mut writes: Vec<MemberWrite> =
+                ids.iter().cloned().map(MemberWrite::Leave).collect();
+            if ban {
+                writes.extend(ids.iter().cloned().map(MemberWrite::Ban));
+                for id in ids {
+                    if let Err(at) = after.bans.binary_search_by(|b| b.user_id.cmp(id)) {
+                        after.bans.insert(
+                            at,
+                            Ban {
+                                user_id: id.clone(),
+                                created_at: now,
+                            },
+                        );
+                    }
+                }
+                after.bans.truncate(crate::model::MAX_BANS_SHOWN);
+            }
+            let guard = ChannelGuard {
+                count_delta: -n,
+                cap: None,
+                ban_seq: None,
+                bump_ban_seq: ban,
+            };
+            (Some(guard), writes)
+        }
+        MemberOp::Unban => {
+            after.bans.retain(|b| !ids.contains(&b.user_id));
+            let writes = ids
+                .iter()
+                .filter(|id| states.banned.contains(*id))
+                .cloned()
+                .map(MemberWrite::Unban)
+                .collect();
+            (None, writes)
+        }
+        MemberOp::Mute { .. } | MemberOp::Unmute => {
+            let until = match op {
+                MemberOp::Mute { until } => Some(until),
+                _ => None,
+            };
+            if until.is_some() && ids.contains(&owner) {
+                return Err(Error::CannotMuteOwner(owner));
+            }
+            if let Some(id) = first(&|id| !is_member(id)) {
+                return Err(Error::MemberNotFound(id));
+            }
+            let mut writes = Vec::new();
+            for id in ids {
+                let muted = states
+                    .memberships
+                    .get(id)
+                    .is_some_and(|m| m.mute_expires_at.is_some());
+                match until {
+                    Some(t) => writes.push(MemberWrite::Mute(id.clone(), t)),
+                    // Unmuting a member who is not muted changes nothing.
+                    None if muted => writes.push(MemberWrite::Unmute(id.clone())),
+                    None => {}
+                }
+            }
+            for m in after.members.iter_mut().filter(|m| ids.contains(&m.user_id)) {
+                m.mute_expires_at = until;
+            }
+            (None, writes)
+        }
+    };
+    Ok(ChangePlan {
+        guard,
+        writes,
+        after,
+    })
+}
+
+/// `POST /channels/{channelId}/members/{add,remove,ban,unban,mute,unmute}`.
+pub async fn change(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    op: MemberOp,
+    ids: Vec<String>,
+) -> Result<ChannelDetail, Error> {
+    validate_channel_id(channel_id)?;
+    let app_id = app.as_str();
+    for _ in 0..CHANGE_ATTEMPTS {
+        let now = now_ms();
+        let (lookup, states) = futures::future::try_join(
+            store.channel(app_id, channel_id),
+            store.member_states(app_id, channel_id, &ids, op == MemberOp::Add),
+        )
+        .await?;
+        let ChannelLookup::Found(cm) = lookup else {
+            return Err(Error::ChannelNotFound(channel_id.to_owned()));
+        };
+        if cm.unfinished {
+            store.finish_pending(app_id, channel_id).await?;
+            continue;
+        }
+        let channel = cm.channel.clone();
+        let known: HashMap<String, User> = states.users.clone();
+        let plan = plan_change(*cm, &states, &ids, op, now)?;
+        if plan.writes.is_empty() {
+            return one(add_profiles(store, app, vec![plan.after], known).await?);
+        }
+        let (written, detail) = futures::future::try_join(
+            store.change_members(app_id, &channel, plan.guard.as_ref(), &plan.writes, now),
+            add_profiles(store, app, vec![plan.after], known),
+        )
+        .await?;
+        match written {
+            Ok(()) => return one(detail),
+            // Someone changed the channel since the read: decide again on what won.
+            Err(refusal) => {
+                tracing::debug!(channel = channel_id, ?refusal, "membership change refused; deciding again");
+            }
+        }
+    }
+    Err(Error::Unavailable(format!(
+        "channel {channel_id} kept changing; retry"
+    )))
+}
+
+/// Reads the channel for a member read; `2003` if there is none.
+async fn found(store: &Store, app: &AppId, channel_id: &str) -> Result<ChannelMembers, Error> {
+    validate_channel_id(channel_id)?;
+    match store.channel(app.as_str(), channel_id).await? {
+        ChannelLookup::Found(cm) => Ok(*cm),
+        _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
+    }
+}
+
+fn validate_cursor(last_user_id: Option<&str>) -> Result<Option<&str>, Error> {
+    let last = last_user_id.filter(|s| !s.is_empty());
+    if let Some(last) = last {
+        validate::id("lastUserId", last, MAX_USER_ID_CHARS)?;
+    }
+    Ok(last)
+}
+
+/// One page of memberships: from the channel read for ordinary channels (all their members
+/// come with it); from the member range for super channels.
+async fn member_page(
+    store: &Store,
+    app: &AppId,
+    cm: ChannelMembers,
+    after: Option<&str>,
+    limit: usize,
+    muted_at: Option<i64>,
+) -> Result<Page<Member>, Error> {
+    let page = if cm.channel.channel_type.is_super() {
+        store
+            .memberships_page(app.as_str(), &cm.channel, after, limit, muted_at)
+            .await?
+    } else {
+        let mut items: Vec<Membership> = cm
+            .members
+            .into_iter()
+            .filter(|m| after.is_none_or(|a| m.user_id.as_str() > a))
+            .filter(|m| muted_at.is_none_or(|now| m.is_muted(now)))
+            .take(limit + 1)
+            .collect();
+        let has_next = items.len() > limit;
+        items.truncate(limit);
+        Page { items, has_next }
+    };
+    let ids: Vec<String> = page.items.iter().map(|m| m.user_id.clone()).collect();
+    let mut users = store.users_by_id(app.as_str(), &ids).await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|m| Member {
+                profile: users.remove(&m.user_id),
+                membership: m,
+            })
+            .collect(),
+        has_next: page.has_next,
+    })
+}
+
+/// `GET /channels/{channelId}/members`.
+pub async fn members(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    last_user_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<Member>, Error> {
+    let after = validate_cursor(last_user_id)?;
+    let cm = found(store, app, channel_id).await?;
+    member_page(store, app, cm, after, limit, None).await
+}
+
+/// `GET /channels/{channelId}/members/muted`: members muted now (an expired mute is over).
+pub async fn muted(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    last_user_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<Member>, Error> {
+    let after = validate_cursor(last_user_id)?;
+    let cm = found(store, app, channel_id).await?;
+    member_page(store, app, cm, after, limit, Some(now_ms())).await
+}
+
+/// `GET /channels/{channelId}/members/{memberId}`: the channel and the membership read in
+/// one round; `2001` when the user is not a member.
+pub async fn member(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    member_id: &str,
+) -> Result<Member, Error> {
+    validate_channel_id(channel_id)?;
+    validate::id("memberId", member_id, MAX_USER_ID_CHARS)?;
+    let ids = [member_id.to_owned()];
+    let (lookup, mut states) = futures::future::try_join(
+        store.channel(app.as_str(), channel_id),
+        store.member_states(app.as_str(), channel_id, &ids, true),
+    )
+    .await?;
+    let ChannelLookup::Found(cm) = lookup else {
+        return Err(Error::ChannelNotFound(channel_id.to_owned()));
+    };
+    // A pending change is shown as done: take the membership from the channel read then.
+    let membership = if cm.unfinished && !cm.channel.channel_type.is_super() {
+        cm.members.into_iter().find(|m| m.user_id == member_id)
+    } else {
+        states.memberships.remove(member_id)
+    };
+    let membership = membership.ok_or_else(|| Error::MemberNotFound(member_id.to_owned()))?;
+    Ok(Member {
+        profile: states.users.remove(member_id),
+        membership,
+    })
+}
+
+/// `GET /channels/{channelId}/members/banned`.
+pub async fn banned(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    last_user_id: Option<&str>,
+    limit: usize,
+) -> Result<Page<BannedUser>, Error> {
+    let after = validate_cursor(last_user_id)?;
+    validate_channel_id(channel_id)?;
+    let (cm, page) = futures::future::try_join(
+        found(store, app, channel_id),
+        store.bans_page(app.as_str(), channel_id, after, limit),
+    )
+    .await?;
+    drop(cm);
+    let ids: Vec<String> = page.items.iter().map(|b| b.user_id.clone()).collect();
+    let mut users = store.users_by_id(app.as_str(), &ids).await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|b| BannedUser {
+                profile: users.remove(&b.user_id),
+                ban: b,
+            })
+            .collect(),
+        has_next: page.has_next,
+    })
+}

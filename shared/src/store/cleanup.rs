@@ -1,0 +1,321 @@
+//! Deleting a channel, and the app's channel list.
+//!
+//! A delete turns the channel item into a tombstone in one conditional write: from then on
+//! the channel is absent for every reader (view, lists, a user's or a bot's channels) and no
+//! membership, ban or bot can be written under it (every such write is conditioned on the
+//! channel item not being a tombstone), and its id cannot be taken again. Then the partition
+//! is swept: its items are deleted in BatchWriteItem calls, which also removes their entries
+//! from the reverse indexes; the tombstone goes last. A sweep works within a time budget; what
+//! it leaves is picked up from the tombstone's index entry (`#CLEANUP`) by the next run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+
+use super::items::ChannelItem;
+use super::retry::{MAX_ATTEMPTS, condition_failed, pause, retrying, storage_error};
+use super::{Item, Store, decode, keys, s};
+use crate::Error;
+use crate::model::{Channel, Page};
+
+/// DynamoDB's limit on the requests of one BatchWriteItem call.
+const MAX_BATCH_WRITE: usize = 25;
+/// BatchWriteItem calls a sweep runs at once, and the items it reads per query page.
+const SWEEP_CONCURRENCY: usize = 8;
+const SWEEP_PAGE: i32 = 1_000;
+
+/// Filters of the channel lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelFilter {
+    pub channel_type: Option<String>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+}
+
+impl ChannelFilter {
+    pub fn is_empty(&self) -> bool {
+        self.channel_type.is_none() && self.category.is_none() && self.subcategory.is_none()
+    }
+
+    pub fn matches(&self, c: &Channel) -> bool {
+        self.channel_type
+            .as_deref()
+            .is_none_or(|t| c.channel_type.as_str() == t)
+            && self.category.as_deref().is_none_or(|v| c.category == v)
+            && self.subcategory.as_deref().is_none_or(|v| c.subcategory == v)
+    }
+}
+
+/// How far a sweep got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// The partition and the tombstone are gone.
+    Done,
+    /// The budget ran out; the tombstone and some items remain.
+    More,
+}
+
+impl Store {
+    /// Makes the channel a tombstone (see the module docs). True if there was a channel or a
+    /// tombstone; false if neither (or only a creation still between its transactions).
+    pub async fn delete_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        now: i64,
+    ) -> Result<bool, Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(keys::CHANNEL_SK))
+                .update_expression(
+                    "SET deleted_at = if_not_exists(deleted_at, :now), gsi1pk = :cleanup, \
+                     gsi1sk = :entry REMOVE pending_token, pending_since, pending_rest",
+                )
+                // A creation between its two transactions does not exist yet; a pending
+                // membership change is dropped with everything else.
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(pending_token) \
+                     OR attribute_exists(pending_rest) OR attribute_exists(deleted_at))",
+                )
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":cleanup", s(keys::CLEANUP_INDEX))
+                .expression_attribute_values(":entry", s(keys::cleanup_entry(app_id, channel_id)))
+                .return_values(ReturnValue::None)
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("delete channel", e)),
+        }
+    }
+
+    /// Deletes the items of a deleted channel's partition, the tombstone last, until done or
+    /// `budget` has passed. Safe to run several times at once.
+    pub async fn sweep_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        budget: Duration,
+    ) -> Result<SweepOutcome, Error> {
+        let deadline = tokio::time::Instant::now() + budget;
+        let pk = keys::channel_pk(app_id, channel_id);
+        loop {
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(&pk))
+                    .projection_expression("pk, sk, deleted_at")
+                    .consistent_read(true)
+                    .limit(SWEEP_PAGE)
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("read deleted channel", e))?;
+            let items = out.items.unwrap_or_default();
+            let Some(tombstone) = items
+                .iter()
+                .find(|i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK))
+            else {
+                // No tombstone: the channel was never deleted (or is gone already); a sweep
+                // must never touch a live channel's partition.
+                return Ok(SweepOutcome::Done);
+            };
+            if !tombstone.contains_key("deleted_at") {
+                return Ok(SweepOutcome::Done);
+            }
+            let rest: Vec<Item> = items
+                .into_iter()
+                .filter(|i| !matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK))
+                .collect();
+            if rest.is_empty() {
+                self.delete_tombstone(&pk).await?;
+                return Ok(SweepOutcome::Done);
+            }
+            let batches: Vec<&[Item]> = rest.chunks(MAX_BATCH_WRITE).collect();
+            for wave in batches.chunks(SWEEP_CONCURRENCY) {
+                futures::future::try_join_all(wave.iter().map(|b| self.delete_batch(b))).await?;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(SweepOutcome::More);
+            }
+        }
+    }
+
+    async fn delete_tombstone(&self, pk: &str) -> Result<(), Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .delete_item()
+                .table_name(self.table())
+                .key("pk", s(pk))
+                .key("sk", s(keys::CHANNEL_SK))
+                .condition_expression("attribute_exists(deleted_at)")
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(storage_error("delete tombstone", e)),
+        }
+    }
+
+    async fn delete_batch(&self, items: &[Item]) -> Result<(), Error> {
+        self.may_write().await?;
+        let mut requests = items
+            .iter()
+            .map(|i| {
+                let key: Item = ["pk", "sk"]
+                    .into_iter()
+                    .filter_map(|k| i.get(k).map(|v| (k.to_owned(), v.clone())))
+                    .collect();
+                let d = DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map_err(|e| Error::Internal(format!("build delete request: {e}")))?;
+                Ok(WriteRequest::builder().delete_request(d).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut attempt = 0;
+        loop {
+            let batch = HashMap::from([(self.table().to_owned(), requests.clone())]);
+            let out = retrying(|| {
+                self.client
+                    .batch_write_item()
+                    .set_request_items(Some(batch.clone()))
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("sweep deleted channel", e))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(self.table()))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            attempt += 1;
+            if attempt >= MAX_ATTEMPTS {
+                return Err(Error::Unavailable(
+                    "sweep: items left unprocessed after retries".into(),
+                ));
+            }
+            pause(attempt).await;
+        }
+    }
+
+    /// Hands a sweep that ran out of budget on to the next run: a change of the tombstone,
+    /// which the change stream delivers to the sweeper (see template.yaml).
+    pub async fn rearm_sweep(&self, app_id: &str, channel_id: &str) -> Result<(), Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(keys::CHANNEL_SK))
+                .update_expression("SET sweep_round = if_not_exists(sweep_round, :zero) + :one")
+                .condition_expression("attribute_exists(deleted_at)")
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(storage_error("rearm sweep", e)),
+        }
+    }
+
+    /// Deleted channels whose partitions are still to be swept, as (app id, channel id), from
+    /// the eventually consistent index; at most `limit`.
+    pub async fn pending_sweeps(&self, limit: usize) -> Result<Vec<(String, String)>, Error> {
+        let page = self
+            .index_page(keys::CLEANUP_INDEX.to_owned(), None, limit, |item| {
+                let c: ChannelItem = decode(item)?;
+                let app = c
+                    .pk
+                    .strip_suffix(&format!("#CHANNEL#{}", c.channel_id))
+                    .ok_or_else(|| Error::Internal(format!("tombstone key {}", c.pk)))?
+                    .to_owned();
+                Ok((app, c.channel_id))
+            })
+            .await?;
+        Ok(page.items)
+    }
+
+    /// Whether anything is left under a channel id (a tombstone or any item).
+    pub async fn channel_partition_exists(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<bool, Error> {
+        let out = retrying(|| {
+            self.client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::channel_pk(app_id, channel_id)))
+                .consistent_read(true)
+                .limit(1)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("read channel", e))?;
+        Ok(out.count > 0)
+    }
+
+    /// Ids of the app's channels in id order after `after`, of those that pass `filter`
+    /// (eventually consistent index; channels still being created are left out).
+    pub async fn channel_ids(
+        &self,
+        app_id: &str,
+        after: Option<&str>,
+        limit: usize,
+        filter: &ChannelFilter,
+    ) -> Result<Page<String>, Error> {
+        let mut conditions = vec!["attribute_not_exists(pending_since) OR attribute_exists(pending_rest)".to_owned()];
+        let mut values = HashMap::new();
+        for (name, attribute, value) in [
+            (":type", "channel_type", &filter.channel_type),
+            (":category", "category", &filter.category),
+            (":subcategory", "subcategory", &filter.subcategory),
+        ] {
+            if let Some(v) = value {
+                conditions.push(format!("{attribute} = {name}"));
+                values.insert(name.to_owned(), s(v));
+            }
+        }
+        let expr = conditions
+            .iter()
+            .map(|c| format!("({c})"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        self.index_page_where(
+            keys::channels_index(app_id),
+            after,
+            limit,
+            Some((expr, values)),
+            |i| item_key_of(&i),
+        )
+        .await
+    }
+}
+
+fn item_key_of(item: &Item) -> Result<String, Error> {
+    match item.get("gsi1sk") {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(Error::Internal("index item without gsi1sk".into())),
+    }
+}
