@@ -200,6 +200,78 @@ impl Membership {
     }
 }
 
+/// One write of a membership change, for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberWrite {
+    /// A new membership (refused if one exists).
+    Join(String),
+    /// Remove a membership (refused if there is none).
+    Leave(String),
+    /// Record a ban.
+    Ban(String),
+    /// Remove a ban, if any.
+    Unban(String),
+    /// Mute a member until the time given (ms; 0 without end). Refused for a non-member.
+    Mute(String, i64),
+    /// Lift a member's mute. Refused for a non-member.
+    Unmute(String),
+}
+
+impl MemberWrite {
+    pub fn user_id(&self) -> &str {
+        match self {
+            MemberWrite::Join(u)
+            | MemberWrite::Leave(u)
+            | MemberWrite::Ban(u)
+            | MemberWrite::Unban(u)
+            | MemberWrite::Mute(u, _)
+            | MemberWrite::Unmute(u) => u,
+        }
+    }
+}
+
+/// Applies the writes of a pending change to a channel as read, so readers see the change
+/// as done from its first commit.
+pub fn apply_pending(
+    members: &mut Vec<Membership>,
+    bans: &mut Vec<Ban>,
+    rest: &[MemberWrite],
+    since: i64,
+) {
+    for w in rest {
+        match w {
+            MemberWrite::Join(u) => {
+                if let Err(at) = members.binary_search_by(|m| m.user_id.cmp(u)) {
+                    members.insert(at, Membership::new(u.clone(), since));
+                }
+            }
+            MemberWrite::Leave(u) => members.retain(|m| &m.user_id != u),
+            MemberWrite::Ban(u) => {
+                if let Err(at) = bans.binary_search_by(|b| b.user_id.cmp(u)) {
+                    bans.insert(
+                        at,
+                        Ban {
+                            user_id: u.clone(),
+                            created_at: since,
+                        },
+                    );
+                }
+            }
+            MemberWrite::Unban(u) => bans.retain(|b| &b.user_id != u),
+            MemberWrite::Mute(u, t) => {
+                if let Some(m) = members.iter_mut().find(|m| &m.user_id == u) {
+                    m.mute_expires_at = Some(*t);
+                }
+            }
+            MemberWrite::Unmute(u) => {
+                if let Some(m) = members.iter_mut().find(|m| &m.user_id == u) {
+                    m.mute_expires_at = None;
+                }
+            }
+        }
+    }
+}
+
 /// A user banned from a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ban {
@@ -233,6 +305,9 @@ pub struct ChannelMembers {
     pub bans: Vec<Ban>,
     /// The channel's ban counter as read (see `store::members`).
     pub ban_seq: i64,
+    /// The writes still to make of a change between its transactions (applied to `members` and
+    /// `bans` already), and when it was made.
+    pub pending: Option<(i64, Vec<MemberWrite>)>,
     /// A membership change too large for one transaction is still being written; it is
     /// shown as done, and other changes wait until it is (`Store::finish_pending`).
     pub unfinished: bool,

@@ -86,12 +86,20 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
         let channel_type = shared::model::ChannelType::parse(text(channel, "channel_type"))
             .expect("stored channel type");
         if channel.contains_key("deleted_at") {
-            assert_eq!(text(channel, "gsi1pk"), keys::CLEANUP_INDEX, "{pk}: tombstone");
+            assert_eq!(
+                text(channel, "gsi1pk"),
+                keys::CLEANUP_INDEX,
+                "{pk}: tombstone"
+            );
             census.deleting.insert(channel_id, items.len() - 1);
             continue;
         }
         if channel.contains_key("gsi1pk") {
-            assert_eq!(text(channel, "gsi1pk"), keys::channels_index(app_id), "{pk}");
+            assert_eq!(
+                text(channel, "gsi1pk"),
+                keys::channels_index(app_id),
+                "{pk}"
+            );
             assert_eq!(text(channel, "gsi1sk"), channel_id, "{pk}");
         }
         let (bans, items): (Vec<&Item>, Vec<&Item>) = items

@@ -24,7 +24,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::Value;
 use shared::lambda::{Ctx, Services, handle};
-use shared::model::{App, RateLimits, User, UserSecrets, now_ms};
+use shared::model::{App, ChannelType, RateLimits, User, UserSecrets, now_ms};
 use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
 
@@ -390,6 +390,78 @@ impl TestApp {
             }
         }))
         .await;
+        self.calls.take();
+    }
+
+    /// Files `count` memberships (`m000000`, ...) straight into a channel's partition and sets
+    /// its member count to match: a channel of any size without a request per member (the
+    /// users need not exist; super channels never read member profiles). BatchWriteItem in
+    /// parallel waves.
+    pub async fn seed_members(&self, channel_id: &str, channel_type: ChannelType, count: usize) {
+        use aws_sdk_dynamodb::types::{AttributeValue as A, PutRequest, WriteRequest};
+        let store = self.store();
+        let pk = shared::store::keys::channel_pk(&self.app_id, channel_id);
+        let now = now_ms().to_string();
+        let ids: Vec<String> = (0..count).map(|i| format!("m{i:06}")).collect();
+        let requests: Vec<WriteRequest> = ids
+            .iter()
+            .map(|id| {
+                let item = HashMap::from([
+                    ("pk".to_owned(), A::S(pk.clone())),
+                    (
+                        "sk".to_owned(),
+                        A::S(shared::store::keys::member_sk(channel_type, id)),
+                    ),
+                    (
+                        "gsi1pk".to_owned(),
+                        A::S(shared::store::keys::user_channels_index(&self.app_id, id)),
+                    ),
+                    ("gsi1sk".to_owned(), A::S(channel_id.to_owned())),
+                    ("entity".to_owned(), A::S("membership".into())),
+                    ("channel_id".to_owned(), A::S(channel_id.to_owned())),
+                    ("user_id".to_owned(), A::S(id.clone())),
+                    ("member_info".to_owned(), A::M(HashMap::new())),
+                    ("last_read_at".to_owned(), A::N("0".into())),
+                    ("last_sent_at".to_owned(), A::N("0".into())),
+                    ("created_at".to_owned(), A::N(now.clone())),
+                    ("updated_at".to_owned(), A::N(now.clone())),
+                ]);
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        for wave in batches.chunks(16) {
+            futures::future::join_all(wave.iter().map(|batch| async move {
+                let mut pending = batch.clone();
+                while !pending.is_empty() {
+                    let out = store
+                        .client()
+                        .batch_write_item()
+                        .request_items(store.table(), pending.clone())
+                        .send()
+                        .await
+                        .expect("seed members");
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(store.table()))
+                        .unwrap_or_default();
+                }
+            }))
+            .await;
+        }
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("pk", A::S(pk))
+            .key("sk", A::S(shared::store::keys::CHANNEL_SK.into()))
+            .update_expression("SET member_count = member_count + :n")
+            .expression_attribute_values(":n", A::N(count.to_string()))
+            .send()
+            .await
+            .expect("count seeded members");
         self.calls.take();
     }
 

@@ -642,7 +642,10 @@ async fn view_channel_reads_current_profiles_and_answers_2003() {
     // One query for the channel and its memberships beside one for its bans, then one batch
     // read of the profiles.
     // (The GetItem is authentication: these test apps do not cache the app item.)
-    assert_eq!(app.calls.take(), ["GetItem", "Query", "Query", "BatchGetItem"]);
+    assert_eq!(
+        app.calls.take(),
+        ["GetItem", "Query", "Query", "BatchGetItem"]
+    );
 
     app.store()
         .update_user(

@@ -312,3 +312,208 @@ async fn no_secret_reaches_the_logs() {
         assert!(found.is_empty(), "{what} is in the log: {found:?}");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn channel_administration_over_http() {
+    let s = Stack::from_env();
+    let ok = |(status, body): (reqwest::StatusCode, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let err = |(status, body): (reqwest::StatusCode, Value), want: u16, code: &str| {
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (want, Some(code)),
+            "{body}"
+        );
+    };
+    let (owner, _, _) = user_with_secrets(&s, "adm-o").await;
+    let (a, _, _) = user_with_secrets(&s, "adm-a").await;
+    let (b, _, _) = user_with_secrets(&s, "adm-b").await;
+    let id = unique("adm-c");
+    let category = unique("cat");
+    ok(s.send(Method::POST, "channels/create", Some(json!({"channelId": id, "type": "public", "ownerId": owner, "members": [], "category": category}))).await);
+
+    // Members: add, read, list, mute, ban and back.
+    let c = ok(s
+        .send(
+            Method::POST,
+            &format!("channels/{id}/members/add"),
+            Some(json!({"members": [a, b]})),
+        )
+        .await);
+    assert_eq!(c["channel"]["memberCount"], 3);
+    err(
+        s.send(
+            Method::POST,
+            &format!("channels/{id}/members/add"),
+            Some(json!({"members": [a]})),
+        )
+        .await,
+        409,
+        "2008",
+    );
+    let m = ok(s
+        .send(Method::GET, &format!("channels/{id}/members/{a}"), None)
+        .await);
+    assert_eq!(m["member"]["id"], a.as_str());
+    let list = ok(s
+        .send(Method::GET, &format!("channels/{id}/members?limit=2"), None)
+        .await);
+    assert_eq!(list["members"].as_array().unwrap().len(), 2);
+    assert_eq!(list["hasNext"], true);
+    let c = ok(s
+        .send(
+            Method::POST,
+            &format!("channels/{id}/members/mute"),
+            Some(json!({"members": [a], "expireInMinutes": 5})),
+        )
+        .await);
+    assert_eq!(c["channel"]["mutedUsers"][0]["id"], a.as_str());
+    let muted = ok(s
+        .send(Method::GET, &format!("channels/{id}/members/muted"), None)
+        .await);
+    assert_eq!(muted["members"][0]["id"], a.as_str());
+    ok(s.send(
+        Method::POST,
+        &format!("channels/{id}/members/unmute"),
+        Some(json!({"members": [a]})),
+    )
+    .await);
+    err(
+        s.send(
+            Method::POST,
+            &format!("channels/{id}/members/mute"),
+            Some(json!({"members": [owner]})),
+        )
+        .await,
+        403,
+        "2028",
+    );
+    let c = ok(s
+        .send(
+            Method::POST,
+            &format!("channels/{id}/members/ban"),
+            Some(json!({"members": [b]})),
+        )
+        .await);
+    assert_eq!(c["channel"]["bannedUsers"][0]["id"], b.as_str());
+    let banned = ok(s
+        .send(Method::GET, &format!("channels/{id}/members/banned"), None)
+        .await);
+    assert_eq!(banned["users"][0]["id"], b.as_str());
+    err(
+        s.send(
+            Method::POST,
+            &format!("channels/{id}/members/add"),
+            Some(json!({"members": [b]})),
+        )
+        .await,
+        403,
+        "2017",
+    );
+    ok(s.send(
+        Method::POST,
+        &format!("channels/{id}/members/unban"),
+        Some(json!({"members": [b]})),
+    )
+    .await);
+    let c = ok(s
+        .send(
+            Method::POST,
+            &format!("channels/{id}/members/remove"),
+            Some(json!({"members": [a]})),
+        )
+        .await);
+    assert_eq!(c["channel"]["memberCount"], 1);
+    err(
+        s.send(
+            Method::POST,
+            &format!("channels/{id}/members/remove"),
+            Some(json!({"members": [owner]})),
+        )
+        .await,
+        403,
+        "2007",
+    );
+
+    // Update and ownership transfer, freeze, the app's list.
+    ok(s.send(
+        Method::POST,
+        &format!("channels/{id}/members/add"),
+        Some(json!({"members": [a]})),
+    )
+    .await);
+    let c = ok(s
+        .send(
+            Method::PUT,
+            &format!("channels/{id}"),
+            Some(json!({"name": "Renamed", "ownerId": a})),
+        )
+        .await);
+    assert_eq!(
+        (
+            c["channel"]["name"].clone(),
+            c["channel"]["ownerId"].clone()
+        ),
+        (json!("Renamed"), json!(a))
+    );
+    err(
+        s.send(
+            Method::PUT,
+            &format!("channels/{id}"),
+            Some(json!({"ownerId": a})),
+        )
+        .await,
+        403,
+        "2030",
+    );
+    assert_eq!(
+        ok(s.send(Method::POST, &format!("channels/{id}/freeze"), None)
+            .await),
+        json!({})
+    );
+    assert_eq!(
+        ok(s.send(Method::GET, &format!("channels/{id}"), None).await)["channel"]["isFrozen"],
+        true
+    );
+    ok(
+        s.send(Method::POST, &format!("channels/{id}/unfreeze"), None)
+            .await,
+    );
+    let listed = ok(s
+        .send(Method::GET, &format!("channels?category={category}"), None)
+        .await);
+    assert_eq!(listed["channels"][0]["id"], id.as_str(), "{listed}");
+    let theirs = ok(s
+        .send(
+            Method::GET,
+            &format!("users/{a}/channels?category={category}"),
+            None,
+        )
+        .await);
+    assert_eq!(theirs["channels"][0]["id"], id.as_str(), "{theirs}");
+
+    // Delete: gone at once, then 2003 once nothing is left.
+    assert_eq!(
+        ok(s.send(Method::DELETE, &format!("channels/{id}"), None)
+            .await),
+        json!({})
+    );
+    err(
+        s.send(Method::GET, &format!("channels/{id}"), None).await,
+        404,
+        "2003",
+    );
+    err(
+        s.send(Method::DELETE, &format!("channels/{id}"), None)
+            .await,
+        404,
+        "2003",
+    );
+    let listed = ok(s
+        .send(Method::GET, &format!("channels?category={category}"), None)
+        .await);
+    assert_eq!(listed["channels"], json!([]));
+}

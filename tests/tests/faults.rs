@@ -21,10 +21,14 @@ enum Op {
     BotsDelete,
     BotsJoin,
     BotsLeave,
+    ChannelsUpdate,
+    ChannelsDelete,
+    MembersAdd,
+    MembersBan,
 }
 
 impl Op {
-    const ALL: [Op; 8] = [
+    const ALL: [Op; 12] = [
         Op::UsersCreate,
         Op::UsersUpdate,
         Op::ChannelsCreate,
@@ -33,6 +37,10 @@ impl Op {
         Op::BotsDelete,
         Op::BotsJoin,
         Op::BotsLeave,
+        Op::ChannelsUpdate,
+        Op::ChannelsDelete,
+        Op::MembersAdd,
+        Op::MembersBan,
     ];
 
     /// The DynamoDB call that writes.
@@ -41,7 +49,13 @@ impl Op {
             Op::UsersCreate | Op::BotsCreate => "PutItem",
             Op::UsersUpdate | Op::BotsUpdate => "UpdateItem",
             Op::BotsDelete => "DeleteItem",
-            Op::ChannelsCreate | Op::BotsJoin | Op::BotsLeave => "TransactWriteItems",
+            Op::ChannelsDelete => "UpdateItem",
+            Op::ChannelsCreate
+            | Op::BotsJoin
+            | Op::BotsLeave
+            | Op::ChannelsUpdate
+            | Op::MembersAdd
+            | Op::MembersBan => "TransactWriteItems",
         }
     }
 }
@@ -59,7 +73,7 @@ async fn post(
 
 /// Users owner and m1, bot b1, channel c1 (owner, m1); b1 in c1 where the operation needs it.
 async fn setup(app: &TestApp, op: Op) {
-    app.add_users(&["owner", "m1"]).await;
+    app.add_users(&["owner", "m1", "m2"]).await;
     let ok = |r: Reply| assert_eq!(r.status, 200, "setup: {}", r.body);
     ok(post(
         app,
@@ -77,7 +91,7 @@ async fn setup(app: &TestApp, op: Op) {
         Some(json!({"channelId": "c1", "type": "public", "ownerId": "owner", "members": ["m1"]})),
     )
     .await);
-    if matches!(op, Op::BotsLeave | Op::BotsDelete) {
+    if matches!(op, Op::BotsLeave | Op::BotsDelete | Op::ChannelsDelete) {
         ok(post(
             app,
             "bots-join",
@@ -104,6 +118,13 @@ async fn run(app: &TestApp, op: Op) -> Reply {
         Op::BotsDelete => post(app, "bots-delete", Method::DELETE, "/v1.4/api/bots/b1", None).await,
         Op::BotsJoin => post(app, "bots-join", Method::POST, "/v1.4/api/bots/b1/channels/c1/join", None).await,
         Op::BotsLeave => post(app, "bots-leave", Method::POST, "/v1.4/api/bots/b1/channels/c1/leave", None).await,
+        Op::ChannelsUpdate => post(app, "channels-update", Method::PUT, "/v1.4/api/channels/c1",
+            Some(json!({"name": "renamed", "ownerId": "m1"}))).await,
+        Op::ChannelsDelete => post(app, "channels-delete", Method::DELETE, "/v1.4/api/channels/c1", None).await,
+        Op::MembersAdd => post(app, "channels-members-add", Method::POST, "/v1.4/api/channels/c1/members/add",
+            Some(json!({"members": ["m2"]}))).await,
+        Op::MembersBan => post(app, "channels-members-ban", Method::POST, "/v1.4/api/channels/c1/members/ban",
+            Some(json!({"members": ["m1"]}))).await,
     }
 }
 
@@ -150,6 +171,29 @@ async fn check_applied(app: &TestApp, op: Op) {
             assert!(bots_in_c1.is_empty(), "swept from c1: {bots_in_c1:?}");
         }
         Op::BotsJoin => assert_eq!(bots_in_c1, ["b1"]),
+        Op::ChannelsUpdate => {
+            let r = post(
+                app,
+                "channels-get",
+                Method::GET,
+                "/v1.4/api/channels/c1",
+                None,
+            )
+            .await;
+            assert_eq!(r.body["channel"]["name"], "renamed");
+            assert_eq!(r.body["channel"]["ownerId"], "m1");
+        }
+        Op::ChannelsDelete => {
+            assert!(
+                !census.channels.contains_key("c1") && census.deleting.is_empty(),
+                "{census:?}"
+            );
+        }
+        Op::MembersAdd => assert_eq!(census.channels["c1"], 3),
+        Op::MembersBan => {
+            assert_eq!(census.channels["c1"], 1);
+            assert_eq!(census.bans["c1"], ["m1"]);
+        }
         Op::BotsLeave => assert!(bots_in_c1.is_empty(), "{bots_in_c1:?}"),
     }
 }

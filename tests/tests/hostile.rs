@@ -156,7 +156,7 @@ async fn hostile_ids_are_1001_everywhere() {
         } else {
             bad
         };
-        let in_paths: [PathCase; 7] = [
+        let in_paths: [PathCase; 10] = [
             (
                 "users-get",
                 Method::GET,
@@ -199,6 +199,24 @@ async fn hostile_ids_are_1001_everywhere() {
                 "/v1.4/api/bots/x/channels/y/join",
                 vec![("botId", "bot"), ("channelId", channel_bad)],
             ),
+            (
+                "channels-update",
+                Method::PUT,
+                "/v1.4/api/channels/x",
+                vec![("channelId", channel_bad)],
+            ),
+            (
+                "channels-delete",
+                Method::DELETE,
+                "/v1.4/api/channels/x",
+                vec![("channelId", channel_bad)],
+            ),
+            (
+                "channels-member",
+                Method::GET,
+                "/v1.4/api/channels/x/members/y",
+                vec![("channelId", "c"), ("memberId", bad)],
+            ),
         ];
         for (function, method, path, params) in in_paths {
             let body = (method == Method::PUT).then(|| json!({}));
@@ -218,9 +236,14 @@ async fn hostile_ids_are_1001_everywhere() {
                 "users-channels",
                 "/v1.4/api/users/owner/channels?lastChannelId=",
             ),
+            ("channels-list", "/v1.4/api/channels?lastChannelId="),
+            (
+                "channels-members",
+                "/v1.4/api/channels/c/members?lastUserId=",
+            ),
         ];
         for (function, path) in in_queries {
-            let cursor = if function == "users-channels" {
+            let cursor = if matches!(function, "users-channels" | "channels-list") {
                 channel_bad
             } else {
                 bad
@@ -256,6 +279,11 @@ async fn hostile_ids_are_1001_everywhere() {
                 "bots-create",
                 "/v1.4/api/bots/create",
                 json!({"id": bad, "name": "b"}),
+            ),
+            (
+                "channels-members-add",
+                "/v1.4/api/channels/c/members/add",
+                json!({"members": ["owner", bad]}),
             ),
         ];
         for (function, path, body) in in_bodies {

@@ -66,8 +66,14 @@ async fn snapshot(a: &TestApp) -> Vec<Value> {
         ("channels-list", "/v1.4/api/channels"),
         ("channels-members", "/v1.4/api/channels/ac/members"),
         ("channels-member", "/v1.4/api/channels/ac/members/a2"),
-        ("channels-members-banned", "/v1.4/api/channels/ac/members/banned"),
-        ("channels-members-muted", "/v1.4/api/channels/ac/members/muted"),
+        (
+            "channels-members-banned",
+            "/v1.4/api/channels/ac/members/banned",
+        ),
+        (
+            "channels-members-muted",
+            "/v1.4/api/channels/ac/members/muted",
+        ),
     ] {
         let r = a
             .call_function(function, a.request(Method::GET, path, None))

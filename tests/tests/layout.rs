@@ -71,9 +71,8 @@ fn template_routes_router_and_crates_agree() {
         assert_eq!(events.len(), 1, "{name}: one route per function");
         if workers.contains(binary) {
             let e = events.values().next().unwrap();
-            assert_eq!(
+            assert!(
                 format!("{:?}", e["Properties"]["Stream"]).contains("StreamArn"),
-                true,
                 "{name}: reads the table's stream"
             );
             continue;
@@ -96,7 +95,11 @@ fn template_routes_router_and_crates_agree() {
 
     let mut deployed: BTreeSet<String> = router().into_iter().map(|r| r.function).collect();
     deployed.extend(workers);
-    assert_eq!(deployed, function_crates(), "routed functions and workers vs functions/");
+    assert_eq!(
+        deployed,
+        function_crates(),
+        "routed functions and workers vs functions/"
+    );
     for name in function_crates() {
         let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml"))
             .parse()

@@ -136,7 +136,10 @@ async fn channel_endpoints_round_trips_when_warm() {
     let r = create(dm.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let calls = app.calls.take();
-    assert_eq!(sorted(calls[..3].to_vec()), ["BatchGetItem", "Query", "Query"]);
+    assert_eq!(
+        sorted(calls[..3].to_vec()),
+        ["BatchGetItem", "Query", "Query"]
+    );
     assert_eq!(calls[3..], ["TransactWriteItems"]);
 
     // reuseChannel, existing: one parallel round, no write.
@@ -165,7 +168,10 @@ async fn channel_endpoints_round_trips_when_warm() {
     assert_eq!(r.body["channels"].as_array().unwrap().len(), 2);
     let calls = app.calls.take();
     assert_eq!(sorted(calls[..2].to_vec()), ["GetItem", "Query"]);
-    assert_eq!(calls[2..], ["Query", "Query", "Query", "Query", "BatchGetItem"]);
+    assert_eq!(
+        calls[2..],
+        ["Query", "Query", "Query", "Query", "BatchGetItem"]
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use crate::http::{json_body, ok, path_param, query_param};
 use crate::lambda::Ctx;
 use crate::openapi::params;
 use crate::validate;
-use crate::wire::{ChannelEnvelope, ChannelList, CreateChannelRequest, Empty, UpdateChannelRequest};
+use crate::wire::{
+    ChannelEnvelope, ChannelList, CreateChannelRequest, Empty, UpdateChannelRequest,
+};
 
 /// `POST /v1.4/api/channels/create`
 #[utoipa::path(
@@ -90,7 +92,11 @@ pub async fn user_channels(ctx: Ctx) -> Result<Response<Body>, Error> {
 /// `type`.
 pub(crate) fn filters(ctx: &Ctx, with_type: bool) -> Result<crate::store::ChannelFilter, Error> {
     channels::channel_filter(
-        if with_type { query_param(&ctx.req, "type") } else { None },
+        if with_type {
+            query_param(&ctx.req, "type")
+        } else {
+            None
+        },
         query_param(&ctx.req, "category"),
         query_param(&ctx.req, "subcategory"),
     )

@@ -12,9 +12,7 @@ use crate::lambda::Ctx;
 use crate::model::now_ms;
 use crate::openapi::params;
 use crate::validate;
-use crate::wire::{
-    ChannelEnvelope, MemberEnvelope, MemberList, MembersRequest, UserList,
-};
+use crate::wire::{ChannelEnvelope, MemberEnvelope, MemberList, MembersRequest, UserList};
 
 fn page_args(ctx: &Ctx) -> Result<(&str, Option<&str>, usize), Error> {
     let limit = validate::limit(

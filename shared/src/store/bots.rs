@@ -190,6 +190,7 @@ impl Store {
             .update_expression("SET bot_count = if_not_exists(bot_count, :zero) + :one")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(pending_token) \
+                 AND attribute_not_exists(deleted_at) \
                  AND (attribute_not_exists(bot_count) OR bot_count < :max)",
             )
             .expression_attribute_values(":zero", n(0))

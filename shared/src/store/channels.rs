@@ -10,12 +10,13 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::items::{ChannelItem, MembershipItem, UserItem};
-use super::members::{apply_pending, decode_pending};
+use super::members::decode_pending;
 use super::retry::{MAX_ATTEMPTS, pause, retrying, storage_error};
 use super::{Item, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{
-    Channel, ChannelMembers, ChannelType, MAX_BANS_SHOWN, Membership, Page, User, now_ms,
+    Channel, ChannelMembers, ChannelType, MAX_BANS_SHOWN, Membership, Page, User, apply_pending,
+    now_ms,
 };
 use crate::secrets::random_hex;
 
@@ -304,13 +305,13 @@ impl Store {
             return Ok(ChannelLookup::Missing);
         };
         let mut bans = bans.items;
-        let mut unfinished = false;
+        let mut pending = None;
         if let Some(since) = channel.pending_since {
             match &channel.pending_rest {
                 Some(rest) => {
                     let rest = decode_pending(rest)?;
                     apply_pending(&mut members, &mut bans, &rest, since);
-                    unfinished = true;
+                    pending = Some((since, rest));
                 }
                 None => {
                     return Ok(if self.is_abandoned(since) {
@@ -328,7 +329,8 @@ impl Store {
             bot_ids,
             bans,
             ban_seq,
-            unfinished,
+            unfinished: pending.is_some(),
+            pending,
         })))
     }
 

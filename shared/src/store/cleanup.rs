@@ -43,7 +43,10 @@ impl ChannelFilter {
             .as_deref()
             .is_none_or(|t| c.channel_type.as_str() == t)
             && self.category.as_deref().is_none_or(|v| c.category == v)
-            && self.subcategory.as_deref().is_none_or(|v| c.subcategory == v)
+            && self
+                .subcategory
+                .as_deref()
+                .is_none_or(|v| c.subcategory == v)
     }
 }
 
@@ -121,10 +124,9 @@ impl Store {
             .await
             .map_err(|e| storage_error("read deleted channel", e))?;
             let items = out.items.unwrap_or_default();
-            let Some(tombstone) = items
-                .iter()
-                .find(|i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK))
-            else {
+            let Some(tombstone) = items.iter().find(
+                |i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK),
+            ) else {
                 // No tombstone: the channel was never deleted (or is gone already); a sweep
                 // must never touch a live channel's partition.
                 return Ok(SweepOutcome::Done);
@@ -243,11 +245,10 @@ impl Store {
         let page = self
             .index_page(keys::CLEANUP_INDEX.to_owned(), None, limit, |item| {
                 let c: ChannelItem = decode(item)?;
-                let app = c
-                    .pk
-                    .strip_suffix(&format!("#CHANNEL#{}", c.channel_id))
-                    .ok_or_else(|| Error::Internal(format!("tombstone key {}", c.pk)))?
-                    .to_owned();
+                let app =
+                    c.pk.strip_suffix(&format!("#CHANNEL#{}", c.channel_id))
+                        .ok_or_else(|| Error::Internal(format!("tombstone key {}", c.pk)))?
+                        .to_owned();
                 Ok((app, c.channel_id))
             })
             .await?;
@@ -285,7 +286,9 @@ impl Store {
         limit: usize,
         filter: &ChannelFilter,
     ) -> Result<Page<String>, Error> {
-        let mut conditions = vec!["attribute_not_exists(pending_since) OR attribute_exists(pending_rest)".to_owned()];
+        let mut conditions = vec![
+            "attribute_not_exists(pending_since) OR attribute_exists(pending_rest)".to_owned(),
+        ];
         let mut values = HashMap::new();
         for (name, attribute, value) in [
             (":type", "channel_type", &filter.channel_type),

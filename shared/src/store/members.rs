@@ -21,38 +21,10 @@ use super::items::{BanItem, ChannelItem, MembershipItem, UserItem};
 use super::retry::{retrying, storage_error};
 use super::{Item, MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
 use crate::Error;
-use crate::model::{Ban, Channel, ChannelType, Membership, Page, User};
+use crate::model::{Ban, Channel, ChannelType, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
 
-/// One write of a membership change, for one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberWrite {
-    /// A new membership (refused if one exists).
-    Join(String),
-    /// Remove a membership (refused if there is none).
-    Leave(String),
-    /// Record a ban.
-    Ban(String),
-    /// Remove a ban, if any.
-    Unban(String),
-    /// Mute a member until the time given (ms; 0 without end). Refused for a non-member.
-    Mute(String, i64),
-    /// Lift a member's mute. Refused for a non-member.
-    Unmute(String),
-}
-
 impl MemberWrite {
-    pub fn user_id(&self) -> &str {
-        match self {
-            MemberWrite::Join(u)
-            | MemberWrite::Leave(u)
-            | MemberWrite::Ban(u)
-            | MemberWrite::Unban(u)
-            | MemberWrite::Mute(u, _)
-            | MemberWrite::Unmute(u) => u,
-        }
-    }
-
     /// The form kept in a pending mark (ids never contain `:`).
     fn encode(&self) -> String {
         match self {
@@ -150,7 +122,7 @@ impl Store {
         let token = random_hex(16);
         let mut actions = Vec::with_capacity(offset + first.len());
         if let Some(g) = guard {
-            let pending = (!rest.is_empty()).then(|| (token.as_str(), now, rest));
+            let pending = (!rest.is_empty()).then_some((token.as_str(), now, rest));
             actions.push(self.channel_update(app_id, &channel.id, g, pending)?);
         } else if !rest.is_empty() {
             return Err(Error::Internal(format!(
@@ -252,7 +224,10 @@ impl Store {
         };
         let channel = Channel::try_from(item)?;
         let rest = decode_pending(&rest)?;
-        tracing::warn!(channel = channel_id, "finishing a pending membership change");
+        tracing::warn!(
+            channel = channel_id,
+            "finishing a pending membership change"
+        );
         self.finish_rest(app_id, &channel, &token, rest, since)
             .await
     }
@@ -506,48 +481,6 @@ impl Store {
 
 fn encoded(writes: &[MemberWrite]) -> AttributeValue {
     AttributeValue::L(writes.iter().map(|w| s(w.encode())).collect())
-}
-
-/// Applies the writes of a pending change to a channel as read, so readers see the change
-/// as done from its first commit.
-pub(super) fn apply_pending(
-    members: &mut Vec<Membership>,
-    bans: &mut Vec<Ban>,
-    rest: &[MemberWrite],
-    since: i64,
-) {
-    for w in rest {
-        match w {
-            MemberWrite::Join(u) => {
-                if let Err(at) = members.binary_search_by(|m| m.user_id.cmp(u)) {
-                    members.insert(at, Membership::new(u.clone(), since));
-                }
-            }
-            MemberWrite::Leave(u) => members.retain(|m| &m.user_id != u),
-            MemberWrite::Ban(u) => {
-                if let Err(at) = bans.binary_search_by(|b| b.user_id.cmp(u)) {
-                    bans.insert(
-                        at,
-                        Ban {
-                            user_id: u.clone(),
-                            created_at: since,
-                        },
-                    );
-                }
-            }
-            MemberWrite::Unban(u) => bans.retain(|b| &b.user_id != u),
-            MemberWrite::Mute(u, t) => {
-                if let Some(m) = members.iter_mut().find(|m| &m.user_id == u) {
-                    m.mute_expires_at = Some(*t);
-                }
-            }
-            MemberWrite::Unmute(u) => {
-                if let Some(m) = members.iter_mut().find(|m| &m.user_id == u) {
-                    m.mute_expires_at = None;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@ mod admin;
 mod bots;
 mod channels;
 mod cleanup;
-mod members;
 pub mod items;
 pub mod keys;
+mod members;
 pub mod retry;
 pub mod schema;
 
@@ -40,12 +40,13 @@ pub struct Store {
     gate: WriteGate,
 }
 
+pub use crate::model::MemberWrite;
 pub use bots::{BotMove, MAX_BOTS_PER_CHANNEL};
 pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };
 pub use cleanup::{ChannelFilter, SweepOutcome};
-pub use members::{ChannelGuard, MemberStates, MemberWrite, Refusal};
+pub use members::{ChannelGuard, MemberStates, Refusal};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -374,7 +375,8 @@ impl Store {
         limit: usize,
         read: impl Fn(Item) -> Result<T, Error>,
     ) -> Result<Page<T>, Error> {
-        self.index_page_where(gsi1pk, after, limit, None, read).await
+        self.index_page_where(gsi1pk, after, limit, None, read)
+            .await
     }
 
     /// `index_page` of the items that pass `filter` (an expression and its values); the

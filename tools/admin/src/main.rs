@@ -217,9 +217,11 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             })
         }
         Command::Sweep { watch } => loop {
-            let swept =
-                shared::domain::channels::sweep_pending(&store, shared::domain::channels::WORKER_SWEEP)
-                    .await;
+            let swept = shared::domain::channels::sweep_pending(
+                &store,
+                shared::domain::channels::WORKER_SWEEP,
+            )
+            .await;
             match (swept, watch) {
                 (Ok(n), false) => break json!({"swept": n}),
                 (Err(e), false) => return Err(err(e)),

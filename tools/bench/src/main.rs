@@ -5,8 +5,17 @@
 //! estimated for a 128 MB Lambda. Lambda gives a function CPU in proportion to its memory,
 //! one full vCPU at 1,769 MB, so 128 MB gets 128/1769 of one: about 13.8x the single-core
 //! time measured here (an estimate that assumes this core is as fast as Lambda's).
+//!
+//! Super channel membership changes: add, mute, unmute, remove, ban, unban on a super channel
+//! of 10 members and of 100,000 (seeded straight into an in-process engine), through the
+//! same pipeline as a function; median latency and DynamoDB calls per change. The promise is
+//! that the two columns are the same.
 
 use std::time::{Duration, Instant};
+
+use lambda_http::http::Method;
+use serde_json::json;
+use talkplus_tests::TestApp;
 
 use shared::secrets::{PASSWORD_M_COST_KIB, PASSWORD_T_COST, hash_password_with, verify_password};
 
@@ -20,6 +29,92 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    passwords();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(super_channel_changes());
+}
+
+const CHANGE_RUNS: usize = 20;
+const SIZES: [usize; 2] = [10, 100_000];
+
+/// (median ms, DynamoDB calls) of each change on a super channel of `size` members.
+async fn changes_at(size: usize) -> Vec<(&'static str, f64, usize)> {
+    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
+    app.add_users(&["owner", "x"]).await;
+    let create = app
+        .call_function(
+            "channels-create",
+            app.request(
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"channelId": "s", "type": "super_public", "ownerId": "owner", "members": []})),
+            ),
+        )
+        .await;
+    assert_eq!(create.status, 200, "{}", create.body);
+    app.seed_members("s", shared::model::ChannelType::SuperPublic, size)
+        .await;
+    let ops = ["add", "mute", "unmute", "remove", "ban", "unban"];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ops.len()];
+    let mut calls = vec![0; ops.len()];
+    for _ in 0..CHANGE_RUNS {
+        // add x, mute, unmute, remove; then add, ban, unban (ban needs a member).
+        for (i, op) in ops.iter().enumerate() {
+            if *op == "ban" {
+                let r = app
+                    .call_function(
+                        "channels-members-add",
+                        app.request(
+                            Method::POST,
+                            "/v1.4/api/channels/s/members/add",
+                            Some(json!({"members": ["x"]})),
+                        ),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+            app.calls.take();
+            let started = Instant::now();
+            let r = app
+                .call_function(
+                    &format!("channels-members-{op}"),
+                    app.request(
+                        Method::POST,
+                        &format!("/v1.4/api/channels/s/members/{op}"),
+                        Some(json!({"members": ["x"]})),
+                    ),
+                )
+                .await;
+            times[i].push(started.elapsed());
+            assert_eq!(r.status, 200, "{op}: {}", r.body);
+            calls[i] = app.calls.take().len();
+        }
+    }
+    ops.iter()
+        .zip(times)
+        .zip(calls)
+        .map(|((op, t), c)| (*op, median(t).as_secs_f64() * 1000.0, c))
+        .collect()
+}
+
+async fn super_channel_changes() {
+    println!();
+    println!(
+        "| super channel change | {} members: median (ms) | calls | {} members: median (ms) | calls |",
+        SIZES[0], SIZES[1]
+    );
+    println!("|---|---|---|---|---|");
+    let small = changes_at(SIZES[0]).await;
+    let large = changes_at(SIZES[1]).await;
+    for ((op, ms_small, calls_small), (_, ms_large, calls_large)) in small.into_iter().zip(large) {
+        println!("| {op} | {ms_small:.1} | {calls_small} | {ms_large:.1} | {calls_large} |");
+    }
+}
+
+fn passwords() {
     let settings = [(19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5)];
     println!(
         "| Argon2id m (MiB) | t | median hash, this machine (ms) | est. 128 MB Lambda (ms) | chosen |"

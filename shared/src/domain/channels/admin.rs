@@ -184,9 +184,13 @@ pub async fn update(
     if let Some(o) = &new_owner {
         validate::id("ownerId", o, MAX_USER_ID_CHARS)?;
     }
-    update_with(store, app, channel_id, new_owner.as_deref(), |cm, member| {
-        plan_update(cm, member, req.clone())
-    })
+    update_with(
+        store,
+        app,
+        channel_id,
+        new_owner.as_deref(),
+        |cm, member| plan_update(cm, member, req.clone()),
+    )
     .await
 }
 
@@ -212,7 +216,10 @@ pub async fn set_frozen(
 /// Repeating a delete is harmless: `2003` only when nothing is left under the id.
 pub async fn delete(store: &Store, app: &AppId, channel_id: &str) -> Result<(), Error> {
     validate_channel_id(channel_id)?;
-    if !store.delete_channel(app.as_str(), channel_id, now_ms()).await? {
+    if !store
+        .delete_channel(app.as_str(), channel_id, now_ms())
+        .await?
+    {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     }
     sweep(store, app.as_str(), channel_id, INLINE_SWEEP).await
@@ -253,15 +260,18 @@ pub fn channel_filter(
         category: nonempty(category),
         subcategory: nonempty(subcategory),
     };
-    if let Some(t) = &filter.channel_type {
-        if ChannelType::parse(t).is_none() {
-            return Err(Error::InvalidParam(format!(
-                "type must be one of {}",
-                ChannelType::ALL.map(ChannelType::as_str).join(", ")
-            )));
-        }
+    if let Some(t) = &filter.channel_type
+        && ChannelType::parse(t).is_none()
+    {
+        return Err(Error::InvalidParam(format!(
+            "type must be one of {}",
+            ChannelType::ALL.map(ChannelType::as_str).join(", ")
+        )));
     }
-    for (name, v) in [("category", &filter.category), ("subcategory", &filter.subcategory)] {
+    for (name, v) in [
+        ("category", &filter.category),
+        ("subcategory", &filter.subcategory),
+    ] {
         if let Some(v) = v {
             validate::max_chars(name, v, MAX_CATEGORY_CHARS)?;
         }
@@ -286,7 +296,9 @@ pub async fn list(
     filter: &ChannelFilter,
 ) -> Result<Page<ChannelDetail>, Error> {
     let after = validate_last_channel_id(last_channel_id)?;
-    let ids = store.channel_ids(app.as_str(), after, limit, filter).await?;
+    let ids = store
+        .channel_ids(app.as_str(), after, limit, filter)
+        .await?;
     read_channels(store, app, ids).await
 }
 
@@ -314,7 +326,11 @@ where
         let last = page.items.last().cloned();
         let more = page.has_next;
         let read = read_channels(store, app, page).await?;
-        found.extend(read.items.into_iter().filter(|d| filter.matches(&d.channel)));
+        found.extend(
+            read.items
+                .into_iter()
+                .filter(|d| filter.matches(&d.channel)),
+        );
         if found.len() > limit {
             found.truncate(limit);
             return Ok(Page {

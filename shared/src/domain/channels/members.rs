@@ -52,7 +52,9 @@ pub fn member_ids(members: Option<Vec<String>>) -> Result<Vec<String>, Error> {
         ids.insert(id);
     }
     if ids.is_empty() {
-        return Err(Error::InvalidParam("members must name at least one user".into()));
+        return Err(Error::InvalidParam(
+            "members must name at least one user".into(),
+        ));
     }
     if ids.len() > MAX_MEMBER_IDS {
         return Err(Error::InvalidParam(format!(
@@ -127,7 +129,10 @@ pub fn plan_change(
                 ban_seq: Some(after.ban_seq),
                 bump_ban_seq: false,
             };
-            (Some(guard), ids.iter().cloned().map(MemberWrite::Join).collect())
+            (
+                Some(guard),
+                ids.iter().cloned().map(MemberWrite::Join).collect(),
+            )
         }
         MemberOp::Remove | MemberOp::Ban => {
             let ban = op == MemberOp::Ban;
@@ -206,7 +211,11 @@ pub fn plan_change(
                     None => {}
                 }
             }
-            for m in after.members.iter_mut().filter(|m| ids.contains(&m.user_id)) {
+            for m in after
+                .members
+                .iter_mut()
+                .filter(|m| ids.contains(&m.user_id))
+            {
                 m.mute_expires_at = until;
             }
             (None, writes)
@@ -258,7 +267,11 @@ pub async fn change(
             Ok(()) => return one(detail),
             // Someone changed the channel since the read: decide again on what won.
             Err(refusal) => {
-                tracing::debug!(channel = channel_id, ?refusal, "membership change refused; deciding again");
+                tracing::debug!(
+                    channel = channel_id,
+                    ?refusal,
+                    "membership change refused; deciding again"
+                );
             }
         }
     }
@@ -370,12 +383,17 @@ pub async fn member(
     let ChannelLookup::Found(cm) = lookup else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
-    // A pending change is shown as done: take the membership from the channel read then.
-    let membership = if cm.unfinished && !cm.channel.channel_type.is_super() {
-        cm.members.into_iter().find(|m| m.user_id == member_id)
-    } else {
-        states.memberships.remove(member_id)
-    };
+    // A change between its transactions is shown as done.
+    let mut found: Vec<Membership> = states.memberships.remove(member_id).into_iter().collect();
+    if let Some((since, writes)) = &cm.pending {
+        let mine: Vec<_> = writes
+            .iter()
+            .filter(|w| w.user_id() == member_id)
+            .cloned()
+            .collect();
+        crate::model::apply_pending(&mut found, &mut Vec::new(), &mine, *since);
+    }
+    let membership = found.pop();
     let membership = membership.ok_or_else(|| Error::MemberNotFound(member_id.to_owned()))?;
     Ok(Member {
         profile: states.users.remove(member_id),

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::auth::AppId;
 use crate::model::{
-    BannedUser, Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership,
-    Page, User, now_ms,
+    BannedUser, Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page,
+    User, now_ms,
 };
 use crate::secrets::{hex, random_hex};
 use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Store};
@@ -183,4 +183,3 @@ pub(crate) async fn read_channels(
         has_next: page.has_next,
     })
 }
-
