@@ -167,10 +167,15 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
             .chain(&bot_memberships)
             .copied()
             .collect();
-        let indexed = futures::future::join_all(
+        // A bounded number at a time: a channel may have thousands of members, and the
+        // engine shares two cores with the rest of the suite.
+        use futures::StreamExt;
+        let indexed: Vec<bool> = futures::stream::iter(
             all.iter()
                 .map(|m| reverse_index_has(store, text(m, "gsi1pk"), &channel_id)),
         )
+        .buffered(32)
+        .collect()
         .await;
         for (m, found) in all.iter().zip(indexed) {
             assert!(found, "no reverse-index entry for {m:?}");

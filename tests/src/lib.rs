@@ -510,6 +510,32 @@ impl TestApp {
         }
     }
 
+    /// `call_function` with a request of this app.
+    pub async fn route(
+        &self,
+        function: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_function(function, self.request(method, path, body))
+            .await
+    }
+
+    /// Creates a channel (`channels/create` with `body`); panics unless it is created.
+    pub async fn create_channel(&self, body: Value) -> Value {
+        let r = self
+            .route(
+                "channels-create",
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 200, "create: {}", r.body);
+        r.body["channel"].clone()
+    }
+
     /// Runs `handler` on `req` the way the Lambda function does.
     pub async fn call<F, Fut>(&self, handler: F, req: Request) -> Reply
     where

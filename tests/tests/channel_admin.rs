@@ -8,33 +8,8 @@ use serde_json::{Value, json};
 use shared::model::ChannelType;
 use talkplus_tests::{Reply, TestApp};
 
-async fn call(
-    app: &TestApp,
-    function: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    app.call_function(function, app.request(method, path, body))
-        .await
-}
-
-async fn create(app: &TestApp, body: Value) -> Value {
-    let r = call(
-        app,
-        "channels-create",
-        Method::POST,
-        "/v1.4/api/channels/create",
-        Some(body),
-    )
-    .await;
-    assert_eq!(r.status, 200, "create: {}", r.body);
-    r.body["channel"].clone()
-}
-
 async fn update(app: &TestApp, channel: &str, body: Value) -> Reply {
-    call(
-        app,
+    app.route(
         "channels-update",
         Method::PUT,
         &format!("/v1.4/api/channels/{channel}"),
@@ -44,8 +19,7 @@ async fn update(app: &TestApp, channel: &str, body: Value) -> Reply {
 }
 
 async fn view(app: &TestApp, channel: &str) -> Reply {
-    call(
-        app,
+    app.route(
         "channels-get",
         Method::GET,
         &format!("/v1.4/api/channels/{channel}"),
@@ -67,7 +41,7 @@ fn channel_ids(list: &Value) -> Vec<String> {
 async fn update_changes_what_it_names_and_follows_every_rule() {
     let app = TestApp::new().await;
     app.add_users(&["o", "a", "b", "x"]).await;
-    let before = create(&app, json!({"channelId": "g", "type": "invitationOnly", "invitationCode": "c0de", "ownerId": "o", "members": ["a", "b"], "category": "cat", "data": {"k": "v"}})).await;
+    let before = app.create_channel( json!({"channelId": "g", "type": "invitationOnly", "invitationCode": "c0de", "ownerId": "o", "members": ["a", "b"], "category": "cat", "data": {"k": "v"}})).await;
 
     let r = update(&app, "g", json!({"name": "New", "imageUrl": "https://img/1", "data": {"n": "1"}, "maxMemberCount": 3, "hideMessagesBeforeJoin": true, "subcategory": "sub"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -99,8 +73,7 @@ async fn update_changes_what_it_names_and_follows_every_rule() {
     assert_eq!(r.body["channel"]["ownerId"], "a", "{}", r.body);
     // The old owner can now be removed; the new one cannot.
     let remove = |who: &'static str| {
-        call(
-            &app,
+        app.route(
             "channels-members-remove",
             Method::POST,
             "/v1.4/api/channels/g/members/remove",
@@ -140,8 +113,7 @@ async fn update_changes_what_it_names_and_follows_every_rule() {
     assert_eq!(r.body["channel"]["name"], "New");
 
     // Super channels: no upper bound; -1 is unlimited; never below the count.
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "s", "type": "super_public", "ownerId": "o", "members": ["a", "b"]}),
     )
     .await;
@@ -158,44 +130,40 @@ async fn update_changes_what_it_names_and_follows_every_rule() {
 async fn freeze_and_unfreeze() {
     let app = TestApp::new().await;
     app.add_users(&["o"]).await;
-    create(
-        &app,
-        json!({"channelId": "f", "type": "public", "ownerId": "o", "members": []}),
-    )
-    .await;
-    let r = call(
-        &app,
-        "channels-freeze",
-        Method::POST,
-        "/v1.4/api/channels/f/freeze",
-        None,
-    )
-    .await;
+    app.create_channel(json!({"channelId": "f", "type": "public", "ownerId": "o", "members": []}))
+        .await;
+    let r = app
+        .route(
+            "channels-freeze",
+            Method::POST,
+            "/v1.4/api/channels/f/freeze",
+            None,
+        )
+        .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
     assert_eq!(view(&app, "f").await.body["channel"]["isFrozen"], true);
     // Freezing stops sending, not joining: members may still be added.
     app.add_users(&["a"]).await;
-    let r = call(
-        &app,
-        "channels-members-add",
-        Method::POST,
-        "/v1.4/api/channels/f/members/add",
-        Some(json!({"members": ["a"]})),
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-members-add",
+            Method::POST,
+            "/v1.4/api/channels/f/members/add",
+            Some(json!({"members": ["a"]})),
+        )
+        .await;
     assert_eq!(r.body["channel"]["isFrozen"], true, "{}", r.body);
-    let r = call(
-        &app,
-        "channels-unfreeze",
-        Method::POST,
-        "/v1.4/api/channels/f/unfreeze",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-unfreeze",
+            Method::POST,
+            "/v1.4/api/channels/f/unfreeze",
+            None,
+        )
+        .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
     assert_eq!(view(&app, "f").await.body["channel"]["isFrozen"], false);
-    call(
-        &app,
+    app.route(
         "channels-freeze",
         Method::POST,
         "/v1.4/api/channels/none/freeze",
@@ -216,12 +184,12 @@ async fn the_app_list_pages_and_filters() {
         ("c4", "super_public", "games", "chess"),
         ("c5", "public", "", ""),
     ] {
-        create(&app, json!({"channelId": id, "type": t, "members": ["u"], "category": cat, "subcategory": sub})).await;
+        app.create_channel( json!({"channelId": id, "type": t, "members": ["u"], "category": cat, "subcategory": sub})).await;
     }
     let list = |q: &str| {
         let path = format!("/v1.4/api/channels{q}");
         let app = &app;
-        async move { call(app, "channels-list", Method::GET, &path, None).await }
+        async move { app.route("channels-list", Method::GET, &path, None).await }
     };
     let r = list("?limit=2").await;
     assert_eq!(channel_ids(&r.body), ["c1", "c2"]);
@@ -266,29 +234,28 @@ async fn the_app_list_pages_and_filters() {
     }
 
     // The same filters on a user's channels and a bot's channels.
-    let r = call(
-        &app,
-        "users-channels",
-        Method::GET,
-        "/v1.4/api/users/u/channels?category=games&subcategory=chess",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "users-channels",
+            Method::GET,
+            "/v1.4/api/users/u/channels?category=games&subcategory=chess",
+            None,
+        )
+        .await;
     assert_eq!(channel_ids(&r.body), ["c1", "c4"], "{}", r.body);
-    let r = call(
-        &app,
-        "users-channels",
-        Method::GET,
-        "/v1.4/api/users/u/channels?category=games&limit=1",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "users-channels",
+            Method::GET,
+            "/v1.4/api/users/u/channels?category=games&limit=1",
+            None,
+        )
+        .await;
     assert_eq!(
         (channel_ids(&r.body), r.body["hasNext"].clone()),
         (vec!["c1".to_owned()], json!(true))
     );
-    call(
-        &app,
+    app.route(
         "bots-create",
         Method::POST,
         "/v1.4/api/bots/create",
@@ -296,69 +263,69 @@ async fn the_app_list_pages_and_filters() {
     )
     .await;
     for c in ["c1", "c3", "c4"] {
-        let r = call(
-            &app,
-            "bots-join",
-            Method::POST,
-            &format!("/v1.4/api/bots/bot/channels/{c}/join"),
+        let r = app
+            .route(
+                "bots-join",
+                Method::POST,
+                &format!("/v1.4/api/bots/bot/channels/{c}/join"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = app
+        .route(
+            "bots-channels",
+            Method::GET,
+            "/v1.4/api/bots/bot/channels?category=games",
             None,
         )
         .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-    }
-    let r = call(
-        &app,
-        "bots-channels",
-        Method::GET,
-        "/v1.4/api/bots/bot/channels?category=games",
-        None,
-    )
-    .await;
     assert_eq!(channel_ids(&r.body), ["c1", "c4"], "{}", r.body);
-    let r = call(
-        &app,
-        "bots-channels",
-        Method::GET,
-        "/v1.4/api/bots/bot/channels?category=none",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "bots-channels",
+            Method::GET,
+            "/v1.4/api/bots/bot/channels?category=none",
+            None,
+        )
+        .await;
     assert_eq!(
         (channel_ids(&r.body).len(), r.body["hasNext"].clone()),
         (0, json!(false))
     );
 
     // A deleted channel leaves every list at once.
-    let r = call(
-        &app,
-        "channels-delete",
-        Method::DELETE,
-        "/v1.4/api/channels/c1",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-delete",
+            Method::DELETE,
+            "/v1.4/api/channels/c1",
+            None,
+        )
+        .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
     assert_eq!(
         channel_ids(&list("?category=games").await.body),
         ["c2", "c4"]
     );
-    let r = call(
-        &app,
-        "users-channels",
-        Method::GET,
-        "/v1.4/api/users/u/channels",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "users-channels",
+            Method::GET,
+            "/v1.4/api/users/u/channels",
+            None,
+        )
+        .await;
     assert!(!channel_ids(&r.body).contains(&"c1".to_owned()));
-    let r = call(
-        &app,
-        "bots-channels",
-        Method::GET,
-        "/v1.4/api/bots/bot/channels",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "bots-channels",
+            Method::GET,
+            "/v1.4/api/bots/bot/channels",
+            None,
+        )
+        .await;
     assert_eq!(channel_ids(&r.body), ["c3", "c4"]);
     app.check_channels().await;
 }
@@ -369,58 +336,56 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
     let members: Vec<String> = (0..99).map(|i| format!("u{i:03}")).collect();
     app.add_users(&members).await;
     app.add_users(&["o", "banned", "x"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "d", "type": "private", "ownerId": "o", "members": members}),
     )
     .await;
     for i in 0..20 {
-        call(
-            &app,
+        app.route(
             "bots-create",
             Method::POST,
             "/v1.4/api/bots/create",
             Some(json!({"id": format!("b{i:02}")})),
         )
         .await;
-        let r = call(
-            &app,
-            "bots-join",
-            Method::POST,
-            &format!("/v1.4/api/bots/b{i:02}/channels/d/join"),
-            None,
-        )
-        .await;
+        let r = app
+            .route(
+                "bots-join",
+                Method::POST,
+                &format!("/v1.4/api/bots/b{i:02}/channels/d/join"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let r = call(
-        &app,
-        "channels-members-mute",
-        Method::POST,
-        "/v1.4/api/channels/d/members/mute",
-        Some(json!({"members": ["u001"]})),
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-members-mute",
+            Method::POST,
+            "/v1.4/api/channels/d/members/mute",
+            Some(json!({"members": ["u001"]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &app,
-        "channels-members-ban",
-        Method::POST,
-        "/v1.4/api/channels/d/members/ban",
-        Some(json!({"members": ["u002"]})),
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-members-ban",
+            Method::POST,
+            "/v1.4/api/channels/d/members/ban",
+            Some(json!({"members": ["u002"]})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.check_channels().await.channels["d"], 99);
 
-    let r = call(
-        &app,
-        "channels-delete",
-        Method::DELETE,
-        "/v1.4/api/channels/d",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-delete",
+            Method::DELETE,
+            "/v1.4/api/channels/d",
+            None,
+        )
+        .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
     view(&app, "d").await.assert_error(404, "2003");
     let census = app.check_channels().await;
@@ -429,14 +394,14 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
         "{census:?}"
     );
     // Nothing left in the reverse indexes either.
-    let r = call(
-        &app,
-        "users-channels",
-        Method::GET,
-        "/v1.4/api/users/u000/channels",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "users-channels",
+            Method::GET,
+            "/v1.4/api/users/u000/channels",
+            None,
+        )
+        .await;
     assert_eq!(r.body["channels"], json!([]));
     assert!(
         !app.store()
@@ -445,8 +410,7 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
             .unwrap()
     );
     // A repeated delete: 2003, nothing is left; the id is free again.
-    call(
-        &app,
+    app.route(
         "channels-delete",
         Method::DELETE,
         "/v1.4/api/channels/d",
@@ -454,11 +418,9 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
     )
     .await
     .assert_error(404, "2003");
-    let again = create(
-        &app,
-        json!({"channelId": "d", "type": "public", "members": ["x"]}),
-    )
-    .await;
+    let again = app
+        .create_channel(json!({"channelId": "d", "type": "public", "members": ["x"]}))
+        .await;
     assert_eq!(again["memberCount"], 1);
     assert_eq!(again["bannedUsers"], json!([]));
     assert_eq!(app.check_channels().await.channels["d"], 1);
@@ -468,8 +430,7 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
 async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
     let app = TestApp::new().await;
     app.add_users(&["o"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "huge", "type": "super_broadcast", "ownerId": "o", "members": []}),
     )
     .await;
@@ -478,14 +439,14 @@ async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
     assert_eq!(app.check_channels().await.channels["huge"], 10_001);
 
     // The request ends the channel for readers and sweeps for its budget only.
-    let r = call(
-        &app,
-        "channels-delete",
-        Method::DELETE,
-        "/v1.4/api/channels/huge",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-delete",
+            Method::DELETE,
+            "/v1.4/api/channels/huge",
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     view(&app, "huge").await.assert_error(404, "2003");
     let census = app.check_channels().await;
@@ -493,23 +454,23 @@ async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
     // While anything is left, the id is not free and a repeated delete is 200.
     if let Some(left) = census.deleting.get("huge") {
         assert!(*left > 0);
-        let r = call(
-            &app,
-            "channels-create",
-            Method::POST,
-            "/v1.4/api/channels/create",
-            Some(json!({"channelId": "huge", "type": "public", "members": []})),
-        )
-        .await;
+        let r = app
+            .route(
+                "channels-create",
+                Method::POST,
+                "/v1.4/api/channels/create",
+                Some(json!({"channelId": "huge", "type": "public", "members": []})),
+            )
+            .await;
         r.assert_error(409, "2002");
-        let r = call(
-            &app,
-            "channels-delete",
-            Method::DELETE,
-            "/v1.4/api/channels/huge",
-            None,
-        )
-        .await;
+        let r = app
+            .route(
+                "channels-delete",
+                Method::DELETE,
+                "/v1.4/api/channels/huge",
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     // The sweeper (the change stream's consumer on AWS, `talkplus-admin sweep` locally)
@@ -537,8 +498,7 @@ async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
         census.deleting.is_empty() && !census.channels.contains_key("huge"),
         "{census:?}"
     );
-    call(
-        &app,
+    app.route(
         "channels-delete",
         Method::DELETE,
         "/v1.4/api/channels/huge",
@@ -552,8 +512,7 @@ async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
 async fn a_deleted_channel_refuses_every_change() {
     let app = TestApp::new().await;
     app.add_users(&["o", "a"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "gone", "type": "public", "ownerId": "o", "members": []}),
     )
     .await;
@@ -570,8 +529,7 @@ async fn a_deleted_channel_refuses_every_change() {
         ("channels-members-ban", "ban"),
         ("channels-members-remove", "remove"),
     ] {
-        call(
-            &app,
+        app.route(
             function,
             Method::POST,
             &format!("/v1.4/api/channels/gone/members/{what}"),
@@ -583,16 +541,14 @@ async fn a_deleted_channel_refuses_every_change() {
     update(&app, "gone", json!({"name": "n"}))
         .await
         .assert_error(404, "2003");
-    call(
-        &app,
+    app.route(
         "bots-create",
         Method::POST,
         "/v1.4/api/bots/create",
         Some(json!({"id": "bb"})),
     )
     .await;
-    call(
-        &app,
+    app.route(
         "bots-join",
         Method::POST,
         "/v1.4/api/bots/bb/channels/gone/join",

@@ -14,38 +14,13 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
 }
 
-async fn call(
-    app: &TestApp,
-    function: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    app.call_function(function, app.request(method, path, body))
-        .await
-}
-
-async fn create(app: &TestApp, body: Value) -> Value {
-    let r = call(
-        app,
-        "channels-create",
-        Method::POST,
-        "/v1.4/api/channels/create",
-        Some(body),
-    )
-    .await;
-    assert_eq!(r.status, 200, "create: {}", r.body);
-    r.body["channel"].clone()
-}
-
 /// `POST /channels/{id}/members/{change}` with `members`.
 async fn change(app: &TestApp, channel: &str, what: &str, members: &[&str]) -> Reply {
     change_body(app, channel, what, json!({"members": members})).await
 }
 
 async fn change_body(app: &TestApp, channel: &str, what: &str, body: Value) -> Reply {
-    call(
-        app,
+    app.route(
         &format!("channels-members-{what}"),
         Method::POST,
         &format!("/v1.4/api/channels/{channel}/members/{what}"),
@@ -55,14 +30,14 @@ async fn change_body(app: &TestApp, channel: &str, what: &str, body: Value) -> R
 }
 
 async fn view(app: &TestApp, channel: &str) -> Value {
-    let r = call(
-        app,
-        "channels-get",
-        Method::GET,
-        &format!("/v1.4/api/channels/{channel}"),
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-get",
+            Method::GET,
+            &format!("/v1.4/api/channels/{channel}"),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "view: {}", r.body);
     r.body["channel"].clone()
 }
@@ -79,7 +54,7 @@ fn ids_of(list: &Value) -> Vec<String> {
 async fn add_follows_every_rule_and_keeps_count_and_index() {
     let app = TestApp::new().await;
     app.add_users(&["o", "a", "b", "c", "d", "x"]).await;
-    create(&app, json!({"channelId": "g", "type": "public", "ownerId": "o", "members": ["a"], "maxMemberCount": 4})).await;
+    app.create_channel( json!({"channelId": "g", "type": "public", "ownerId": "o", "members": ["a"], "maxMemberCount": 4})).await;
 
     let r = change(&app, "g", "add", &["b", "c"]).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -143,8 +118,7 @@ async fn add_follows_every_rule_and_keeps_count_and_index() {
 async fn remove_and_ban_follow_their_rules() {
     let app = TestApp::new().await;
     app.add_users(&["o", "a", "b", "c", "x"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "g", "type": "private", "ownerId": "o", "members": ["a", "b", "c"]}),
     )
     .await;
@@ -179,24 +153,24 @@ async fn remove_and_ban_follow_their_rules() {
     change(&app, "g", "add", &["b"])
         .await
         .assert_error(403, "2017");
-    let users = call(
-        &app,
-        "users-channels",
-        Method::GET,
-        "/v1.4/api/users/b/channels",
-        None,
-    )
-    .await;
+    let users = app
+        .route(
+            "users-channels",
+            Method::GET,
+            "/v1.4/api/users/b/channels",
+            None,
+        )
+        .await;
     assert_eq!(users.body["channels"], json!([]), "{}", users.body);
 
-    let banned = call(
-        &app,
-        "channels-members-banned",
-        Method::GET,
-        "/v1.4/api/channels/g/members/banned",
-        None,
-    )
-    .await;
+    let banned = app
+        .route(
+            "channels-members-banned",
+            Method::GET,
+            "/v1.4/api/channels/g/members/banned",
+            None,
+        )
+        .await;
     assert_eq!(banned.status, 200, "{}", banned.body);
     assert_eq!(ids_of(&banned.body["users"]), ["b"]);
     assert_eq!(banned.body["hasNext"], false);
@@ -220,8 +194,7 @@ async fn remove_and_ban_follow_their_rules() {
 async fn mutes_show_lift_by_themselves_and_follow_their_rules() {
     let app = TestApp::new().await;
     app.add_users(&["o", "a", "b", "x"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "g", "type": "public", "ownerId": "o", "members": ["a", "b"]}),
     )
     .await;
@@ -273,24 +246,24 @@ async fn mutes_show_lift_by_themselves_and_follow_their_rules() {
     .await;
     assert_eq!(ids_of(&r.body["channel"]["mutedUsers"]), ["a", "b"]);
     assert_eq!(r.body["channel"]["mutedUsers"][1]["muteExpiresAt"], 0);
-    let muted = call(
-        &app,
-        "channels-members-muted",
-        Method::GET,
-        "/v1.4/api/channels/g/members/muted?limit=1",
-        None,
-    )
-    .await;
+    let muted = app
+        .route(
+            "channels-members-muted",
+            Method::GET,
+            "/v1.4/api/channels/g/members/muted?limit=1",
+            None,
+        )
+        .await;
     assert_eq!(ids_of(&muted.body["members"]), ["a"]);
     assert_eq!(muted.body["hasNext"], true);
-    let muted = call(
-        &app,
-        "channels-members-muted",
-        Method::GET,
-        "/v1.4/api/channels/g/members/muted?lastUserId=a",
-        None,
-    )
-    .await;
+    let muted = app
+        .route(
+            "channels-members-muted",
+            Method::GET,
+            "/v1.4/api/channels/g/members/muted?lastUserId=a",
+            None,
+        )
+        .await;
     assert_eq!(ids_of(&muted.body["members"]), ["b"]);
     assert_eq!(muted.body["hasNext"], false);
 
@@ -329,35 +302,31 @@ async fn mutes_show_lift_by_themselves_and_follow_their_rules() {
 async fn member_list_and_member_read() {
     let app = TestApp::new().await;
     app.add_users(&ids("u", 5)).await;
-    create(
-        &app,
-        json!({"channelId": "g", "type": "public", "members": ids("u", 5)}),
-    )
-    .await;
-    let r = call(
-        &app,
-        "channels-members",
-        Method::GET,
-        "/v1.4/api/channels/g/members?limit=2",
-        None,
-    )
-    .await;
+    app.create_channel(json!({"channelId": "g", "type": "public", "members": ids("u", 5)}))
+        .await;
+    let r = app
+        .route(
+            "channels-members",
+            Method::GET,
+            "/v1.4/api/channels/g/members?limit=2",
+            None,
+        )
+        .await;
     assert_eq!(ids_of(&r.body["members"]), ["u000", "u001"]);
     assert_eq!(r.body["hasNext"], true);
-    let r = call(
-        &app,
-        "channels-members",
-        Method::GET,
-        "/v1.4/api/channels/g/members?lastUserId=u002",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-members",
+            Method::GET,
+            "/v1.4/api/channels/g/members?lastUserId=u002",
+            None,
+        )
+        .await;
     assert_eq!(ids_of(&r.body["members"]), ["u003", "u004"]);
     assert_eq!(r.body["hasNext"], false);
     assert_eq!(r.body["members"][0]["username"], "name-u003");
     for q in ["limit=0", "limit=101", "limit=x", "lastUserId=a%23b"] {
-        call(
-            &app,
+        app.route(
             "channels-members",
             Method::GET,
             &format!("/v1.4/api/channels/g/members?{q}"),
@@ -366,8 +335,7 @@ async fn member_list_and_member_read() {
         .await
         .assert_error(400, "1001");
     }
-    call(
-        &app,
+    app.route(
         "channels-members",
         Method::GET,
         "/v1.4/api/channels/none/members",
@@ -376,20 +344,19 @@ async fn member_list_and_member_read() {
     .await
     .assert_error(404, "2003");
 
-    let r = call(
-        &app,
-        "channels-member",
-        Method::GET,
-        "/v1.4/api/channels/g/members/u001",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-member",
+            Method::GET,
+            "/v1.4/api/channels/g/members/u001",
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["member"]["id"], "u001");
     assert_eq!(r.body["member"]["username"], "name-u001");
     assert_eq!(r.body["member"]["muteExpiresAt"], 0);
-    call(
-        &app,
+    app.route(
         "channels-member",
         Method::GET,
         "/v1.4/api/channels/g/members/zz",
@@ -397,8 +364,7 @@ async fn member_list_and_member_read() {
     )
     .await
     .assert_error(404, "2001");
-    call(
-        &app,
+    app.route(
         "channels-member",
         Method::GET,
         "/v1.4/api/channels/none/members/u001",
@@ -408,23 +374,20 @@ async fn member_list_and_member_read() {
     .assert_error(404, "2003");
 
     // A super channel pages through its member range.
-    create(
-        &app,
-        json!({"channelId": "s", "type": "super_public", "members": []}),
-    )
-    .await;
+    app.create_channel(json!({"channelId": "s", "type": "super_public", "members": []}))
+        .await;
     app.seed_members("s", ChannelType::SuperPublic, 150).await;
     let mut seen = Vec::new();
     let mut query = String::new();
     loop {
-        let r = call(
-            &app,
-            "channels-members",
-            Method::GET,
-            &format!("/v1.4/api/channels/s/members?limit=100{query}"),
-            None,
-        )
-        .await;
+        let r = app
+            .route(
+                "channels-members",
+                Method::GET,
+                &format!("/v1.4/api/channels/s/members?limit=100{query}"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let page = ids_of(&r.body["members"]);
         query = format!("&lastUserId={}", page.last().unwrap());
@@ -435,14 +398,14 @@ async fn member_list_and_member_read() {
     }
     assert_eq!(seen.len(), 150);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 150);
-    let r = call(
-        &app,
-        "channels-member",
-        Method::GET,
-        "/v1.4/api/channels/s/members/m000149",
-        None,
-    )
-    .await;
+    let r = app
+        .route(
+            "channels-member",
+            Method::GET,
+            "/v1.4/api/channels/s/members/m000149",
+            None,
+        )
+        .await;
     assert_eq!(r.body["member"]["id"], "m000149", "{}", r.body);
     app.check_channels().await;
 }
@@ -453,7 +416,7 @@ async fn the_cap_holds_under_thirty_concurrent_adds() {
     let users = ids("r", 30);
     app.add_users(&users).await;
     app.add_users(&ids("f", 10)).await;
-    create(&app, json!({"channelId": "cap", "type": "public", "members": ids("f", 10), "maxMemberCount": 20})).await;
+    app.create_channel( json!({"channelId": "cap", "type": "public", "members": ids("f", 10), "maxMemberCount": 20})).await;
     let replies = futures::future::join_all(
         users
             .iter()
@@ -473,8 +436,7 @@ async fn the_cap_holds_under_thirty_concurrent_adds() {
 async fn a_ban_racing_an_add_never_leaves_a_banned_member() {
     let app = TestApp::new().await;
     app.add_users(&["o", "u"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "race", "type": "public", "ownerId": "o", "members": ["u"]}),
     )
     .await;
@@ -525,8 +487,7 @@ async fn super_channel_changes_cost_the_same_at_any_size() {
     app.add_users(&["o", "n1", "n2"]).await;
     let mut costs = Vec::new();
     for (channel, size) in [("small", 10), ("large", 3_000)] {
-        create(
-            &app,
+        app.create_channel(
             json!({"channelId": channel, "type": "super_private", "ownerId": "o", "members": []}),
         )
         .await;
@@ -568,11 +529,8 @@ async fn a_hundred_members_in_one_request_all_or_nothing() {
     let app = TestApp::new().await;
     let hundred = ids("h", 100);
     app.add_users(&hundred).await;
-    create(
-        &app,
-        json!({"channelId": "big", "type": "private", "members": []}),
-    )
-    .await;
+    app.create_channel(json!({"channelId": "big", "type": "private", "members": []}))
+        .await;
     let names: Vec<&str> = hundred.iter().map(String::as_str).collect();
     app.calls.take();
     let r = change(&app, "big", "add", &names).await;
@@ -617,8 +575,7 @@ async fn a_change_cut_short_after_its_first_transaction_shows_done_and_is_finish
     let hundred = ids("h", 100);
     app.add_users(&hundred).await;
     app.add_users(&["o", "x"]).await;
-    create(
-        &app,
+    app.create_channel(
         json!({"channelId": "cut", "type": "super_public", "ownerId": "o", "members": []}),
     )
     .await;
@@ -631,14 +588,14 @@ async fn a_change_cut_short_after_its_first_transaction_shows_done_and_is_finish
     let c = view(&app, "cut").await;
     assert_eq!(c["memberCount"], 101);
     let last = hundred.last().unwrap();
-    let m = call(
-        &app,
-        "channels-member",
-        Method::GET,
-        &format!("/v1.4/api/channels/cut/members/{last}"),
-        None,
-    )
-    .await;
+    let m = app
+        .route(
+            "channels-member",
+            Method::GET,
+            &format!("/v1.4/api/channels/cut/members/{last}"),
+            None,
+        )
+        .await;
     assert_eq!(m.status, 200, "{}", m.body);
     assert_eq!(app.check_channels().await.pending, ["cut"]);
     // The next change of the channel finishes it first.

@@ -323,15 +323,36 @@ async fn member_page(
         items.truncate(limit);
         Page { items, has_next }
     };
-    let ids: Vec<String> = page.items.iter().map(|m| m.user_id.clone()).collect();
+    with_users(
+        store,
+        app,
+        page,
+        |m| &m.user_id,
+        |membership, profile| Member {
+            membership,
+            profile,
+        },
+    )
+    .await
+}
+
+/// A page of per-user items with each user's current profile: one batch read.
+async fn with_users<T, V>(
+    store: &Store,
+    app: &AppId,
+    page: Page<T>,
+    id: impl Fn(&T) -> &String,
+    make: impl Fn(T, Option<User>) -> V,
+) -> Result<Page<V>, Error> {
+    let ids: Vec<String> = page.items.iter().map(|t| id(t).clone()).collect();
     let mut users = store.users_by_id(app.as_str(), &ids).await?;
     Ok(Page {
         items: page
             .items
             .into_iter()
-            .map(|m| Member {
-                profile: users.remove(&m.user_id),
-                membership: m,
+            .map(|t| {
+                let profile = users.remove(id(&t));
+                make(t, profile)
             })
             .collect(),
         has_next: page.has_next,
@@ -417,17 +438,75 @@ pub async fn banned(
     )
     .await?;
     drop(cm);
-    let ids: Vec<String> = page.items.iter().map(|b| b.user_id.clone()).collect();
-    let mut users = store.users_by_id(app.as_str(), &ids).await?;
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|b| BannedUser {
-                profile: users.remove(&b.user_id),
-                ban: b,
-            })
-            .collect(),
-        has_next: page.has_next,
-    })
+    with_users(
+        store,
+        app,
+        page,
+        |b| &b.user_id,
+        |ban, profile| BannedUser { ban, profile },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_ids_fold_sort_and_bound() {
+        let ids = member_ids(Some(vec!["b".into(), "a".into(), "b".into()])).unwrap();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(matches!(
+            member_ids(None),
+            Err(Error::MissingParam("members"))
+        ));
+        assert!(matches!(
+            member_ids(Some(vec![])),
+            Err(Error::InvalidParam(_))
+        ));
+        assert!(matches!(
+            member_ids(Some(vec!["a/b".into()])),
+            Err(Error::InvalidParam(_))
+        ));
+        let hundred: Vec<String> = (0..100).map(|i| format!("u{i}")).collect();
+        assert_eq!(member_ids(Some(hundred.clone())).unwrap().len(), 100);
+        let mut many = hundred;
+        many.push("one-more".into());
+        assert!(matches!(
+            member_ids(Some(many)),
+            Err(Error::InvalidParam(_))
+        ));
+    }
+
+    #[test]
+    fn mute_ends_are_minutes_from_now_or_never() {
+        assert_eq!(mute_until(None, 1_000).unwrap(), 0);
+        assert_eq!(mute_until(Some(0), 1_000).unwrap(), 0);
+        assert_eq!(mute_until(Some(1), 1_000).unwrap(), 61_000);
+        assert_eq!(
+            mute_until(Some(MAX_MUTE_MINUTES), 0).unwrap(),
+            MAX_MUTE_MINUTES * 60_000
+        );
+        for bad in [-1, MAX_MUTE_MINUTES + 1] {
+            assert!(matches!(
+                mute_until(Some(bad), 0),
+                Err(Error::InvalidParam(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_mute_lifts_at_its_end() {
+        let mut m = Membership::new("u", 0);
+        assert!(!m.is_muted(5));
+        m.mute_expires_at = Some(0);
+        assert!(m.is_muted(i64::MAX));
+        assert_eq!(m.mute_expires_at_shown(5), 0);
+        m.mute_expires_at = Some(10);
+        assert!(m.is_muted(9) && !m.is_muted(10));
+        assert_eq!(
+            (m.mute_expires_at_shown(9), m.mute_expires_at_shown(10)),
+            (10, 0)
+        );
+    }
 }
