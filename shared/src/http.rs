@@ -41,7 +41,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
             ))
         }
     };
-    let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+    // JSON's own whitespace only: a form feed is not JSON, so a body of one is not empty.
+    let json_whitespace = |b: &&u8| matches!(**b, b' ' | b'\t' | b'\n' | b'\r');
+    let bytes: &[u8] = match bytes.iter().find(|b| !json_whitespace(b)) {
         None => b"{}",
         Some(b'{') => bytes,
         // serde would read a struct from a positional array; TalkPlus bodies are objects.
@@ -209,8 +211,15 @@ mod tests {
 
     #[test]
     fn empty_body_reads_as_empty_object() {
-        let b: Body1 = json_body(&req(Some("application/json"), "")).unwrap();
-        assert!(b.user_id.is_none());
+        for empty in ["", " \t\r\n"] {
+            let b: Body1 = json_body(&req(Some("application/json"), empty)).unwrap();
+            assert!(b.user_id.is_none());
+        }
+        // A form feed is whitespace to ASCII but not to JSON: not an empty body.
+        for not_json in ["\x0c", " \x0b "] {
+            let e = json_body::<Body1>(&req(None, not_json)).unwrap_err();
+            assert_eq!(e.spec().code, "1001", "{not_json:?}");
+        }
     }
 
     #[test]

@@ -404,13 +404,21 @@ pub struct UpdateChannelRequest {
     pub subcategory: Option<String>,
 }
 
-/// The body of `members/add`, `remove`, `ban`, `unban`, `mute` and `unmute`.
+/// The body of `members/add`, `remove`, `ban`, `unban` and `unmute`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembersRequest {
     #[schema(schema_with = crate::openapi::member_change_ids_schema, required = true)]
     pub members: Option<Vec<String>>,
-    /// `mute` only: minutes until the mute lifts by itself; 0 or absent: until unmuted.
+}
+
+/// The body of `members/mute`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteRequest {
+    #[schema(schema_with = crate::openapi::member_change_ids_schema, required = true)]
+    pub members: Option<Vec<String>>,
+    /// Minutes until the mute lifts by itself; 0 or absent: until unmuted.
     #[schema(minimum = 0, maximum = 525600)]
     pub expire_in_minutes: Option<i64>,
 }

@@ -12,7 +12,9 @@ use crate::lambda::Ctx;
 use crate::model::now_ms;
 use crate::openapi::params;
 use crate::validate;
-use crate::wire::{ChannelEnvelope, MemberEnvelope, MemberList, MembersRequest, UserList};
+use crate::wire::{
+    ChannelEnvelope, MemberEnvelope, MemberList, MembersRequest, MuteRequest, UserList,
+};
 
 fn page_args(ctx: &Ctx) -> Result<(&str, Option<&str>, usize), Error> {
     let limit = validate::limit(
@@ -115,15 +117,14 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     }))
 }
 
-/// The six changes: the same body, the same answer.
+/// The six changes: the same `members`, the same answer.
 async fn change(
     ctx: Ctx,
-    op: impl FnOnce(&MembersRequest) -> Result<MemberOp, Error>,
+    op: MemberOp,
+    members: Option<Vec<String>>,
 ) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
-    let mut req: MembersRequest = json_body(&ctx.req)?;
-    let op = op(&req)?;
-    let ids = member_ids(req.members.take())?;
+    let ids = member_ids(members)?;
     let detail = channels::change(&ctx.store, &ctx.app, channel_id, op, ids).await?;
     Ok(ok(&ChannelEnvelope {
         channel: detail.into(),
@@ -147,7 +148,8 @@ async fn change(
     )
 )]
 pub async fn add(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |_| Ok(MemberOp::Add)).await
+    let req: MembersRequest = json_body(&ctx.req)?;
+    change(ctx, MemberOp::Add, req.members).await
 }
 
 /// `POST /v1.4/api/channels/{channelId}/members/remove`
@@ -166,7 +168,8 @@ pub async fn add(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn remove(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |_| Ok(MemberOp::Remove)).await
+    let req: MembersRequest = json_body(&ctx.req)?;
+    change(ctx, MemberOp::Remove, req.members).await
 }
 
 /// `POST /v1.4/api/channels/{channelId}/members/ban`
@@ -185,7 +188,8 @@ pub async fn remove(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn ban(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |_| Ok(MemberOp::Ban)).await
+    let req: MembersRequest = json_body(&ctx.req)?;
+    change(ctx, MemberOp::Ban, req.members).await
 }
 
 /// `POST /v1.4/api/channels/{channelId}/members/unban`
@@ -203,7 +207,8 @@ pub async fn ban(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn unban(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |_| Ok(MemberOp::Unban)).await
+    let req: MembersRequest = json_body(&ctx.req)?;
+    change(ctx, MemberOp::Unban, req.members).await
 }
 
 /// `POST /v1.4/api/channels/{channelId}/members/mute`
@@ -212,7 +217,7 @@ pub async fn unban(ctx: Ctx) -> Result<Response<Body>, Error> {
     path = "/v1.4/api/channels/{channelId}/members/mute",
     operation_id = "channels-members-mute",
     tag = "members",
-    request_body = MembersRequest,
+    request_body = MuteRequest,
     params(params::ChannelId),
     responses(
         (status = 200, description = "The channel after the change; a mute again replaces the expiry", body = ChannelEnvelope),
@@ -222,12 +227,9 @@ pub async fn unban(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn mute(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |req| {
-        Ok(MemberOp::Mute {
-            until: mute_until(req.expire_in_minutes, now_ms())?,
-        })
-    })
-    .await
+    let req: MuteRequest = json_body(&ctx.req)?;
+    let until = mute_until(req.expire_in_minutes, now_ms())?;
+    change(ctx, MemberOp::Mute { until }, req.members).await
 }
 
 /// `POST /v1.4/api/channels/{channelId}/members/unmute`
@@ -245,5 +247,6 @@ pub async fn mute(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn unmute(ctx: Ctx) -> Result<Response<Body>, Error> {
-    change(ctx, |_| Ok(MemberOp::Unmute)).await
+    let req: MembersRequest = json_body(&ctx.req)?;
+    change(ctx, MemberOp::Unmute, req.members).await
 }
