@@ -4,7 +4,8 @@ use lambda_http::{Body, Response};
 
 use crate::Error;
 use crate::domain::channels::{
-    self, DEFAULT_MEMBER_LIST_LIMIT, MAX_MEMBER_LIST_LIMIT, MemberOp, member_ids, mute_until,
+    self, DEFAULT_MEMBER_LIST_LIMIT, MAX_MEMBER_LIST_LIMIT, MemberFilter, MemberOp, member_ids,
+    mute_until,
 };
 use crate::error::ErrorBody;
 use crate::http::{json_body, ok, path_param, query_param};
@@ -43,8 +44,12 @@ fn page_args(ctx: &Ctx) -> Result<(&str, Option<&str>, usize), Error> {
     )
 )]
 pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
+    member_list(ctx, MemberFilter::All).await
+}
+
+async fn member_list(ctx: Ctx, filter: MemberFilter) -> Result<Response<Body>, Error> {
     let (channel_id, last, limit) = page_args(&ctx)?;
-    let page = channels::members(&ctx.store, &ctx.app, channel_id, last, limit).await?;
+    let page = channels::members(&ctx.store, &ctx.app, channel_id, filter, last, limit).await?;
     Ok(ok(&MemberList {
         members: page.items.into_iter().map(Into::into).collect(),
         has_next: page.has_next,
@@ -65,12 +70,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn muted(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let (channel_id, last, limit) = page_args(&ctx)?;
-    let page = channels::muted(&ctx.store, &ctx.app, channel_id, last, limit).await?;
-    Ok(ok(&MemberList {
-        members: page.items.into_iter().map(Into::into).collect(),
-        has_next: page.has_next,
-    }))
+    member_list(ctx, MemberFilter::Muted).await
 }
 
 /// `GET /v1.4/api/channels/{channelId}/members/banned?lastUserId=&limit=`

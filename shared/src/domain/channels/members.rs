@@ -359,30 +359,28 @@ async fn with_users<T, V>(
     })
 }
 
-/// `GET /channels/{channelId}/members`.
+/// Which members a member list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFilter {
+    /// `GET /channels/{channelId}/members`.
+    All,
+    /// `GET /channels/{channelId}/members/muted`: members muted now (an expired mute is over).
+    Muted,
+}
+
+/// A page of a channel's members, in user id order.
 pub async fn members(
     store: &Store,
     app: &AppId,
     channel_id: &str,
+    filter: MemberFilter,
     last_user_id: Option<&str>,
     limit: usize,
 ) -> Result<Page<Member>, Error> {
     let after = validate_cursor(last_user_id)?;
     let cm = found(store, app, channel_id).await?;
-    member_page(store, app, cm, after, limit, None).await
-}
-
-/// `GET /channels/{channelId}/members/muted`: members muted now (an expired mute is over).
-pub async fn muted(
-    store: &Store,
-    app: &AppId,
-    channel_id: &str,
-    last_user_id: Option<&str>,
-    limit: usize,
-) -> Result<Page<Member>, Error> {
-    let after = validate_cursor(last_user_id)?;
-    let cm = found(store, app, channel_id).await?;
-    member_page(store, app, cm, after, limit, Some(now_ms())).await
+    let muted_at = (filter == MemberFilter::Muted).then(now_ms);
+    member_page(store, app, cm, after, limit, muted_at).await
 }
 
 /// `GET /channels/{channelId}/members/{memberId}`: the channel and the membership read in
