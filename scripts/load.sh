@@ -12,4 +12,4 @@ setup_cargo_lambda
 log "starting the local stack"
 RUST_LOG=warn start_stack "$ROOT/target/load-stack.log"
 log "load: ${LOAD_REQUESTS:-5000} requests from 32 clients"
-LOAD_REQUESTS=${LOAD_REQUESTS:-5000} cargo test --workspace --test load -- --ignored --nocapture
+LOAD_REQUESTS=${LOAD_REQUESTS:-5000} cargo test -p talkplus-tests --test load -- --ignored --nocapture

@@ -40,9 +40,7 @@ setsid java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/Dyna
     -inMemory -disableTelemetry -port "$ddb_port" >"$ROOT/target/dynamodb-local.log" 2>&1 &
 ddb_pid=$!
 wait_port "$ddb_port" 60
-# `--workspace --test '*'` (the tests crate's integration tests) rather than `-p`: the same
-# feature set as the run above, so nothing is compiled again.
-TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" cargo test --workspace --test '*'
+TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port" cargo test -p talkplus-tests
 stop_group "$ddb_pid"
 ddb_pid=""
 
@@ -51,16 +49,16 @@ stack_log="$ROOT/target/e2e-stack.log"
 FUNCTION_LOG_LEVEL=trace start_stack "$stack_log"
 
 log "end-to-end tests through the local stack"
-cargo test --workspace --test e2e -- --ignored --skip no_secret_reaches_the_logs
+cargo test -p talkplus-tests --test e2e -- --ignored --skip no_secret_reaches_the_logs
 
 log "fuzzing every operation of openapi.yaml (schemathesis)"
 run_fuzz "${FUZZ_EXAMPLES:-50}"
 
 log "load: ${LOAD_REQUESTS:-600} requests from 32 clients"
-LOAD_REQUESTS=${LOAD_REQUESTS:-600} cargo test --workspace --test load -- --ignored --nocapture
+LOAD_REQUESTS=${LOAD_REQUESTS:-600} cargo test -p talkplus-tests --test load -- --ignored --nocapture
 
 log "no secret in the logs of everything above"
-TALKPLUS_STACK_LOG="$stack_log" cargo test --workspace --test e2e -- --ignored no_secret_reaches_the_logs
+TALKPLUS_STACK_LOG="$stack_log" cargo test -p talkplus-tests --test e2e -- --ignored no_secret_reaches_the_logs
 stop_stack
 
 log "make dev stops on Ctrl-C, as a terminal sends it"
