@@ -215,21 +215,9 @@ impl Store {
         let pk = keys::channel_pk(app_id, channel_id);
         // The channel item alone first: a taken id is usually a live channel, whose
         // members (a super channel may have many) need not be read to say so.
-        let out = retrying(|| {
-            self.client
-                .get_item()
-                .table_name(self.table())
-                .key("pk", s(&pk))
-                .key("sk", s(keys::CHANNEL_SK))
-                .consistent_read(true)
-                .send()
-        })
-        .await
-        .map_err(|e| storage_error("read channel", e))?;
-        let Some(channel) = out.item else {
+        let Some(channel) = self.channel_item(app_id, channel_id).await? else {
             return Ok(false);
         };
-        let channel: ChannelItem = decode(channel)?;
         let (Some(token), Some(since)) = (channel.pending_token, channel.pending_since) else {
             return Ok(false);
         };
@@ -270,6 +258,26 @@ impl Store {
             Err(TransactError::Refused(_)) => Ok(true),
             Err(TransactError::Failed(e)) => Err(e),
         }
+    }
+
+    /// The channel item alone (tombstone or pending included), strongly consistent.
+    pub(super) async fn channel_item(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<Option<ChannelItem>, Error> {
+        let out = retrying(|| {
+            self.client
+                .get_item()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(keys::CHANNEL_SK))
+                .consistent_read(true)
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("read channel", e))?;
+        out.item.map(decode).transpose()
     }
 
     fn is_abandoned(&self, pending_since: i64) -> bool {

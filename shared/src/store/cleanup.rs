@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 
+use super::channels::item_key;
 use super::items::ChannelItem;
 use super::retry::{MAX_ATTEMPTS, condition_failed, pause, retrying, storage_error};
 use super::{Item, Store, decode, keys, s};
@@ -310,15 +311,8 @@ impl Store {
             after,
             limit,
             Some((expr, values)),
-            |i| item_key_of(&i),
+            |i| item_key(&i, "gsi1sk"),
         )
         .await
-    }
-}
-
-fn item_key_of(item: &Item) -> Result<String, Error> {
-    match item.get("gsi1sk") {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(Error::Internal("index item without gsi1sk".into())),
     }
 }

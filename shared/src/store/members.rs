@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::channels::{TransactError, action_error, item_key, membership_item, put};
-use super::items::{BanItem, ChannelItem, MembershipItem, UserItem};
+use super::items::{BanItem, MembershipItem, UserItem};
 use super::retry::{retrying, storage_error};
 use super::{Item, MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
 use crate::Error;
@@ -200,21 +200,9 @@ impl Store {
     /// Completes the pending change of a channel, if it has one (its request died or is
     /// still writing; finishing twice is harmless).
     pub async fn finish_pending(&self, app_id: &str, channel_id: &str) -> Result<(), Error> {
-        let out = retrying(|| {
-            self.client
-                .get_item()
-                .table_name(self.table())
-                .key("pk", s(keys::channel_pk(app_id, channel_id)))
-                .key("sk", s(keys::CHANNEL_SK))
-                .consistent_read(true)
-                .send()
-        })
-        .await
-        .map_err(|e| storage_error("read channel", e))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.channel_item(app_id, channel_id).await? else {
             return Ok(());
         };
-        let item: ChannelItem = decode(item)?;
         let (Some(token), Some(since), Some(rest)) = (
             item.pending_token.clone(),
             item.pending_since,

@@ -240,7 +240,7 @@ pub async fn change(
     let app_id = app.as_str();
     for _ in 0..CHANGE_ATTEMPTS {
         let now = now_ms();
-        let (lookup, states) = futures::future::try_join(
+        let (lookup, mut states) = futures::future::try_join(
             store.channel(app_id, channel_id),
             store.member_states(app_id, channel_id, &ids, op == MemberOp::Add),
         )
@@ -253,8 +253,9 @@ pub async fn change(
             continue;
         }
         let channel = cm.channel.clone();
-        let known: HashMap<String, User> = states.users.clone();
         let plan = plan_change(*cm, &states, &ids, op, now)?;
+        // The profiles just read serve the answer; they are not read again.
+        let known: HashMap<String, User> = std::mem::take(&mut states.users);
         if plan.writes.is_empty() {
             return one(add_profiles(store, app, vec![plan.after], known).await?);
         }
