@@ -56,8 +56,8 @@ admin="$ROOT/target/debug/talkplus-admin"
 "$admin" ensure-app --app-id "$TALKPLUS_DEV_APP_ID" --api-key "$TALKPLUS_DEV_API_KEY" --name dev >/dev/null
 
 # Deleted channels too large to sweep within their request are finished here, by the code
-# the change stream's sweeper (functions/channels-sweeper) runs on AWS.
-log "starting the channel sweeper"
+# the change stream's sweeper (functions/sweeper) runs on AWS.
+log "starting the sweeper (deleted channels and users)"
 setsid "$admin" sweep --watch &
 sweep_pid=$!
 
@@ -82,6 +82,13 @@ warm "$base/users/warm-up"
 warm -X PUT -d '{}' "$base/users/warm-up"
 warm -X POST -d '{}' "$base/users/create"
 warm "$base/users/warm-up/channels"
+warm -X POST -d '{}' "$base/users/login"
+warm -X PUT -d '{}' "$base/users/warm-up/password"
+warm -X DELETE "$base/users/warm-up"
+warm "$base/users/warm-up/blocked"
+for action in activate deactivate push/enable push/disable register/fcm block unblock; do
+    warm -X POST -d '{}' "$base/users/warm-up/$action"
+done
 warm -X POST -d '{}' "$base/channels/create"
 warm "$base/channels/warm-up"
 warm "$base/channels"

@@ -62,8 +62,32 @@ pub struct User {
     pub profile_image_url: String,
     pub data: BTreeMap<String, String>,
     pub disable_push_notification: bool,
+    /// A deactivated user cannot log in, own a channel or become a member; still listed.
+    pub deactivated: bool,
+    /// How many users this user blocks, and how many block this user: kept exact by every
+    /// block and unblock, so the block rules read block items only when both sides have some.
+    pub blocking: i64,
+    pub blocked_by: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl User {
+    /// A new, active user without blocks.
+    pub fn new(id: String, now: i64) -> User {
+        User {
+            id,
+            username: String::new(),
+            profile_image_url: String::new(),
+            data: BTreeMap::new(),
+            disable_push_notification: false,
+            deactivated: false,
+            blocking: 0,
+            blocked_by: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// What is stored beside a new user but never returned.
@@ -79,6 +103,7 @@ pub struct UserChanges {
     pub username: Option<String>,
     pub profile_image_url: Option<String>,
     pub data: Option<BTreeMap<String, String>>,
+    pub disable_push_notification: Option<bool>,
 }
 
 /// The seven TalkPlus channel types. A channel's type never changes after creation, which
@@ -215,6 +240,10 @@ pub enum MemberWrite {
     Mute(String, i64),
     /// Lift a member's mute. Refused for a non-member.
     Unmute(String),
+    /// Writes nothing: refused if the user is deleted (or gone) by the time the change
+    /// commits, so no membership is ever written for a deleted user. Only in a change's
+    /// first transaction (its commit point).
+    UserLive(String),
 }
 
 impl MemberWrite {
@@ -225,7 +254,8 @@ impl MemberWrite {
             | MemberWrite::Ban(u)
             | MemberWrite::Unban(u)
             | MemberWrite::Mute(u, _)
-            | MemberWrite::Unmute(u) => u,
+            | MemberWrite::Unmute(u)
+            | MemberWrite::UserLive(u) => u,
         }
     }
 }
@@ -268,6 +298,7 @@ pub fn apply_pending(
                     m.mute_expires_at = None;
                 }
             }
+            MemberWrite::UserLive(_) => {}
         }
     }
 }

@@ -41,6 +41,11 @@ pub fn hash_password_with(
         .map_err(|e| crate::Error::Internal(format!("password hashing failed: {e}")))
 }
 
+/// The hash of a password no user has, at the current costs. A login of an unknown user is
+/// verified against it, so it takes as long as a login with a wrong password: the answer's
+/// timing does not tell which users exist. (Kept in step with the costs by a test.)
+pub const UNKNOWN_USER_HASH: &str = "$argon2id$v=19$m=7168,t=5,p=1$RoL+udouD7yUQcmS4IfMNQ$ajZFL5ymjbnp1XH590AU/r1Sx2nad9jbwybQKxToxuk";
+
 pub fn verify_password(password: &str, phc: &str) -> bool {
     // Costs come from the PHC string, not from the instance.
     argon2(PASSWORD_M_COST_KIB, PASSWORD_T_COST)
@@ -146,5 +151,14 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(crate::validate::is_uri_safe(&id));
         assert_ne!(id, new_app_id());
+    }
+
+    #[test]
+    fn the_unknown_user_hash_costs_what_a_real_one_costs() {
+        let real = hash_password("x").unwrap();
+        let params = |phc: &str| phc.split('$').nth(3).unwrap().to_owned();
+        assert_eq!(params(UNKNOWN_USER_HASH), params(&real));
+        assert!(verify_password("talkplus-unknown-user", UNKNOWN_USER_HASH));
+        assert!(!verify_password("x", UNKNOWN_USER_HASH));
     }
 }

@@ -41,7 +41,7 @@ pub struct UserEnvelope {
     pub user: UserView,
 }
 
-/// `{"user": {...}, "loginToken": "..."}`, the answer to `users/create`.
+/// `{"user": {...}, "loginToken": "..."}`, the answer to `users/create` and `users/login`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedUserEnvelope {
@@ -82,6 +82,42 @@ pub struct UpdateUserRequest {
     pub profile_image_url: Option<String>,
     #[schema(schema_with = crate::openapi::data_schema)]
     pub data: Option<Value>,
+}
+
+/// `POST /users/login`. Deliberately without `Debug`: it holds a password.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub user_id: Option<String>,
+    #[schema(value_type = String, required = true, max_length = 1024)]
+    pub password: Option<String>,
+}
+
+/// `PUT /users/{userId}/password`. Deliberately without `Debug`: it holds a password.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1024)]
+    pub password: Option<String>,
+}
+
+/// `POST /users/{userId}/block` and `/unblock`: the other user.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub user_id: Option<String>,
+}
+
+/// `POST /users/{userId}/register/fcm`. Deliberately without `Debug`: it holds a push token.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterFcmRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 256)]
+    pub device_id: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 4096)]
+    pub fcm_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

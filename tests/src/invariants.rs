@@ -40,27 +40,7 @@ fn number(item: &Item, name: &str) -> i64 {
 
 /// Every item of `app_id`'s channel partitions.
 async fn channel_items(store: &Store, app_id: &str) -> Vec<Item> {
-    let prefix = keys::channel_pk(app_id, "");
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the test table");
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
+    items_with_prefix(store, keys::channel_pk(app_id, "")).await
 }
 
 /// Checks, for every channel of the app: no membership without its channel item; the
@@ -206,4 +186,115 @@ async fn reverse_index_has(store: &Store, gsi1pk: &str, channel_id: &str) -> boo
         .await
         .expect("query the reverse index");
     out.count == 1
+}
+
+/// What `check_users` found.
+#[derive(Debug, Default)]
+pub struct UserCensus {
+    /// Live user ids.
+    pub users: std::collections::BTreeSet<String>,
+    /// Deleted users still being swept: id → items left in their partition.
+    pub deleting: BTreeMap<String, usize>,
+    /// (blocker, blocked) of every block item.
+    pub blocks: std::collections::BTreeSet<(String, String)>,
+    /// User id → device ids.
+    pub devices: BTreeMap<String, Vec<String>>,
+    /// (channel id, user id) of memberships whose user is not live.
+    pub orphans: Vec<(String, String)>,
+}
+
+/// Every item of `app_id` whose partition key starts with `prefix`.
+async fn items_with_prefix(store: &Store, prefix: String) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the test table");
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// Checks the app's users: each live user's `blocking` / `blocked_by` equal the block items
+/// by and of them; every block item carries its blockers-index keys and names live users
+/// (once no deleted user is being swept); at most 20 devices a user; a deleted user's
+/// tombstone is in the cleanup index. Reports memberships whose user is not live (tests
+/// that seed memberships directly have users without items; they do not call this).
+pub async fn check_users(store: &Store, app_id: &str) -> UserCensus {
+    let mut census = UserCensus::default();
+    let items = items_with_prefix(store, keys::user_pk(app_id, "")).await;
+    let mut counts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for item in &items {
+        let sk = text(item, "sk");
+        let pk = text(item, "pk");
+        let user = pk
+            .strip_prefix(&keys::user_pk(app_id, ""))
+            .expect("user pk");
+        if sk == keys::USER_SK {
+            if item.contains_key("deleted_at") {
+                assert_eq!(text(item, "gsi1pk"), keys::CLEANUP_INDEX, "{pk}: tombstone");
+                let left = items.iter().filter(|i| text(i, "pk") == pk).count() - 1;
+                census.deleting.insert(user.to_owned(), left);
+            } else {
+                census.users.insert(user.to_owned());
+                let get = |n: &str| item.get(n).map_or(0, |_| number(item, n));
+                counts.insert(user.to_owned(), (get("blocking"), get("blocked_by")));
+            }
+        } else if let Some(target) = sk.strip_prefix(keys::BLOCK_PREFIX) {
+            assert_eq!(
+                text(item, "gsi1pk"),
+                keys::user_blockers_index(app_id, target)
+            );
+            assert_eq!(text(item, "gsi1sk"), user, "{item:?}");
+            census.blocks.insert((user.to_owned(), target.to_owned()));
+        } else if let Some(device) = sk.strip_prefix(keys::DEVICE_PREFIX) {
+            census
+                .devices
+                .entry(user.to_owned())
+                .or_default()
+                .push(device.to_owned());
+        } else {
+            panic!("unexpected item in a user partition: {item:?}");
+        }
+    }
+    for devices in census.devices.values() {
+        assert!(devices.len() <= shared::domain::users::devices::MAX_DEVICES_PER_USER);
+    }
+    if census.deleting.is_empty() {
+        for (blocker, target) in &census.blocks {
+            assert!(
+                census.users.contains(blocker) && census.users.contains(target),
+                "block {blocker} -> {target} of a user who is gone"
+            );
+        }
+        for (user, (blocking, blocked_by)) in &counts {
+            let by = census.blocks.iter().filter(|(b, _)| b == user).count() as i64;
+            let of = census.blocks.iter().filter(|(_, t)| t == user).count() as i64;
+            assert_eq!((*blocking, *blocked_by), (by, of), "block counts of {user}");
+        }
+    }
+    for m in items_with_prefix(store, keys::channel_pk(app_id, "")).await {
+        let sk = text(&m, "sk");
+        if sk.starts_with(keys::MEMBER_PREFIX) || sk.starts_with(keys::SUPER_MEMBER_PREFIX) {
+            let user = text(&m, "user_id");
+            if !census.users.contains(user) {
+                census
+                    .orphans
+                    .push((text(&m, "channel_id").to_owned(), user.to_owned()));
+            }
+        }
+    }
+    census
 }

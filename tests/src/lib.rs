@@ -177,6 +177,10 @@ pub async fn store() -> Store {
     Store::new(client, TABLE)
 }
 
+/// A deleted user's settle time in tests: long enough for the in-process engines' index,
+/// short enough that a test sees a delete finish.
+pub const TEST_SWEEP_SETTLE: Duration = Duration::from_millis(300);
+
 /// Rate limits of an app that has none.
 pub const LIMITS_OFF: RateLimits = RateLimits {
     admin: Some(0),
@@ -266,7 +270,7 @@ impl TestApp {
         rate_limits: RateLimits,
     ) -> TestApp {
         store().await;
-        let store = Store::new(client, TABLE);
+        let store = Store::new(client, TABLE).with_sweep_settle(TEST_SWEEP_SETTLE);
         let app_id = new_app_id();
         let api_key = new_secret();
         let now = now_ms();
@@ -373,13 +377,10 @@ impl TestApp {
         futures::future::join_all(ids.iter().map(|id| {
             let id = id.as_ref();
             let user = User {
-                id: id.to_owned(),
                 username: format!("name-{id}"),
                 profile_image_url: format!("https://img.test/{id}.png"),
                 data: [("k".to_owned(), id.to_owned())].into(),
-                disable_push_notification: false,
-                created_at: now,
-                updated_at: now,
+                ..User::new(id.to_owned(), now)
             };
             let secrets = secrets.clone();
             async move {
@@ -470,6 +471,11 @@ impl TestApp {
         invariants::check_channels(self.store(), &self.app_id).await
     }
 
+    /// Checks the storage invariants of this app's users (see `invariants`).
+    pub async fn check_users(&self) -> invariants::UserCensus {
+        invariants::check_users(self.store(), &self.app_id).await
+    }
+
     /// Runs `req` through the handler of the function crate named `function`, as the
     /// deployed function would. Every crate in functions/ must be here: tests that walk
     /// every route (tenant isolation) fail on a function they cannot call.
@@ -480,6 +486,17 @@ impl TestApp {
             "users-get" => self.call(users::get, req).await,
             "users-list" => self.call(users::list, req).await,
             "users-update" => self.call(users::update, req).await,
+            "users-login" => self.call(users::login, req).await,
+            "users-password" => self.call(users::password, req).await,
+            "users-activate" => self.call(users::activate, req).await,
+            "users-deactivate" => self.call(users::deactivate, req).await,
+            "users-push-enable" => self.call(users::push_enable, req).await,
+            "users-push-disable" => self.call(users::push_disable, req).await,
+            "users-register-fcm" => self.call(users::register_fcm, req).await,
+            "users-delete" => self.call(users::delete, req).await,
+            "users-block" => self.call(users::block, req).await,
+            "users-unblock" => self.call(users::unblock, req).await,
+            "users-blocked" => self.call(users::blocked, req).await,
             "users-channels" => self.call(channels::user_channels, req).await,
             "channels-create" => self.call(channels::create, req).await,
             "channels-get" => self.call(channels::get, req).await,

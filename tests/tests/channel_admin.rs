@@ -558,7 +558,7 @@ async fn a_deleted_channel_refuses_every_change() {
     .assert_error(404, "2003");
     // Only the owner's membership, from before the delete: nothing was written since.
     assert_eq!(app.check_channels().await.deleting["gone"], 1);
-    shared::domain::channels::sweep_pending(app.store(), Duration::from_secs(5))
+    shared::domain::cleanup::sweep_pending(app.store(), Duration::from_secs(5))
         .await
         .unwrap();
     assert!(

@@ -284,6 +284,35 @@ async fn no_secret_reaches_the_logs() {
         panic!("TALKPLUS_STACK_LOG must name the stack's log (run `make test`)");
     };
     let (id, password, token) = user_with_secrets(&s, "secrets").await;
+    // The other paths that carry secrets: login (a password in, a token out), a password
+    // change, a device's push token.
+    let (status, logged_in) = s
+        .send(
+            Method::POST,
+            "users/login",
+            Some(json!({"userId": id, "password": password})),
+        )
+        .await;
+    assert_eq!(status, 200, "{logged_in}");
+    let login_token = logged_in["loginToken"].as_str().unwrap().to_owned();
+    let new_password = format!("pw-{}", shared::secrets::random_hex(12));
+    let (status, _) = s
+        .send(
+            Method::PUT,
+            &format!("users/{id}/password"),
+            Some(json!({"password": new_password})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let fcm_token = format!("fcm-{}", shared::secrets::random_hex(16));
+    let (status, _) = s
+        .send(
+            Method::POST,
+            &format!("users/{id}/register/fcm"),
+            Some(json!({"deviceId": "phone", "fcmToken": fcm_token})),
+        )
+        .await;
+    assert_eq!(status, 200);
     let wrong_key = format!("wrong-{}", shared::secrets::random_hex(12));
     let (status, _) = s
         .send_as(&wrong_key, Method::GET, &format!("users/{id}"), None)
@@ -302,6 +331,9 @@ async fn no_secret_reaches_the_logs() {
         ("the dev API key", s.api_key.as_str()),
         ("a password", password.as_str()),
         ("a login token", token.as_str()),
+        ("a login token from login", login_token.as_str()),
+        ("a new password", new_password.as_str()),
+        ("an FCM token", fcm_token.as_str()),
         ("a wrong API key", wrong_key.as_str()),
     ] {
         let found: Vec<&&str> = lines
@@ -516,4 +548,191 @@ async fn channel_administration_over_http() {
         .send(Method::GET, &format!("channels?category={category}"), None)
         .await);
     assert_eq!(listed["channels"], json!([]));
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn user_administration_over_http() {
+    let s = Stack::from_env();
+    let ok = |(status, body): (reqwest::StatusCode, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let err = |(status, body): (reqwest::StatusCode, Value), want: u16, code: &str| {
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (want, Some(code)),
+            "{body}"
+        );
+    };
+    let (u, password, _) = user_with_secrets(&s, "adm-u").await;
+    let (o, _, _) = user_with_secrets(&s, "adm-o").await;
+    let (x, _, _) = user_with_secrets(&s, "adm-x").await;
+
+    // Login and password.
+    let login = |user: String, password: String| {
+        let s = &s;
+        async move {
+            s.send(
+                Method::POST,
+                "users/login",
+                Some(json!({"userId": user, "password": password})),
+            )
+            .await
+        }
+    };
+    let body = ok(login(u.clone(), password.clone()).await);
+    assert_eq!(body["user"]["id"], u.as_str());
+    assert_eq!(body["loginToken"].as_str().map(str::len), Some(64));
+    err(login(u.clone(), "wrong".into()).await, 401, "3008");
+    err(login(unique("nobody"), "pw".into()).await, 404, "3003");
+    ok(s.send(
+        Method::PUT,
+        &format!("users/{u}/password"),
+        Some(json!({"password": "second"})),
+    )
+    .await);
+    err(login(u.clone(), password.clone()).await, 401, "3008");
+    ok(login(u.clone(), "second".into()).await);
+
+    // Activation.
+    assert_eq!(
+        ok(s.send(Method::POST, &format!("users/{u}/deactivate"), None)
+            .await),
+        json!({})
+    );
+    err(login(u.clone(), "second".into()).await, 403, "3010");
+    ok(s.send(Method::GET, &format!("users/{u}"), None).await);
+    ok(s.send(Method::POST, &format!("users/{u}/activate"), None)
+        .await);
+    ok(login(u.clone(), "second".into()).await);
+
+    // Push and devices.
+    let body = ok(s
+        .send(Method::POST, &format!("users/{u}/push/disable"), None)
+        .await);
+    assert_eq!(body["user"]["disablePushNotification"], true);
+    let body = ok(s
+        .send(Method::POST, &format!("users/{u}/push/enable"), None)
+        .await);
+    assert_eq!(body["user"]["disablePushNotification"], false);
+    ok(s.send(
+        Method::POST,
+        &format!("users/{u}/register/fcm"),
+        Some(json!({"deviceId": "d1", "fcmToken": "t1"})),
+    )
+    .await);
+    err(
+        s.send(
+            Method::POST,
+            &format!("users/{u}/register/fcm"),
+            Some(json!({"deviceId": "d1"})),
+        )
+        .await,
+        400,
+        "1002",
+    );
+
+    // Blocks and their rules.
+    err(
+        s.send(
+            Method::POST,
+            &format!("users/{o}/block"),
+            Some(json!({"userId": o})),
+        )
+        .await,
+        400,
+        "5000",
+    );
+    ok(s.send(
+        Method::POST,
+        &format!("users/{o}/block"),
+        Some(json!({"userId": x})),
+    )
+    .await);
+    ok(s.send(
+        Method::POST,
+        &format!("users/{o}/block"),
+        Some(json!({"userId": x})),
+    )
+    .await);
+    let body = ok(s
+        .send(Method::GET, &format!("users/{o}/blocked?limit=10"), None)
+        .await);
+    assert_eq!(body["users"][0]["id"], x.as_str());
+    assert_eq!(body["hasNext"], false);
+    err(
+        s.send(
+            Method::POST,
+            "channels/create",
+            Some(json!({"type": "public", "ownerId": o, "members": [x]})),
+        )
+        .await,
+        403,
+        "2019",
+    );
+    let channel = unique("adm-g");
+    ok(s.send(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": channel, "type": "public", "ownerId": o, "members": [u]})),
+    )
+    .await);
+    err(
+        s.send(
+            Method::POST,
+            &format!("channels/{channel}/members/add"),
+            Some(json!({"members": [x]})),
+        )
+        .await,
+        403,
+        "2021",
+    );
+    ok(s.send(
+        Method::POST,
+        &format!("users/{o}/unblock"),
+        Some(json!({"userId": x})),
+    )
+    .await);
+    err(
+        s.send(
+            Method::POST,
+            &format!("users/{o}/unblock"),
+            Some(json!({"userId": x})),
+        )
+        .await,
+        404,
+        "5002",
+    );
+
+    // Delete: gone at once, out of the channel, the owned channel kept without an owner.
+    assert_eq!(
+        ok(s.send(Method::DELETE, &format!("users/{o}"), None).await),
+        json!({})
+    );
+    err(
+        s.send(Method::GET, &format!("users/{o}"), None).await,
+        404,
+        "3003",
+    );
+    let c = ok(s
+        .send(Method::GET, &format!("channels/{channel}"), None)
+        .await);
+    assert_eq!(c["channel"]["ownerId"], "");
+    assert_eq!(c["channel"]["memberCount"], 1);
+    // The sweeper (`talkplus-admin sweep --watch`) finishes after the settle time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let (status, body) = s.send(Method::DELETE, &format!("users/{o}"), None).await;
+        if status == 404 {
+            assert_eq!(body["code"], "3003");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the user delete did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }

@@ -25,10 +25,14 @@ enum Op {
     ChannelsDelete,
     MembersAdd,
     MembersBan,
+    UsersLogin,
+    UsersDelete,
+    UsersBlock,
+    UsersRegisterFcm,
 }
 
 impl Op {
-    const ALL: [Op; 12] = [
+    const ALL: [Op; 16] = [
         Op::UsersCreate,
         Op::UsersUpdate,
         Op::ChannelsCreate,
@@ -41,13 +45,17 @@ impl Op {
         Op::ChannelsDelete,
         Op::MembersAdd,
         Op::MembersBan,
+        Op::UsersLogin,
+        Op::UsersDelete,
+        Op::UsersBlock,
+        Op::UsersRegisterFcm,
     ];
 
     /// The DynamoDB call that writes.
     fn write_call(self) -> &'static str {
         match self {
             Op::UsersCreate | Op::BotsCreate => "PutItem",
-            Op::UsersUpdate | Op::BotsUpdate => "UpdateItem",
+            Op::UsersUpdate | Op::BotsUpdate | Op::UsersLogin | Op::UsersDelete => "UpdateItem",
             Op::BotsDelete => "DeleteItem",
             Op::ChannelsDelete => "UpdateItem",
             Op::ChannelsCreate
@@ -55,7 +63,9 @@ impl Op {
             | Op::BotsLeave
             | Op::ChannelsUpdate
             | Op::MembersAdd
-            | Op::MembersBan => "TransactWriteItems",
+            | Op::MembersBan
+            | Op::UsersBlock
+            | Op::UsersRegisterFcm => "TransactWriteItems",
         }
     }
 }
@@ -91,6 +101,16 @@ async fn setup(app: &TestApp, op: Op) {
         Some(json!({"channelId": "c1", "type": "public", "ownerId": "owner", "members": ["m1"]})),
     )
     .await);
+    if op == Op::UsersLogin {
+        ok(post(
+            app,
+            "users-create",
+            Method::POST,
+            "/v1.4/api/users/create",
+            Some(json!({"userId": "lu", "password": "secret"})),
+        )
+        .await);
+    }
     if matches!(op, Op::BotsLeave | Op::BotsDelete | Op::ChannelsDelete) {
         ok(post(
             app,
@@ -125,12 +145,20 @@ async fn run(app: &TestApp, op: Op) -> Reply {
             Some(json!({"members": ["m2"]}))).await,
         Op::MembersBan => post(app, "channels-members-ban", Method::POST, "/v1.4/api/channels/c1/members/ban",
             Some(json!({"members": ["m1"]}))).await,
+        Op::UsersLogin => post(app, "users-login", Method::POST, "/v1.4/api/users/login",
+            Some(json!({"userId": "lu", "password": "secret"}))).await,
+        Op::UsersDelete => post(app, "users-delete", Method::DELETE, "/v1.4/api/users/m1", None).await,
+        Op::UsersBlock => post(app, "users-block", Method::POST, "/v1.4/api/users/m1/block",
+            Some(json!({"userId": "m2"}))).await,
+        Op::UsersRegisterFcm => post(app, "users-register-fcm", Method::POST, "/v1.4/api/users/m1/register/fcm",
+            Some(json!({"deviceId": "d", "fcmToken": "t"}))).await,
     }
 }
 
 /// The operation's effect is there, once.
-async fn check_applied(app: &TestApp, op: Op) {
+async fn check_applied(app: &TestApp, op: Op, reply: &Reply) {
     let census = app.check_channels().await;
+    let users = app.check_users().await;
     let bots_in_c1 = census.bots.get("c1").cloned().unwrap_or_default();
     match op {
         Op::UsersCreate => {
@@ -195,6 +223,40 @@ async fn check_applied(app: &TestApp, op: Op) {
             assert_eq!(census.bans["c1"], ["m1"]);
         }
         Op::BotsLeave => assert!(bots_in_c1.is_empty(), "{bots_in_c1:?}"),
+        Op::UsersLogin => {
+            // The token answered is the user's one current token.
+            let token = reply.body["loginToken"].as_str().expect("a login token");
+            use aws_sdk_dynamodb::types::AttributeValue as A;
+            let item = app
+                .store()
+                .client()
+                .get_item()
+                .table_name(app.store().table())
+                .key("pk", A::S(shared::store::keys::user_pk(&app.app_id, "lu")))
+                .key("sk", A::S(shared::store::keys::USER_SK.into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("user item");
+            assert_eq!(
+                item["login_token_digest"].as_s().unwrap(),
+                &shared::secrets::secret_digest(token)
+            );
+        }
+        Op::UsersDelete => {
+            assert!(
+                !users.users.contains("m1") && users.deleting.is_empty(),
+                "{users:?}"
+            );
+            assert_eq!(census.channels["c1"], 1, "m1 left c1");
+            assert!(users.orphans.is_empty());
+        }
+        Op::UsersBlock => assert_eq!(
+            users.blocks.into_iter().collect::<Vec<_>>(),
+            [("m1".to_owned(), "m2".to_owned())]
+        ),
+        Op::UsersRegisterFcm => assert_eq!(users.devices["m1"], ["d"]),
     }
 }
 
@@ -234,7 +296,7 @@ async fn one_fault_of_any_kind_is_absorbed_without_duplicates() {
     let mut wrong = Vec::new();
     for (op, fault, reply, _, app) in run_all(runs).await {
         if reply.status == 200 {
-            check_applied(&app, op).await;
+            check_applied(&app, op, &reply).await;
         } else {
             wrong.push(format!("{op:?} after one {fault:?}: {}", reply.body));
         }
@@ -260,6 +322,7 @@ async fn faults_that_do_not_stop_answer_503_in_time() {
         }
         // Whatever was applied before the faults (a lost reply applies the write) is whole.
         app.check_channels().await;
+        app.check_users().await;
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -156,7 +156,7 @@ async fn hostile_ids_are_1001_everywhere() {
         } else {
             bad
         };
-        let in_paths: [PathCase; 10] = [
+        let in_paths: [PathCase; 14] = [
             (
                 "users-get",
                 Method::GET,
@@ -173,6 +173,30 @@ async fn hostile_ids_are_1001_everywhere() {
                 "users-channels",
                 Method::GET,
                 "/v1.4/api/users/x/channels",
+                vec![("userId", bad)],
+            ),
+            (
+                "users-delete",
+                Method::DELETE,
+                "/v1.4/api/users/x",
+                vec![("userId", bad)],
+            ),
+            (
+                "users-blocked",
+                Method::GET,
+                "/v1.4/api/users/x/blocked",
+                vec![("userId", bad)],
+            ),
+            (
+                "users-password",
+                Method::PUT,
+                "/v1.4/api/users/x/password",
+                vec![("userId", bad)],
+            ),
+            (
+                "users-deactivate",
+                Method::POST,
+                "/v1.4/api/users/x/deactivate",
                 vec![("userId", bad)],
             ),
             (
@@ -231,6 +255,7 @@ async fn hostile_ids_are_1001_everywhere() {
         }
         let in_queries = [
             ("users-list", "/v1.4/api/users?lastUserId="),
+            ("users-blocked", "/v1.4/api/users/u/blocked?lastUserId="),
             ("bots-list", "/v1.4/api/bots?lastBotId="),
             (
                 "users-channels",

@@ -14,6 +14,20 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
             (Some(json!({"username": "stolen"})), 404, Some("3003"))
         }
         "users-list" | "bots-list" => (None, 200, None),
+        "users-login" => (
+            Some(json!({"userId": "a1", "password": "p"})),
+            404,
+            Some("3003"),
+        ),
+        "users-password" => (Some(json!({"password": "stolen"})), 404, Some("3003")),
+        "users-activate" | "users-deactivate" | "users-push-enable" | "users-push-disable"
+        | "users-delete" | "users-blocked" => (None, 404, Some("3003")),
+        "users-register-fcm" => (
+            Some(json!({"deviceId": "d", "fcmToken": "t"})),
+            404,
+            Some("3003"),
+        ),
+        "users-block" | "users-unblock" => (Some(json!({"userId": "a2"})), 404, Some("3003")),
         "channels-get"
         | "channels-delete"
         | "channels-freeze"
@@ -58,6 +72,7 @@ async fn snapshot(a: &TestApp) -> Vec<Value> {
         ("users-get", "/v1.4/api/users/a1"),
         ("users-get", "/v1.4/api/users/a2"),
         ("users-list", "/v1.4/api/users"),
+        ("users-blocked", "/v1.4/api/users/a1/blocked"),
         ("channels-get", "/v1.4/api/channels/ac"),
         ("users-channels", "/v1.4/api/users/a1/channels"),
         ("bots-get", "/v1.4/api/bots/ab"),
@@ -112,6 +127,15 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
     ok(a.call_function(
         "bots-join",
         a.request(Method::POST, "/v1.4/api/bots/ab/channels/ac/join", None),
+    )
+    .await);
+    ok(a.call_function(
+        "users-block",
+        a.request(
+            Method::POST,
+            "/v1.4/api/users/a1/block",
+            Some(json!({"userId": "a2"})),
+        ),
     )
     .await);
     let before = snapshot(&a).await;

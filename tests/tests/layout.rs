@@ -54,7 +54,7 @@ fn template_routes_router_and_crates_agree() {
     let workers = stream_workers(&t);
     assert_eq!(
         workers,
-        BTreeSet::from(["channels-sweeper".to_owned()]),
+        BTreeSet::from(["sweeper".to_owned()]),
         "the stream consumers"
     );
     let mut from_template = Vec::new();

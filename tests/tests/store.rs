@@ -70,13 +70,8 @@ async fn users_page_across_more_than_one_query_page() {
     let now = now_ms();
     for i in 0..120 {
         let user = shared::model::User {
-            id: format!("user{i:03}"),
-            username: String::new(),
-            profile_image_url: String::new(),
             data: data.clone(),
-            disable_push_notification: false,
-            created_at: now,
-            updated_at: now,
+            ..shared::model::User::new(format!("user{i:03}"), now)
         };
         let secrets = shared::model::UserSecrets {
             password_hash: "h".into(),

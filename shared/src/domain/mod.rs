@@ -2,4 +2,5 @@
 
 pub mod bots;
 pub mod channels;
+pub mod cleanup;
 pub mod users;

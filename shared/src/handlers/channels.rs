@@ -21,7 +21,7 @@ use crate::wire::{
     responses(
         (status = 200, description = "The new (or reused) channel", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed or out-of-limit value; `1002` `type` or `members` missing; `1011` bad `data`; `2012` `invitationOnly` without `invitationCode`; `2013` an empty `invitationCode`", body = ErrorBody),
-        (status = 403, description = "`2029` more members than `maxMemberCount`", body = ErrorBody),
+        (status = 403, description = "`2029` more members than `maxMemberCount`; `3010` the owner or a member is deactivated; `2019` the owner blocks a member; `2020` a member blocks the owner", body = ErrorBody),
         (status = 404, description = "`2000` the owner is not a user; `3003` a member is not a user", body = ErrorBody),
         (status = 409, description = "`2002` the channel id is taken; `2004` `reuseChannel` names a channel with other members", body = ErrorBody),
     )
@@ -113,7 +113,7 @@ pub(crate) fn filters(ctx: &Ctx, with_type: bool) -> Result<crate::store::Channe
     responses(
         (status = 200, description = "The channel after the change", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed or out-of-limit value, or a `subcategory` without a category; `1011` bad `data`; `2013` an empty `invitationCode` on an `invitationOnly` channel", body = ErrorBody),
-        (status = 403, description = "`2029` `maxMemberCount` below the member count; `2030` `ownerId` already owns the channel", body = ErrorBody),
+        (status = 403, description = "`2029` `maxMemberCount` below the member count; `2030` `ownerId` already owns the channel; `3010` the new owner is deactivated", body = ErrorBody),
         (status = 404, description = "`2003` no such channel; `2001` the new owner is not a member", body = ErrorBody),
     )
 )]

@@ -142,7 +142,7 @@ async fn change(
     responses(
         (status = 200, description = "The channel after the change (all added, or none)", body = ChannelEnvelope),
         (status = 400, description = "`1001` a malformed id, or more than 100; `1002` `members` missing", body = ErrorBody),
-        (status = 403, description = "`2017` a user is banned; `2029` the channel would exceed `maxMemberCount`", body = ErrorBody),
+        (status = 403, description = "`2017` a user is banned; `2029` the channel would exceed `maxMemberCount`; `3010` a user is deactivated; `2021` the owner blocks a user; `2022` a user blocks the owner", body = ErrorBody),
         (status = 404, description = "`2003` no such channel; `3003` a user does not exist", body = ErrorBody),
         (status = 409, description = "`2008` a user is already a member", body = ErrorBody),
     )

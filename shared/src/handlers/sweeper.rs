@@ -1,33 +1,36 @@
-//! The channel sweeper: not an HTTP route but the consumer of the table's change stream. A
-//! deleted channel's tombstone changes (`deleted_at` set, or `sweep_round` moved on by a run
-//! that ran out of time); each such record names a partition to sweep. Locally the same
-//! sweep runs from `talkplus-admin sweep --watch` (see scripts/dev.sh).
+//! The sweeper: not an HTTP route but the consumer of the table's change stream. A deleted
+//! channel's or user's tombstone changes (`deleted_at` set, or `sweep_round` moved on by a
+//! run that ran out of time); each such record names what to sweep. Locally the same sweep
+//! runs from `talkplus-admin sweep --watch` (see scripts/dev.sh).
 
 use serde_json::Value;
 
 use crate::Error;
-use crate::domain::channels::{WORKER_SWEEP, sweep};
-use crate::store::{Store, keys};
+use crate::domain::cleanup::{WORKER_SWEEP, sweep};
+use crate::store::{Store, Swept};
 
-/// The (app id, channel id) of each stream record about a channel tombstone.
-pub fn tombstones(event: &Value) -> Vec<(String, String)> {
+/// What each stream record about a tombstone names.
+pub fn tombstones(event: &Value) -> Vec<Swept> {
     let records = event["Records"].as_array().cloned().unwrap_or_default();
-    records
+    let mut found: Vec<Swept> = records
         .iter()
         .filter(|r| r["dynamodb"]["NewImage"]["deleted_at"].is_object())
-        .filter(|r| r["dynamodb"]["Keys"]["sk"]["S"].as_str() == Some(keys::CHANNEL_SK))
-        .filter_map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str())
-        .filter_map(|pk| pk.split_once("#CHANNEL#"))
-        .map(|(app, channel)| (app.to_owned(), channel.to_owned()))
-        .collect()
+        .filter_map(|r| {
+            let keys = &r["dynamodb"]["Keys"];
+            Swept::from_keys(keys["pk"]["S"].as_str()?, keys["sk"]["S"].as_str()?)
+        })
+        .collect();
+    // A batch may hold several changes of one tombstone; one sweep serves them all.
+    found.dedup();
+    found
 }
 
 /// Sweeps each tombstone of the batch. An error fails the batch, and the stream delivers it
 /// again: sweeping is idempotent.
 pub async fn handle(store: &Store, event: Value) -> Result<usize, Error> {
     let found = tombstones(&event);
-    for (app_id, channel_id) in &found {
-        sweep(store, app_id, channel_id, WORKER_SWEEP).await?;
+    for target in &found {
+        sweep(store, target, WORKER_SWEEP).await?;
     }
     Ok(found.len())
 }
@@ -50,9 +53,27 @@ mod tests {
                 "Keys": {"pk": {"S": "app-1#CHANNEL#c-3"}, "sk": {"S": "MEMBER#u"}},
                 "NewImage": {"deleted_at": {"N": "1"}}}},
             {"eventName": "REMOVE", "dynamodb": {
-                "Keys": {"pk": {"S": "app-1#CHANNEL#c-4"}, "sk": {"S": "CHANNEL"}}}}
+                "Keys": {"pk": {"S": "app-1#CHANNEL#c-4"}, "sk": {"S": "CHANNEL"}}}},
+            {"eventName": "MODIFY", "dynamodb": {
+                "Keys": {"pk": {"S": "app-1#USER#u-1"}, "sk": {"S": "USER"}},
+                "NewImage": {"deleted_at": {"N": "1"}}}},
+            {"eventName": "MODIFY", "dynamodb": {
+                "Keys": {"pk": {"S": "app-1#USER#u-1"}, "sk": {"S": "BLOCK#u-2"}},
+                "NewImage": {"deleted_at": {"N": "1"}}}}
         ]});
-        assert_eq!(tombstones(&event), [("app-1".to_owned(), "c-1".to_owned())]);
+        assert_eq!(
+            tombstones(&event),
+            [
+                Swept::Channel {
+                    app_id: "app-1".into(),
+                    channel_id: "c-1".into()
+                },
+                Swept::User {
+                    app_id: "app-1".into(),
+                    user_id: "u-1".into()
+                }
+            ]
+        );
         assert!(tombstones(&json!({})).is_empty());
     }
 }

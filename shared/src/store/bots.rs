@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::channels::{TransactError, action_error, item_key, put};
-use super::items::{BotItem, BotMembershipItem, UserItem};
+use super::items::{BotItem, BotMembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
+use super::users::live_user;
 use super::{Item, SetFields, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Bot, BotChanges, Page, User};
@@ -333,8 +334,9 @@ impl Store {
                 let bot = Bot::from(decode::<BotItem>(item)?);
                 bots.insert(bot.id.clone(), bot);
             } else {
-                let user = User::from(decode::<UserItem>(item)?);
-                users.insert(user.id.clone(), user);
+                if let Some(user) = live_user(item)? {
+                    users.insert(user.id.clone(), user);
+                }
             }
         }
         Ok((users, bots))

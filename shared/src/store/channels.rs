@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 
-use super::items::{ChannelItem, MembershipItem, UserItem};
+use super::items::{ChannelItem, MembershipItem};
 use super::members::decode_pending;
 use super::retry::{MAX_ATTEMPTS, pause, retrying, storage_error};
+use super::users::live_user;
 use super::{Item, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{
@@ -127,8 +128,29 @@ impl Store {
             for item in member_items {
                 actions.push(put(table, item, None)?);
             }
+            // Where they fit, the users are checked in the same transaction, so a user
+            // deleted since the read is never written into the channel. (A larger create
+            // relies on the deleted user's settle time; see `domain::users::delete`.)
+            if 2 * members.len() < MAX_TRANSACT_ACTIONS {
+                for m in members {
+                    actions.push(self.user_live_check(app_id, &m.user_id)?);
+                }
+            }
             return match self.transact("create channel", actions).await {
                 Ok(()) => Ok(()),
+                Err(TransactError::Refused(refused)) if !refused.contains(&0) => {
+                    let gone = refused
+                        .iter()
+                        .find_map(|i| i.checked_sub(1 + members.len()))
+                        .and_then(|i| members.get(i))
+                        .map(|m| m.user_id.clone())
+                        .ok_or_else(taken)?;
+                    Err(if gone == channel.owner_id {
+                        Error::ChannelOwnerNotFound(gone)
+                    } else {
+                        Error::UserNotFound(gone)
+                    })
+                }
                 Err(TransactError::Refused(_)) => Err(taken()),
                 Err(TransactError::Failed(e)) => Err(e),
             };
@@ -404,11 +426,13 @@ impl Store {
             .iter()
             .map(|id| (keys::user_pk(app_id, id), keys::USER_SK.to_owned()))
             .collect();
-        self.get_many(keys)
-            .await?
-            .into_iter()
-            .map(|i| decode::<UserItem>(i).map(|u| (u.user_id.clone(), User::from(u))))
-            .collect()
+        let mut users = HashMap::new();
+        for item in self.get_many(keys).await? {
+            if let Some(u) = live_user(item)? {
+                users.insert(u.id.clone(), u);
+            }
+        }
+        Ok(users)
     }
 
     /// The items under these (pk, sk) keys that exist: strongly consistent BatchGetItem

@@ -14,9 +14,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 
 use super::channels::item_key;
-use super::items::ChannelItem;
 use super::retry::{MAX_ATTEMPTS, condition_failed, pause, retrying, storage_error};
-use super::{Item, Store, decode, keys, s};
+use super::{Item, Store, keys, s};
 use crate::Error;
 use crate::model::{Channel, Page};
 
@@ -48,6 +47,44 @@ impl ChannelFilter {
                 .subcategory
                 .as_deref()
                 .is_none_or(|v| c.subcategory == v)
+    }
+}
+
+/// A deleted channel or user whose items are being swept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swept {
+    Channel { app_id: String, channel_id: String },
+    User { app_id: String, user_id: String },
+}
+
+impl Swept {
+    /// What a tombstone's keys name (`None` for any other item).
+    pub fn from_keys(pk: &str, sk: &str) -> Option<Swept> {
+        let (app_id, kind, id) = {
+            let mut parts = pk.splitn(3, '#');
+            (parts.next()?, parts.next()?, parts.next()?)
+        };
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        match (kind, sk) {
+            ("CHANNEL", keys::CHANNEL_SK) => Some(Swept::Channel {
+                app_id,
+                channel_id: id,
+            }),
+            ("USER", keys::USER_SK) => Some(Swept::User {
+                app_id,
+                user_id: id,
+            }),
+            _ => None,
+        }
+    }
+
+    fn tombstone_key(&self) -> (String, &'static str) {
+        match self {
+            Swept::Channel { app_id, channel_id } => {
+                (keys::channel_pk(app_id, channel_id), keys::CHANNEL_SK)
+            }
+            Swept::User { app_id, user_id } => (keys::user_pk(app_id, user_id), keys::USER_SK),
+        }
     }
 }
 
@@ -108,39 +145,74 @@ impl Store {
         channel_id: &str,
         budget: Duration,
     ) -> Result<SweepOutcome, Error> {
+        self.sweep_partition(
+            &keys::channel_pk(app_id, channel_id),
+            keys::CHANNEL_SK,
+            budget,
+            true,
+        )
+        .await
+    }
+
+    /// Deletes the items left in a deleted user's partition (devices); the tombstone too when
+    /// `close` (the caller has swept everything the user had elsewhere).
+    pub async fn sweep_user_partition(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        budget: Duration,
+        close: bool,
+    ) -> Result<SweepOutcome, Error> {
+        self.sweep_partition(
+            &keys::user_pk(app_id, user_id),
+            keys::USER_SK,
+            budget,
+            close,
+        )
+        .await
+    }
+
+    /// Deletes the items of the partition `pk` whose item `tombstone_sk` is a tombstone
+    /// (`deleted_at`), then the tombstone if `close`.
+    async fn sweep_partition(
+        &self,
+        pk: &str,
+        tombstone_sk: &str,
+        budget: Duration,
+        close: bool,
+    ) -> Result<SweepOutcome, Error> {
         let deadline = tokio::time::Instant::now() + budget;
-        let pk = keys::channel_pk(app_id, channel_id);
+        let is_tombstone =
+            |i: &Item| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == tombstone_sk);
         loop {
             let out = retrying(|| {
                 self.client
                     .query()
                     .table_name(self.table())
                     .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":pk", s(pk))
                     .projection_expression("pk, sk, deleted_at")
                     .consistent_read(true)
                     .limit(SWEEP_PAGE)
                     .send()
             })
             .await
-            .map_err(|e| storage_error("read deleted channel", e))?;
+            .map_err(|e| storage_error("read deleted partition", e))?;
             let items = out.items.unwrap_or_default();
-            let Some(tombstone) = items.iter().find(
-                |i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK),
-            ) else {
-                // No tombstone: the channel was never deleted (or is gone already); a sweep
-                // must never touch a live channel's partition.
+            let Some(tombstone) = items.iter().find(|i| is_tombstone(i)) else {
+                // No tombstone: nothing was deleted here (or it is gone already); a sweep
+                // must never touch a live partition.
                 return Ok(SweepOutcome::Done);
             };
             if !tombstone.contains_key("deleted_at") {
                 return Ok(SweepOutcome::Done);
             }
-            let rest: Vec<Item> = items
-                .into_iter()
-                .filter(|i| !matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::CHANNEL_SK))
-                .collect();
+            let rest: Vec<Item> = items.into_iter().filter(|i| !is_tombstone(i)).collect();
             if rest.is_empty() {
-                self.delete_tombstone(&pk).await?;
+                if !close {
+                    return Ok(SweepOutcome::More);
+                }
+                self.delete_tombstone(pk, tombstone_sk).await?;
                 return Ok(SweepOutcome::Done);
             }
             let batches: Vec<&[Item]> = rest.chunks(MAX_BATCH_WRITE).collect();
@@ -153,14 +225,14 @@ impl Store {
         }
     }
 
-    async fn delete_tombstone(&self, pk: &str) -> Result<(), Error> {
+    async fn delete_tombstone(&self, pk: &str, sk: &str) -> Result<(), Error> {
         self.may_write().await?;
         let res = retrying(|| {
             self.client
                 .delete_item()
                 .table_name(self.table())
                 .key("pk", s(pk))
-                .key("sk", s(keys::CHANNEL_SK))
+                .key("sk", s(sk))
                 .condition_expression("attribute_exists(deleted_at)")
                 .send()
         })
@@ -218,14 +290,15 @@ impl Store {
 
     /// Hands a sweep that ran out of budget on to the next run: a change of the tombstone,
     /// which the change stream delivers to the sweeper (see template.yaml).
-    pub async fn rearm_sweep(&self, app_id: &str, channel_id: &str) -> Result<(), Error> {
+    pub async fn rearm_sweep(&self, target: &Swept) -> Result<(), Error> {
         self.may_write().await?;
+        let (pk, sk) = target.tombstone_key();
         let res = retrying(|| {
             self.client
                 .update_item()
                 .table_name(self.table())
-                .key("pk", s(keys::channel_pk(app_id, channel_id)))
-                .key("sk", s(keys::CHANNEL_SK))
+                .key("pk", s(&pk))
+                .key("sk", s(sk))
                 .update_expression("SET sweep_round = if_not_exists(sweep_round, :zero) + :one")
                 .condition_expression("attribute_exists(deleted_at)")
                 .expression_attribute_values(":zero", AttributeValue::N("0".into()))
@@ -240,20 +313,65 @@ impl Store {
         }
     }
 
-    /// Deleted channels whose partitions are still to be swept, as (app id, channel id), from
-    /// the eventually consistent index; at most `limit`.
-    pub async fn pending_sweeps(&self, limit: usize) -> Result<Vec<(String, String)>, Error> {
+    /// Deleted channels and users still to be swept, from the eventually consistent index;
+    /// at most `limit`.
+    pub async fn pending_sweeps(&self, limit: usize) -> Result<Vec<Swept>, Error> {
         let page = self
             .index_page(keys::CLEANUP_INDEX.to_owned(), None, limit, |item| {
-                let c: ChannelItem = decode(item)?;
-                let app =
-                    c.pk.strip_suffix(&format!("#CHANNEL#{}", c.channel_id))
-                        .ok_or_else(|| Error::Internal(format!("tombstone key {}", c.pk)))?
-                        .to_owned();
-                Ok((app, c.channel_id))
+                Swept::from_keys(&item_key(&item, "pk")?, &item_key(&item, "sk")?)
+                    .ok_or_else(|| Error::Internal("unknown tombstone in the cleanup index".into()))
             })
             .await?;
         Ok(page.items)
+    }
+
+    /// Makes the user a tombstone: absent for every reader from now on, its id taken until
+    /// the sweep is done. True if there was a user or a tombstone.
+    pub async fn delete_user(&self, app_id: &str, user_id: &str, now: i64) -> Result<bool, Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::user_pk(app_id, user_id)))
+                .key("sk", s(keys::USER_SK))
+                .update_expression(
+                    "SET deleted_at = if_not_exists(deleted_at, :now), gsi1pk = :cleanup, \
+                     gsi1sk = :entry, login_token_digest = :none, password_hash = :none",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":cleanup", s(keys::CLEANUP_INDEX))
+                .expression_attribute_values(":entry", s(keys::user_cleanup_entry(app_id, user_id)))
+                .expression_attribute_values(":none", s(""))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("delete user", e)),
+        }
+    }
+
+    /// Deletes a user's membership items (either kind) of a channel that no longer exists.
+    pub async fn remove_stray_membership(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        user_id: &str,
+    ) -> Result<(), Error> {
+        let pk = s(keys::channel_pk(app_id, channel_id));
+        let items: Vec<Item> = [keys::MEMBER_PREFIX, keys::SUPER_MEMBER_PREFIX]
+            .into_iter()
+            .map(|prefix| {
+                HashMap::from([
+                    ("pk".to_owned(), pk.clone()),
+                    ("sk".to_owned(), s(format!("{prefix}{user_id}"))),
+                ])
+            })
+            .collect();
+        self.delete_batch(&items).await
     }
 
     /// Whether anything is left under a channel id (a tombstone or any item).

@@ -41,7 +41,48 @@ pub struct UserItem {
     pub password_hash: String,
     /// SHA-256 of the login token.
     pub login_token_digest: String,
+    #[serde(default)]
+    pub deactivated: bool,
+    /// See `model::User::blocking`.
+    #[serde(default)]
+    pub blocking: i64,
+    #[serde(default)]
+    pub blocked_by: i64,
+    /// The user's push devices (device items); the cap is a condition on it.
+    #[serde(default)]
+    pub device_count: i64,
+    /// Moved by every password change: sessions opened before it end (client API).
+    #[serde(default)]
+    pub password_epoch: i64,
+    /// Set when the user is deleted: the item is a tombstone until the user's memberships,
+    /// blocks and devices are swept, and reads as absent everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
     pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One user blocking another; in the blocker's partition, indexed by the blocked user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub user_id: String,
+    pub target_id: String,
+    pub created_at: i64,
+}
+
+/// A push device of a user (FCM).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub device_id: String,
+    pub fcm_token: String,
     pub updated_at: i64,
 }
 

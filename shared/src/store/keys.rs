@@ -6,6 +6,9 @@
 //! |------------|--------------------------|----------|---------------------|------------|
 //! | app        | `{app}#APP`              | `APP`    | `#APPS`             | `{app}`    |
 //! | user       | `{app}#USER#{userId}`    | `USER`   | `{app}#USERS`       | `{userId}` |
+//! | deleted user (tombstone) | `{app}#USER#{userId}` | `USER` | `#CLEANUP` | `{app}#USER#{userId}` |
+//! | block      | `{app}#USER#{userId}`    | `BLOCK#{targetId}` | `{app}#USER#{targetId}#BLOCKERS` | `{userId}` |
+//! | device     | `{app}#USER#{userId}`    | `DEVICE#{deviceId}` | –          | –          |
 //! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | `{app}#CHANNELS`   | `{chId}`   |
 //! | deleted channel (tombstone) | `{app}#CHANNEL#{chId}` | `CHANNEL` | `#CLEANUP` | `{app}#{chId}` |
 //! | ban        | `{app}#CHANNEL#{chId}`   | `BAN#{userId}` | –             | –          |
@@ -36,6 +39,10 @@ pub const SUPER_MEMBER_PREFIX: &str = "SUPERMEMBER#";
 /// Bans sort before the channel read range, so a channel read never reads them; the
 /// channel's `bannedUsers` come from a query of their own, bounded (see `Store::channel`).
 pub const BAN_PREFIX: &str = "BAN#";
+/// Sort key prefixes of a user's blocks and push devices (in the user's partition, so a
+/// deleted user's partition sweep removes them).
+pub const BLOCK_PREFIX: &str = "BLOCK#";
+pub const DEVICE_PREFIX: &str = "DEVICE#";
 /// Index partition of deleted channels whose partitions are still being swept (read by the
 /// sweeper only; no API path can reach it).
 pub const CLEANUP_INDEX: &str = "#CLEANUP";
@@ -92,6 +99,24 @@ pub fn cleanup_entry(app_id: &str, channel_id: &str) -> String {
     format!("{app_id}#{channel_id}")
 }
 
+/// The sweeper's index key for a deleted user.
+pub fn user_cleanup_entry(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}#USER#{user_id}")
+}
+
+pub fn block_sk(target_id: &str) -> String {
+    format!("{BLOCK_PREFIX}{target_id}")
+}
+
+pub fn device_sk(device_id: &str) -> String {
+    format!("{DEVICE_PREFIX}{device_id}")
+}
+
+/// Index partition that lists the users who block a user.
+pub fn user_blockers_index(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}#USER#{user_id}#BLOCKERS")
+}
+
 /// Sort keys strictly after `after` within `prefix`: ids are URI-safe, so every id
 /// character sorts after `!` and before DEL.
 pub fn range_after(prefix: &str, after: Option<&str>) -> (String, String) {
@@ -142,6 +167,8 @@ mod tests {
             bot_channels_index("a1", "b"),
             channels_index("a1"),
             cleanup_entry("a1", "c"),
+            user_cleanup_entry("a1", "u"),
+            user_blockers_index("a1", "u"),
             rate_pk("a1", "admin", 1, 0),
         ] {
             assert!(key.starts_with("a1#"), "{key}");

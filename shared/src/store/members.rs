@@ -17,8 +17,9 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::channels::{TransactError, action_error, item_key, membership_item, put};
-use super::items::{BanItem, MembershipItem, UserItem};
+use super::items::{BanItem, MembershipItem};
 use super::retry::{retrying, storage_error};
+use super::users::live_user;
 use super::{Item, MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Ban, Channel, ChannelType, MemberWrite, Membership, Page, User};
@@ -34,6 +35,7 @@ impl MemberWrite {
             MemberWrite::Unban(u) => format!("unban:{u}"),
             MemberWrite::Mute(u, t) => format!("mute:{t}:{u}"),
             MemberWrite::Unmute(u) => format!("unmute:{u}"),
+            MemberWrite::UserLive(u) => format!("live:{u}"),
         }
     }
 
@@ -46,6 +48,7 @@ impl MemberWrite {
             "ban" => MemberWrite::Ban(u),
             "unban" => MemberWrite::Unban(u),
             "unmute" => MemberWrite::Unmute(u),
+            "live" => MemberWrite::UserLive(u),
             "mute" => {
                 let (t, u) = rest.split_once(':')?;
                 MemberWrite::Mute(u.to_owned(), t.parse().ok()?)
@@ -77,6 +80,9 @@ pub struct ChannelGuard {
     pub ban_seq: Option<i64>,
     /// Bans: move the ban counter.
     pub bump_ban_seq: bool,
+    /// A deleted owner leaves: the channel goes on without one (`owner_id` ""), if this
+    /// user still owns it.
+    pub clear_owner: Option<String>,
 }
 
 /// Why a change was refused.
@@ -94,6 +100,9 @@ pub struct MemberStates {
     pub users: HashMap<String, User>,
     pub memberships: HashMap<String, Membership>,
     pub banned: HashSet<String>,
+    /// Adds: the block relations between the channel's owner and the named users, read
+    /// only when some named user has blocks (see `domain::users::blocks`).
+    pub owner_blocks: super::OwnerBlocks,
 }
 
 fn n(v: i64) -> AttributeValue {
@@ -119,10 +128,16 @@ impl Store {
         } else {
             writes.split_at(MAX_TRANSACT_ACTIONS - 1)
         };
+        // A user check guards the commit point; once that has committed it is decided.
+        let rest: Vec<MemberWrite> = rest
+            .iter()
+            .filter(|w| !matches!(w, MemberWrite::UserLive(_)))
+            .cloned()
+            .collect();
         let token = random_hex(16);
         let mut actions = Vec::with_capacity(offset + first.len());
         if let Some(g) = guard {
-            let pending = (!rest.is_empty()).then_some((token.as_str(), now, rest));
+            let pending = (!rest.is_empty()).then_some((token.as_str(), now, &rest[..]));
             actions.push(self.channel_update(app_id, &channel.id, g, pending)?);
         } else if !rest.is_empty() {
             return Err(Error::Internal(format!(
@@ -146,8 +161,7 @@ impl Store {
             Err(TransactError::Failed(e)) => return Err(e),
         }
         if !rest.is_empty() {
-            self.finish_rest(app_id, channel, &token, rest.to_vec(), now)
-                .await?;
+            self.finish_rest(app_id, channel, &token, rest, now).await?;
         }
         Ok(Ok(()))
     }
@@ -251,6 +265,12 @@ impl Store {
             cond.push("member_count >= :neg".into());
             values.insert(":neg".into(), n(-g.count_delta));
         }
+        if let Some(owner) = &g.clear_owner {
+            sets.push("owner_id = :no_owner".into());
+            cond.push("owner_id = :old_owner".into());
+            values.insert(":no_owner".into(), s(""));
+            values.insert(":old_owner".into(), s(owner));
+        }
         if g.bump_ban_seq {
             sets.push("ban_seq = if_not_exists(ban_seq, :zero) + :one".into());
             values.insert(":zero".into(), n(0));
@@ -343,6 +363,7 @@ impl Store {
                 .map_err(|e| action_error("update", e))?;
                 TransactWriteItem::builder().update(u).build()
             }
+            MemberWrite::UserLive(u) => self.user_live_check(app_id, u)?,
         })
     }
 
@@ -371,8 +392,9 @@ impl Store {
         for item in self.get_many(wanted).await? {
             let sk = item_key(&item, "sk")?;
             if sk == keys::USER_SK {
-                let u = User::from(decode::<UserItem>(item)?);
-                states.users.insert(u.id.clone(), u);
+                if let Some(u) = live_user(item)? {
+                    states.users.insert(u.id.clone(), u);
+                }
             } else if sk.starts_with(keys::BAN_PREFIX) {
                 states.banned.insert(decode::<BanItem>(item)?.user_id);
             } else {

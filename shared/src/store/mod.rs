@@ -9,6 +9,7 @@ pub mod keys;
 mod members;
 pub mod retry;
 pub mod schema;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,16 +17,21 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde_dynamo::{from_item, to_item};
 
 use crate::Error;
-use crate::model::{App, AppCredentials, Page, User, UserChanges, UserSecrets};
+use crate::model::{App, AppCredentials, Page};
 use crate::ratelimit::WriteGate;
-use items::{AppItem, UserItem};
+use items::AppItem;
 use retry::{condition_failed, retrying, storage_error};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// How long a deleted user's tombstone stays at least: longer than a request lives (8 s)
+/// plus the index's lag, so the sweep's last look at the user's channel index sees every
+/// membership a request that read the user before the delete could still write.
+pub const DEFAULT_SWEEP_SETTLE: Duration = Duration::from_secs(10);
 
 /// The attribute `put_new` marks its items with (see there).
 const WRITE_ID: &str = "write_id";
@@ -36,6 +42,7 @@ pub struct Store {
     client: Client,
     table: Arc<str>,
     abandon_after: Duration,
+    sweep_settle: Duration,
     /// The rate-limit gate of the request this handle serves; every write passes it.
     gate: WriteGate,
 }
@@ -45,8 +52,9 @@ pub use bots::{BotMove, MAX_BOTS_PER_CHANNEL};
 pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };
-pub use cleanup::{ChannelFilter, SweepOutcome};
+pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
 pub use members::{ChannelGuard, MemberStates, Refusal};
+pub use users::{BlockOutcome, Device, DeviceWrite, Devices, LoginRecord, OwnerBlocks};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -66,6 +74,7 @@ impl Store {
             client,
             table: table.into(),
             abandon_after: DEFAULT_ABANDON_AFTER,
+            sweep_settle: DEFAULT_SWEEP_SETTLE,
             gate: WriteGate::open(),
         }
     }
@@ -88,6 +97,16 @@ impl Store {
     pub fn with_abandon_after(mut self, after: Duration) -> Self {
         self.abandon_after = after;
         self
+    }
+
+    /// How long a deleted user's tombstone stays at least (see `domain::users::delete`).
+    pub fn with_sweep_settle(mut self, settle: Duration) -> Self {
+        self.sweep_settle = settle;
+        self
+    }
+
+    pub fn sweep_settle(&self) -> Duration {
+        self.sweep_settle
     }
 
     pub fn client(&self) -> &Client {
@@ -305,66 +324,6 @@ impl Store {
         }
     }
 
-    // ---- users ----
-
-    /// Stores a new user; `3004` if the id is taken. One conditional write, so two racing
-    /// creates of the same id give one user and one `3004`.
-    pub async fn create_user(
-        &self,
-        app_id: &str,
-        user: &User,
-        secrets: &UserSecrets,
-    ) -> Result<(), Error> {
-        let item = encode(&UserItem {
-            pk: keys::user_pk(app_id, &user.id),
-            sk: keys::USER_SK.into(),
-            gsi1pk: keys::users_index(app_id),
-            gsi1sk: user.id.clone(),
-            entity: "user".into(),
-            user_id: user.id.clone(),
-            username: user.username.clone(),
-            profile_image_url: user.profile_image_url.clone(),
-            data: user.data.clone(),
-            disable_push_notification: user.disable_push_notification,
-            password_hash: secrets.password_hash.clone(),
-            login_token_digest: secrets.login_token_digest.clone(),
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        })?;
-        self.put_new("create user", item, || Error::UserIdTaken(user.id.clone()))
-            .await
-    }
-
-    pub async fn user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, Error> {
-        let out = retrying(|| {
-            self.client
-                .get_item()
-                .table_name(self.table())
-                .key("pk", s(keys::user_pk(app_id, user_id)))
-                .key("sk", s(keys::USER_SK))
-                .send()
-        })
-        .await
-        .map_err(|e| storage_error("get user", e))?;
-        out.item
-            .map(|i| decode::<UserItem>(i).map(User::from))
-            .transpose()
-    }
-
-    /// Users in id order, strictly after `after`, at most `limit` of them. The index is
-    /// eventually consistent, so a user created a moment ago may be missing from a list.
-    pub async fn users_after(
-        &self,
-        app_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<User>, Error> {
-        self.index_page(keys::users_index(app_id), after, limit, |i| {
-            decode::<UserItem>(i).map(User::from)
-        })
-        .await
-    }
-
     /// A page of at most `limit` items of index partition `gsi1pk` with `gsi1sk > after`,
     /// each read with `read`. It queries for one item more, which tells whether there is a
     /// next page, and follows DynamoDB's 1 MB pages as needed.
@@ -439,56 +398,6 @@ impl Store {
             }
         }
     }
-
-    /// Applies `changes` and returns the user as stored afterwards; `3003` if there is none.
-    pub async fn update_user(
-        &self,
-        app_id: &str,
-        user_id: &str,
-        changes: &UserChanges,
-        now: i64,
-    ) -> Result<User, Error> {
-        self.may_write().await?;
-        let mut fields = Vec::new();
-        if let Some(v) = &changes.username {
-            fields.push(("username", s(v)));
-        }
-        if let Some(v) = &changes.profile_image_url {
-            fields.push(("profile_image_url", s(v)));
-        }
-        if let Some(v) = &changes.data {
-            fields.push(("data", string_map(v)));
-        }
-        let SetFields {
-            expression: expr,
-            names,
-            values,
-        } = SetFields::new(now, fields);
-        let res = retrying(|| {
-            self.client
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::user_pk(app_id, user_id)))
-                .key("sk", s(keys::USER_SK))
-                .update_expression(&expr)
-                .condition_expression("attribute_exists(pk)")
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .return_values(ReturnValue::AllNew)
-                .send()
-        })
-        .await;
-        match res {
-            Ok(out) => {
-                let item = out
-                    .attributes
-                    .ok_or_else(|| Error::Internal("update returned no attributes".into()))?;
-                Ok(User::from(decode::<UserItem>(item)?))
-            }
-            Err(e) if condition_failed(&e) => Err(Error::UserNotFound(user_id.to_owned())),
-            Err(e) => Err(storage_error("update user", e)),
-        }
-    }
 }
 
 /// The parts of a conditional partial update: `SET updated_at = :updated_at` plus one
@@ -539,20 +448,6 @@ impl From<AppItem> for AppCredentials {
                 updated_at: i.updated_at,
             },
             api_key_digest: i.api_key_digest,
-        }
-    }
-}
-
-impl From<UserItem> for User {
-    fn from(i: UserItem) -> Self {
-        User {
-            id: i.user_id,
-            username: i.username,
-            profile_image_url: i.profile_image_url,
-            data: i.data,
-            disable_push_notification: i.disable_push_notification,
-            created_at: i.created_at,
-            updated_at: i.updated_at,
         }
     }
 }

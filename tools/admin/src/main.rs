@@ -217,9 +217,9 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             })
         }
         Command::Sweep { watch } => loop {
-            let swept = shared::domain::channels::sweep_pending(
+            let swept = shared::domain::cleanup::sweep_pending(
                 &store,
-                shared::domain::channels::WORKER_SWEEP,
+                shared::domain::cleanup::WORKER_SWEEP,
             )
             .await;
             match (swept, watch) {

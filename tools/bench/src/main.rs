@@ -6,6 +6,11 @@
 //! one full vCPU at 1,769 MB, so 128 MB gets 128/1769 of one: about 13.8x the single-core
 //! time measured here (an estimate that assumes this core is as fast as Lambda's).
 //!
+//! Login (`users/login`): the median time of a login through the function pipeline for a
+//! known user with the right password, with a wrong one, and for an unknown user. The Argon2id
+//! verification dominates all three, and the unknown user's (against a dummy hash) must cost
+//! the same as the others: the timing tells nothing about which users exist.
+//!
 //! Super channel membership changes: add, mute, unmute, remove, ban, unban on a super channel
 //! of 10 members and of 100,000 (seeded straight into an in-process engine), through the
 //! same pipeline as a function; median latency and DynamoDB calls per change. The promise is
@@ -34,7 +39,57 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(super_channel_changes());
+        .block_on(async {
+            logins().await;
+            super_channel_changes().await;
+        });
+}
+
+const LOGIN_RUNS: usize = 25;
+
+async fn logins() {
+    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
+    let r = app
+        .call_function(
+            "users-create",
+            app.request(
+                Method::POST,
+                "/v1.4/api/users/create",
+                Some(json!({"userId": "bench", "password": "right-password"})),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cases = [
+        ("known user, right password", "bench", "right-password", 200),
+        ("known user, wrong password", "bench", "wrong-password", 401),
+        ("unknown user", "nobody", "right-password", 404),
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    // Interleaved, so the three see the same machine load.
+    for _ in 0..LOGIN_RUNS {
+        for (i, (_, user, password, status)) in cases.iter().enumerate() {
+            let started = Instant::now();
+            let r = app
+                .call_function(
+                    "users-login",
+                    app.request(
+                        Method::POST,
+                        "/v1.4/api/users/login",
+                        Some(json!({"userId": user, "password": password})),
+                    ),
+                )
+                .await;
+            times[i].push(started.elapsed());
+            assert_eq!(r.status, *status, "{}", r.body);
+        }
+    }
+    println!();
+    println!("| login (release, in-process engine) | median (ms) |");
+    println!("|---|---|");
+    for ((name, ..), t) in cases.iter().zip(times) {
+        println!("| {name} | {:.1} |", median(t).as_secs_f64() * 1000.0);
+    }
 }
 
 const CHANGE_RUNS: usize = 20;

@@ -11,16 +11,11 @@ use super::{
 use crate::Error;
 use crate::auth::AppId;
 use crate::model::{ChannelChanges, ChannelDetail, ChannelMembers, ChannelType, Page, now_ms};
-use crate::store::{ChannelFilter, ChannelLookup, Store, SweepOutcome};
+use crate::store::{ChannelFilter, ChannelLookup, Store, SweepOutcome, Swept};
 use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS};
 use crate::wire::UpdateChannelRequest;
 
-/// How long a delete request sweeps the channel's items itself before handing the rest to
-/// the sweeper (the change stream on AWS, `talkplus-admin sweep` locally). A channel of a few
-/// thousand items is gone within the request.
-pub const INLINE_SWEEP: Duration = Duration::from_secs(2);
-/// How long one run of the sweeper works before handing on (its function times out at 60 s).
-pub const WORKER_SWEEP: Duration = Duration::from_secs(40);
+pub use crate::domain::cleanup::{INLINE_SWEEP, WORKER_SWEEP};
 const UPDATE_ATTEMPTS: usize = 6;
 
 /// Checks an update against the channel as read; pure, so each rule is a unit test.
@@ -144,7 +139,7 @@ async fn update_with(
     for _ in 0..UPDATE_ATTEMPTS {
         let (lookup, states) = futures::future::try_join(
             store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &owner_ids, false),
+            store.member_states(app_id, channel_id, &owner_ids, new_owner.is_some()),
         )
         .await?;
         let ChannelLookup::Found(mut cm) = lookup else {
@@ -154,8 +149,14 @@ async fn update_with(
             store.finish_pending(app_id, channel_id).await?;
             continue;
         }
-        let owner_is_member = new_owner.is_some_and(|o| states.memberships.contains_key(o));
+        // A deleted user's membership may still be being swept: it does not count.
+        let new_owner_user = new_owner.and_then(|o| states.users.get(o));
+        let owner_is_member = new_owner
+            .is_some_and(|o| states.memberships.contains_key(o) && new_owner_user.is_some());
         let changes = decide(&cm, owner_is_member)?;
+        if let Some(u) = new_owner_user.filter(|u| u.deactivated) {
+            return Err(Error::DeactivatedUser(u.id.clone()));
+        }
         let now = now_ms();
         let channel = cm.channel.clone();
         apply(&mut cm, &changes, now);
@@ -233,19 +234,14 @@ pub async fn sweep(
     budget: Duration,
 ) -> Result<(), Error> {
     if store.sweep_channel(app_id, channel_id, budget).await? == SweepOutcome::More {
-        store.rearm_sweep(app_id, channel_id).await?;
+        store
+            .rearm_sweep(&Swept::Channel {
+                app_id: app_id.to_owned(),
+                channel_id: channel_id.to_owned(),
+            })
+            .await?;
     }
     Ok(())
-}
-
-/// The sweeper's round: every deleted channel still listed for cleanup, each for up to
-/// `budget`. Returns how many it looked at.
-pub async fn sweep_pending(store: &Store, budget: Duration) -> Result<usize, Error> {
-    let pending = store.pending_sweeps(100).await?;
-    for (app_id, channel_id) in &pending {
-        sweep(store, app_id, channel_id, budget).await?;
-    }
-    Ok(pending.len())
 }
 
 /// Validates the list filters.

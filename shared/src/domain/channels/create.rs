@@ -1,6 +1,7 @@
 //! `POST /channels/create`.
 
 use super::*;
+use crate::domain::users::blocks::{Entry, candidates, check_blocks};
 
 /// A validated create request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +169,7 @@ pub async fn create(
     match existing {
         Some(lookup) => reuse_or_create(store, app, &plan, users, lookup).await,
         None => {
-            write(store, app, &plan).await?;
+            write(store, app, &plan, &users).await?;
             Ok(created_detail(&plan, users))
         }
     }
@@ -185,7 +186,34 @@ fn check_users_exist(plan: &NewChannel, users: &HashMap<String, User>) -> Result
     }
 }
 
-async fn write(store: &Store, app: &AppId, plan: &NewChannel) -> Result<(), Error> {
+/// Writes a new channel, after the rules about who may enter one: no deactivated owner or
+/// member (`3010`), no member the owner blocks or who blocks the owner (`2019`, `2020`).
+async fn write(
+    store: &Store,
+    app: &AppId,
+    plan: &NewChannel,
+    users: &HashMap<String, User>,
+) -> Result<(), Error> {
+    let owner = &plan.channel.owner_id;
+    let deactivated = std::iter::once(owner)
+        .chain(&plan.member_ids)
+        .find(|id| users.get(*id).is_some_and(|u| u.deactivated));
+    if let Some(id) = deactivated {
+        return Err(Error::DeactivatedUser(id.clone()));
+    }
+    let candidates = candidates(
+        users.get(owner),
+        plan.member_ids.iter().filter_map(|id| users.get(id)),
+    );
+    check_blocks(
+        store,
+        app.as_str(),
+        owner,
+        candidates,
+        &plan.member_ids,
+        Entry::Create,
+    )
+    .await?;
     let memberships: Vec<Membership> = plan
         .member_ids
         .iter()
@@ -230,7 +258,7 @@ async fn reuse_or_create(
                 return reuse(store, app, plan, *existing, users).await;
             }
             ChannelLookup::Missing | ChannelLookup::Abandoned => {
-                match write(store, app, plan).await {
+                match write(store, app, plan, &users).await {
                     Ok(()) => return Ok(created_detail(plan, users)),
                     // Someone else created it first: read what they created.
                     Err(Error::ChannelIdTaken(_)) => {}

@@ -11,10 +11,13 @@ use std::collections::{BTreeSet, HashMap};
 use super::{add_profiles, one, validate_channel_id};
 use crate::Error;
 use crate::auth::AppId;
+use crate::domain::users::blocks::{Entry, candidates, check_entry};
 use crate::model::{
     Ban, BannedUser, ChannelDetail, ChannelMembers, Member, Membership, Page, User, now_ms,
 };
-use crate::store::{ChannelGuard, ChannelLookup, MemberStates, MemberWrite, Store};
+use crate::store::{
+    ChannelGuard, ChannelLookup, MAX_TRANSACT_ACTIONS, MemberStates, MemberWrite, Store,
+};
 use crate::validate::{self, MAX_USER_ID_CHARS};
 
 /// Ids one membership change may name.
@@ -104,12 +107,16 @@ pub fn plan_change(
             if let Some(id) = first(&|id| !states.users.contains_key(id)) {
                 return Err(Error::UserNotFound(id));
             }
+            if let Some(id) = first(&|id| states.users.get(id).is_some_and(|u| u.deactivated)) {
+                return Err(Error::DeactivatedUser(id));
+            }
             if let Some(id) = first(&|id| states.banned.contains(id)) {
                 return Err(Error::CannotAddBanned(id));
             }
             if let Some(id) = first(&is_member) {
                 return Err(Error::AlreadyMember(id));
             }
+            check_entry(&owner, ids, &states.owner_blocks, Entry::Add)?;
             let max = after.channel.max_member_count;
             if max != super::UNLIMITED && after.channel.member_count + n > max {
                 return Err(Error::ChannelFull(format!(
@@ -127,12 +134,15 @@ pub fn plan_change(
                 count_delta: n,
                 cap: Some(max),
                 ban_seq: Some(after.ban_seq),
-                bump_ban_seq: false,
+                ..ChannelGuard::default()
             };
-            (
-                Some(guard),
-                ids.iter().cloned().map(MemberWrite::Join).collect(),
-            )
+            // The user checks first, so they fall in the first transaction (the commit point),
+            // as many as leave the rest one transaction: all up to 99 users, 98 of 100 (the
+            // last two rely on a deleted user's settle time; see `users::delete`).
+            let room = (2 * (MAX_TRANSACT_ACTIONS - 1)).saturating_sub(ids.len());
+            let checks = ids.iter().take(room).cloned().map(MemberWrite::UserLive);
+            let joins = ids.iter().cloned().map(MemberWrite::Join);
+            (Some(guard), checks.chain(joins).collect())
         }
         MemberOp::Remove | MemberOp::Ban => {
             let ban = op == MemberOp::Ban;
@@ -171,9 +181,8 @@ pub fn plan_change(
             }
             let guard = ChannelGuard {
                 count_delta: -n,
-                cap: None,
-                ban_seq: None,
                 bump_ban_seq: ban,
+                ..ChannelGuard::default()
             };
             (Some(guard), writes)
         }
@@ -252,6 +261,15 @@ pub async fn change(
             store.finish_pending(app_id, channel_id).await?;
             continue;
         }
+        if op == MemberOp::Add {
+            // The owner's counts are not read: any named user with blocks is a candidate.
+            let candidates = candidates(None, ids.iter().filter_map(|id| states.users.get(id)));
+            if !cm.channel.owner_id.is_empty() && !candidates.is_empty() {
+                states.owner_blocks = store
+                    .owner_blocks(app_id, &cm.channel.owner_id, &candidates)
+                    .await?;
+            }
+        }
         let channel = cm.channel.clone();
         let plan = plan_change(*cm, &states, &ids, op, now)?;
         // The profiles just read serve the answer; they are not read again.
@@ -279,6 +297,57 @@ pub async fn change(
     Err(Error::Unavailable(format!(
         "channel {channel_id} kept changing; retry"
     )))
+}
+
+/// Removes a deleted user's membership of one channel (the user delete's sweep): the count
+/// moves with it, and a channel the user owned goes on without an owner (`ownerId` "").
+/// False if the channel is still being created, so the membership is left for a later run.
+pub async fn drop_deleted_member(
+    store: &Store,
+    app_id: &str,
+    channel_id: &str,
+    user_id: &str,
+) -> Result<bool, Error> {
+    let ids = [user_id.to_owned()];
+    for _ in 0..CHANGE_ATTEMPTS {
+        let (lookup, states) = futures::future::try_join(
+            store.channel(app_id, channel_id),
+            store.member_states(app_id, channel_id, &ids, false),
+        )
+        .await?;
+        let cm = match lookup {
+            ChannelLookup::Found(cm) => cm,
+            // Deleted (its sweep would remove it too) or never there: the membership alone.
+            ChannelLookup::Missing => {
+                store
+                    .remove_stray_membership(app_id, channel_id, user_id)
+                    .await?;
+                return Ok(true);
+            }
+            ChannelLookup::InProgress | ChannelLookup::Abandoned => return Ok(false),
+        };
+        if cm.unfinished {
+            store.finish_pending(app_id, channel_id).await?;
+            continue;
+        }
+        if !states.memberships.contains_key(user_id) {
+            return Ok(true);
+        }
+        let guard = ChannelGuard {
+            count_delta: -1,
+            clear_owner: (cm.channel.owner_id == user_id).then(|| user_id.to_owned()),
+            ..ChannelGuard::default()
+        };
+        let leave = [MemberWrite::Leave(user_id.to_owned())];
+        if store
+            .change_members(app_id, &cm.channel, Some(&guard), &leave, now_ms())
+            .await?
+            .is_ok()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Reads the channel for a member read; `2003` if there is none.

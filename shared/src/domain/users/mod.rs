@@ -1,9 +1,15 @@
-//! Users: create, view, list, update.
+//! Users: create, view, list, update, push settings, activation; login and password
+//! (`login`), blocks (`blocks`), push devices (`devices`), delete (`delete`).
+
+pub mod blocks;
+pub mod delete;
+pub mod devices;
+pub mod login;
 
 use crate::Error;
 use crate::auth::AppId;
 use crate::model::{Page, User, UserChanges, UserSecrets, now_ms};
-use crate::secrets::{hash_password, new_secret, secret_digest};
+use crate::secrets::{new_secret, secret_digest};
 use crate::store::Store;
 use crate::validate::{
     self, MAX_PASSWORD_CHARS, MAX_URL_CHARS, MAX_USER_ID_CHARS, MAX_USERNAME_CHARS,
@@ -41,6 +47,7 @@ fn validate_changes(
         username,
         profile_image_url,
         data,
+        disable_push_notification: None,
     })
 }
 
@@ -51,27 +58,16 @@ pub async fn create(
 ) -> Result<CreatedUser, Error> {
     let user_id = validate::required("userId", req.user_id)?;
     validate_user_id(&user_id)?;
-    let password = validate::required("password", req.password)?;
-    if password.is_empty() {
-        return Err(Error::InvalidParam("password must not be empty".into()));
-    }
-    validate::max_chars("password", &password, MAX_PASSWORD_CHARS)?;
+    let password = new_password(req.password)?;
     let profile = validate_changes(req.username, req.profile_image_url, req.data)?;
-
-    // Argon2 takes tens of milliseconds of CPU; keep it off the async worker threads.
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| Error::Internal(format!("hashing task: {e}")))??;
+    let password_hash = login::hash(password).await?;
     let login_token = new_secret();
     let now = now_ms();
     let user = User {
-        id: user_id,
         username: profile.username.unwrap_or_default(),
         profile_image_url: profile.profile_image_url.unwrap_or_default(),
         data: profile.data.unwrap_or_default(),
-        disable_push_notification: false,
-        created_at: now,
-        updated_at: now,
+        ..User::new(user_id, now)
     };
     let secrets = UserSecrets {
         password_hash,
@@ -79,6 +75,16 @@ pub async fn create(
     };
     store.create_user(app.as_str(), &user, &secrets).await?;
     Ok(CreatedUser { user, login_token })
+}
+
+/// A password to store: required, not empty, within the length limit.
+fn new_password(password: Option<String>) -> Result<String, Error> {
+    let password = validate::required("password", password)?;
+    if password.is_empty() {
+        return Err(Error::InvalidParam("password must not be empty".into()));
+    }
+    validate::max_chars("password", &password, MAX_PASSWORD_CHARS)?;
+    Ok(password)
 }
 
 pub async fn get(store: &Store, app: &AppId, user_id: &str) -> Result<User, Error> {
@@ -113,4 +119,36 @@ pub async fn update(
     store
         .update_user(app.as_str(), user_id, &changes, now_ms())
         .await
+}
+
+/// `POST /users/{userId}/push/enable` and `/push/disable`.
+pub async fn set_push(
+    store: &Store,
+    app: &AppId,
+    user_id: &str,
+    enabled: bool,
+) -> Result<User, Error> {
+    validate_user_id(user_id)?;
+    let changes = UserChanges {
+        disable_push_notification: Some(!enabled),
+        ..UserChanges::default()
+    };
+    store
+        .update_user(app.as_str(), user_id, &changes, now_ms())
+        .await
+}
+
+/// `POST /users/{userId}/activate` and `/deactivate`. A deactivated user keeps everything
+/// but cannot log in, own a channel or become a member (`3010`).
+pub async fn set_active(
+    store: &Store,
+    app: &AppId,
+    user_id: &str,
+    active: bool,
+) -> Result<(), Error> {
+    validate_user_id(user_id)?;
+    store
+        .set_deactivated(app.as_str(), user_id, !active, now_ms())
+        .await
+        .map(|_| ())
 }

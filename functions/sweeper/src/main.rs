@@ -1,4 +1,4 @@
-//! The table's change stream: sweeps the items of deleted channels (shared::handlers::sweeper).
+//! The table's change stream: sweeps the items of deleted channels and users (shared::handlers::sweeper).
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
     shared::lambda::serve_stream().await
