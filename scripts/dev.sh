@@ -55,7 +55,7 @@ admin="$ROOT/target/debug/talkplus-admin"
 "$admin" create-table >/dev/null
 "$admin" ensure-app --app-id "$TALKPLUS_DEV_APP_ID" --api-key "$TALKPLUS_DEV_API_KEY" --name dev >/dev/null
 
-# Deleted channels too large to sweep within their request are finished here, by the code
+# Deleted channels and users too large to sweep within their request are finished here, by the code
 # the change stream's sweeper (functions/sweeper) runs on AWS.
 log "starting the sweeper (deleted channels and users)"
 setsid "$admin" sweep --watch &

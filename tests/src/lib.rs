@@ -539,6 +539,17 @@ impl TestApp {
             .await
     }
 
+    /// `GET /channels/{id}`.
+    pub async fn view_channel(&self, channel_id: &str) -> Reply {
+        self.route(
+            "channels-get",
+            Method::GET,
+            &format!("/v1.4/api/channels/{channel_id}"),
+            None,
+        )
+        .await
+    }
+
     /// Creates a channel (`channels/create` with `body`); panics unless it is created.
     pub async fn create_channel(&self, body: Value) -> Value {
         let r = self

@@ -18,16 +18,6 @@ async fn update(app: &TestApp, channel: &str, body: Value) -> Reply {
     .await
 }
 
-async fn view(app: &TestApp, channel: &str) -> Reply {
-    app.route(
-        "channels-get",
-        Method::GET,
-        &format!("/v1.4/api/channels/{channel}"),
-        None,
-    )
-    .await
-}
-
 fn channel_ids(list: &Value) -> Vec<String> {
     list["channels"]
         .as_array()
@@ -60,7 +50,7 @@ async fn update_changes_what_it_names_and_follows_every_rule() {
     assert_eq!(c["invitationCode"], "c0de", "unnamed fields stay");
     assert_eq!(c["members"], before["members"]);
     assert!(c["updatedAt"].as_i64() >= before["updatedAt"].as_i64());
-    assert_eq!(view(&app, "g").await.body["channel"], *c);
+    assert_eq!(app.view_channel("g").await.body["channel"], *c);
 
     // Ownership transfer: to a member only, not to the owner.
     update(&app, "g", json!({"ownerId": "x"}))
@@ -141,7 +131,10 @@ async fn freeze_and_unfreeze() {
         )
         .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
-    assert_eq!(view(&app, "f").await.body["channel"]["isFrozen"], true);
+    assert_eq!(
+        app.view_channel("f").await.body["channel"]["isFrozen"],
+        true
+    );
     // Freezing stops sending, not joining: members may still be added.
     app.add_users(&["a"]).await;
     let r = app
@@ -162,7 +155,10 @@ async fn freeze_and_unfreeze() {
         )
         .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
-    assert_eq!(view(&app, "f").await.body["channel"]["isFrozen"], false);
+    assert_eq!(
+        app.view_channel("f").await.body["channel"]["isFrozen"],
+        false
+    );
     app.route(
         "channels-freeze",
         Method::POST,
@@ -387,7 +383,7 @@ async fn delete_of_a_channel_with_100_members_and_20_bots_leaves_nothing() {
         )
         .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
-    view(&app, "d").await.assert_error(404, "2003");
+    app.view_channel("d").await.assert_error(404, "2003");
     let census = app.check_channels().await;
     assert!(
         !census.channels.contains_key("d") && census.deleting.is_empty(),
@@ -448,7 +444,7 @@ async fn delete_of_a_10000_member_super_channel_finishes_outside_the_request() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    view(&app, "huge").await.assert_error(404, "2003");
+    app.view_channel("huge").await.assert_error(404, "2003");
     let census = app.check_channels().await;
     assert!(!census.channels.contains_key("huge"));
     // While anything is left, the id is not free and a repeated delete is 200.

@@ -30,14 +30,7 @@ async fn change_body(app: &TestApp, channel: &str, what: &str, body: Value) -> R
 }
 
 async fn view(app: &TestApp, channel: &str) -> Value {
-    let r = app
-        .route(
-            "channels-get",
-            Method::GET,
-            &format!("/v1.4/api/channels/{channel}"),
-            None,
-        )
-        .await;
+    let r = app.view_channel(channel).await;
     assert_eq!(r.status, 200, "view: {}", r.body);
     r.body["channel"].clone()
 }

@@ -18,9 +18,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 
 use super::channels::{TransactError, action_error, item_key, membership_item, put};
 use super::items::{BanItem, MembershipItem};
-use super::retry::{retrying, storage_error};
 use super::users::live_user;
-use super::{Item, MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
+use super::{MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Ban, Channel, ChannelType, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
@@ -417,10 +416,16 @@ impl Store {
     ) -> Result<Page<Membership>, Error> {
         let prefix = keys::member_prefix(channel.channel_type);
         let page = self
-            .range_page(app_id, &channel.id, prefix, after, limit, |item| {
-                let m = Membership::from(decode::<MembershipItem>(item)?);
-                Ok(muted_at.is_none_or(|now| m.is_muted(now)).then_some(m))
-            })
+            .range_page(
+                keys::channel_pk(app_id, &channel.id),
+                prefix,
+                after,
+                limit,
+                |item| {
+                    let m = Membership::from(decode::<MembershipItem>(item)?);
+                    Ok(muted_at.is_none_or(|now| m.is_muted(now)).then_some(m))
+                },
+            )
             .await?;
         Ok(page)
     }
@@ -433,59 +438,20 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Ban>, Error> {
-        self.range_page(app_id, channel_id, keys::BAN_PREFIX, after, limit, |item| {
-            let b: BanItem = decode(item)?;
-            Ok(Some(Ban {
-                user_id: b.user_id,
-                created_at: b.created_at,
-            }))
-        })
+        self.range_page(
+            keys::channel_pk(app_id, channel_id),
+            keys::BAN_PREFIX,
+            after,
+            limit,
+            |item| {
+                let b: BanItem = decode(item)?;
+                Ok(Some(Ban {
+                    user_id: b.user_id,
+                    created_at: b.created_at,
+                }))
+            },
+        )
         .await
-    }
-
-    /// Up to `limit` items (those `keep` returns) of a channel partition's sort keys under
-    /// `prefix` after `after`, strongly consistent, reading one more to tell `has_next`.
-    async fn range_page<T>(
-        &self,
-        app_id: &str,
-        channel_id: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-        keep: impl Fn(Item) -> Result<Option<T>, Error>,
-    ) -> Result<Page<T>, Error> {
-        let (lo, hi) = keys::range_after(prefix, after);
-        let pk = keys::channel_pk(app_id, channel_id);
-        let mut items = Vec::with_capacity(limit + 1);
-        let mut start: Option<Item> = None;
-        loop {
-            let out = retrying(|| {
-                self.client
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":lo", s(&lo))
-                    .expression_attribute_values(":hi", s(&hi))
-                    .consistent_read(true)
-                    .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| storage_error("read channel range", e))?;
-            for item in out.items.unwrap_or_default() {
-                if let Some(v) = keep(item)? {
-                    items.push(v);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() > limit {
-                let has_next = items.len() > limit;
-                items.truncate(limit);
-                return Ok(Page { items, has_next });
-            }
-        }
     }
 }
 

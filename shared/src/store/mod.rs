@@ -324,6 +324,49 @@ impl Store {
         }
     }
 
+    /// Up to `limit` items (those `keep` returns) of partition `pk`'s sort keys under `prefix`
+    /// after `after`, strongly consistent, reading one more to tell `has_next`.
+    pub(crate) async fn range_page<T>(
+        &self,
+        pk: String,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(Item) -> Result<Option<T>, Error>,
+    ) -> Result<Page<T>, Error> {
+        let (lo, hi) = keys::range_after(prefix, after);
+        let mut items = Vec::with_capacity(limit.saturating_add(1).min(1_000));
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":lo", s(&lo))
+                    .expression_attribute_values(":hi", s(&hi))
+                    .consistent_read(true)
+                    .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("read a partition range", e))?;
+            for item in out.items.unwrap_or_default() {
+                if let Some(v) = keep(item)? {
+                    items.push(v);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() > limit {
+                let has_next = items.len() > limit;
+                items.truncate(limit);
+                return Ok(Page { items, has_next });
+            }
+        }
+    }
+
     /// A page of at most `limit` items of index partition `gsi1pk` with `gsi1sk > after`,
     /// each read with `read`. It queries for one item more, which tells whether there is a
     /// next page, and follows DynamoDB's 1 MB pages as needed.

@@ -21,6 +21,9 @@ use crate::model::{Page, User, UserChanges, UserSecrets};
 /// The condition every write about a user carries: the user exists and is not deleted.
 pub(crate) const LIVE_USER: &str = "attribute_exists(pk) AND attribute_not_exists(deleted_at)";
 
+/// More devices than a user may have (the cap is the domain's), so one read sees them all.
+const DEVICE_READ_LIMIT: usize = 1_000;
+
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
@@ -459,41 +462,14 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<String>, Error> {
-        let (lo, hi) = keys::range_after(keys::BLOCK_PREFIX, after);
-        let want = limit + 1;
-        let mut ids = Vec::with_capacity(want);
-        let mut start: Option<Item> = None;
-        loop {
-            let remaining = i32::try_from(want - ids.len()).unwrap_or(i32::MAX);
-            let out = retrying(|| {
-                self.client
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(keys::user_pk(app_id, user_id)))
-                    .expression_attribute_values(":lo", s(&lo))
-                    .expression_attribute_values(":hi", s(&hi))
-                    .projection_expression("target_id")
-                    .consistent_read(true)
-                    .limit(remaining)
-                    .set_exclusive_start_key(start.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| storage_error("read blocks", e))?;
-            for item in out.items.unwrap_or_default() {
-                ids.push(item_key(&item, "target_id")?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || ids.len() >= want {
-                let has_next = ids.len() > limit;
-                ids.truncate(limit);
-                return Ok(Page {
-                    items: ids,
-                    has_next,
-                });
-            }
-        }
+        self.range_page(
+            keys::user_pk(app_id, user_id),
+            keys::BLOCK_PREFIX,
+            after,
+            limit,
+            |item| item_key(&item, "target_id").map(Some),
+        )
+        .await
     }
 
     /// A page of the users who block `user_id` (eventually consistent index).
@@ -538,53 +514,33 @@ impl Store {
 
     // ---- devices ----
 
-    /// The user's devices (`None` if the user is not live).
+    /// The user's devices (`None` if the user is not live): the user item and the device
+    /// range, read in parallel.
     pub async fn devices(&self, app_id: &str, user_id: &str) -> Result<Option<Devices>, Error> {
-        let (lo, hi) = keys::range_after(keys::DEVICE_PREFIX, None);
-        let pk = keys::user_pk(app_id, user_id);
-        // The user item (is the user live?) and the device range: two reads in parallel.
         let (user, devices) = futures::future::try_join(
             self.user_item(app_id, user_id),
-            self.device_items(&pk, &lo, &hi),
+            self.range_page(
+                keys::user_pk(app_id, user_id),
+                keys::DEVICE_PREFIX,
+                None,
+                DEVICE_READ_LIMIT,
+                |item| {
+                    let d: DeviceItem = decode(item)?;
+                    Ok(Some(Device {
+                        device_id: d.device_id,
+                        fcm_token: d.fcm_token,
+                        updated_at: d.updated_at,
+                    }))
+                },
+            ),
         )
         .await?;
         if user.is_none_or(|u| u.deleted_at.is_some()) {
             return Ok(None);
         }
-        Ok(Some(Devices { devices }))
-    }
-
-    async fn device_items(&self, pk: &str, lo: &str, hi: &str) -> Result<Vec<Device>, Error> {
-        let mut devices = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = retrying(|| {
-                self.client
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(pk))
-                    .expression_attribute_values(":lo", s(lo))
-                    .expression_attribute_values(":hi", s(hi))
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| storage_error("read devices", e))?;
-            for item in out.items.unwrap_or_default() {
-                let d: DeviceItem = decode(item)?;
-                devices.push(Device {
-                    device_id: d.device_id,
-                    fcm_token: d.fcm_token,
-                    updated_at: d.updated_at,
-                });
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(devices);
-            }
-        }
+        Ok(Some(Devices {
+            devices: devices.items,
+        }))
     }
 
     /// Writes a registration as planned on the devices read; false if they changed meanwhile
@@ -606,7 +562,7 @@ impl Store {
             .key("sk", s(keys::USER_SK));
         let (user, device, put_condition, evict) = match write {
             DeviceWrite::Replace(d) => (
-                user.update_expression("SET device_count = device_count + :zero")
+                user.update_expression("SET device_count = if_not_exists(device_count, :zero)")
                     .condition_expression(LIVE_USER)
                     .expression_attribute_values(":zero", n(0)),
                 d,
@@ -628,7 +584,7 @@ impl Store {
                 None,
             ),
             DeviceWrite::Evict(d, old) => (
-                user.update_expression("SET device_count = device_count + :zero")
+                user.update_expression("SET device_count = if_not_exists(device_count, :zero)")
                     .condition_expression(format!("{LIVE_USER} AND device_count >= :cap"))
                     .expression_attribute_values(":zero", n(0))
                     .expression_attribute_values(":cap", cap),

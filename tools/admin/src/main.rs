@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         client_rate_limit: Option<u32>,
     },
-    /// Sweep the items of deleted channels (what the change stream's sweeper does on AWS).
+    /// Sweep the items of deleted channels and users (what the change stream's sweeper does on AWS).
     /// With --watch, keeps looking every second until stopped (make dev runs this).
     Sweep {
         #[arg(long)]
