@@ -710,3 +710,37 @@ async fn a_block_racing_a_create_ends_in_a_serial_state() {
     let users = app.check_users().await;
     assert_eq!(users.blocks.len(), rounds);
 }
+
+#[tokio::test]
+async fn a_deleted_users_sweep_clears_a_creation_that_died_midway() {
+    let mut app = TestApp::new().await;
+    let members: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
+    app.add_users(&members).await;
+    // A 100-member create whose second transaction and undo both fail: the creation is left
+    // between its transactions, invisible, holding m000's membership.
+    app.calls.fail("TransactWriteItems", 2);
+    app.calls.fail("TransactWriteItems", 3);
+    let r = create(
+        &app,
+        json!({"type": "public", "channelId": "died", "members": members}),
+    )
+    .await;
+    assert!(r.status >= 500, "{}", r.body);
+    assert_eq!(app.check_channels().await.pending, ["died"]);
+
+    // Old enough to count as abandoned: the user's sweep clears it, as a create would.
+    app.services.store = app
+        .services
+        .store
+        .clone()
+        .with_abandon_after(Duration::ZERO);
+    assert_eq!(delete_user(&app, "m000").await.status, 200);
+    sweep_all(&app).await;
+    delete_user(&app, "m000").await.assert_error(404, "3003");
+    let census = app.check_channels().await;
+    assert!(
+        census.pending.is_empty() && census.channels.is_empty(),
+        "{census:?}"
+    );
+    assert!(app.check_users().await.orphans.is_empty());
+}

@@ -233,7 +233,7 @@ impl Store {
 
     /// Deletes an abandoned pending channel (see `create_channel`) and its memberships.
     /// True if it did; false if there is nothing abandoned under the id.
-    async fn clear_abandoned(&self, app_id: &str, channel_id: &str) -> Result<bool, Error> {
+    pub async fn clear_abandoned(&self, app_id: &str, channel_id: &str) -> Result<bool, Error> {
         let pk = keys::channel_pk(app_id, channel_id);
         // The channel item alone first: a taken id is usually a live channel, whose
         // members (a super channel may have many) need not be read to say so.

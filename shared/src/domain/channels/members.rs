@@ -301,7 +301,8 @@ pub async fn change(
 
 /// Removes a deleted user's membership of one channel (the user delete's sweep): the count
 /// moves with it, and a channel the user owned goes on without an owner (`ownerId` "").
-/// False if the channel is still being created, so the membership is left for a later run.
+/// False if the channel is still being created (for a moment), so the membership is left
+/// for the next pass.
 pub async fn drop_deleted_member(
     store: &Store,
     app_id: &str,
@@ -324,7 +325,13 @@ pub async fn drop_deleted_member(
                     .await?;
                 return Ok(true);
             }
-            ChannelLookup::InProgress | ChannelLookup::Abandoned => return Ok(false),
+            // A creation that died between its transactions never existed for readers; it
+            // is cleared as the next creation of its id would, then the loop reads again.
+            ChannelLookup::Abandoned => {
+                store.clear_abandoned(app_id, channel_id).await?;
+                continue;
+            }
+            ChannelLookup::InProgress => return Ok(false),
         };
         if cm.unfinished {
             store.finish_pending(app_id, channel_id).await?;
