@@ -188,7 +188,7 @@ where
     .await
 }
 
-/// `main` of the channel sweeper: the table's change stream in, `handlers::sweeper` on each
+/// `main` of the sweeper (deleted channels and users): the table's change stream in, `handlers::sweeper` on each
 /// batch. A failed batch is an error, so the stream delivers it again.
 pub async fn serve_stream() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};

@@ -22,6 +22,23 @@ async fn user_with_secrets(s: &Stack, prefix: &str) -> (String, String, String) 
     (id, password, token)
 }
 
+/// The body of a 200 answer.
+#[track_caller]
+fn ok((status, body): (reqwest::StatusCode, Value)) -> Value {
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Asserts a TalkPlus error answer with this status and code.
+#[track_caller]
+fn err((status, body): (reqwest::StatusCode, Value), want: u16, code: &str) {
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (want, Some(code)),
+        "{body}"
+    );
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", shared::secrets::random_hex(6))
 }
@@ -349,17 +366,6 @@ async fn no_secret_reaches_the_logs() {
 #[ignore = "needs the local stack; run by `make test`"]
 async fn channel_administration_over_http() {
     let s = Stack::from_env();
-    let ok = |(status, body): (reqwest::StatusCode, Value)| {
-        assert_eq!(status, 200, "{body}");
-        body
-    };
-    let err = |(status, body): (reqwest::StatusCode, Value), want: u16, code: &str| {
-        assert_eq!(
-            (status.as_u16(), body["code"].as_str()),
-            (want, Some(code)),
-            "{body}"
-        );
-    };
     let (owner, _, _) = user_with_secrets(&s, "adm-o").await;
     let (a, _, _) = user_with_secrets(&s, "adm-a").await;
     let (b, _, _) = user_with_secrets(&s, "adm-b").await;
@@ -554,17 +560,6 @@ async fn channel_administration_over_http() {
 #[ignore = "needs the local stack; run by `make test`"]
 async fn user_administration_over_http() {
     let s = Stack::from_env();
-    let ok = |(status, body): (reqwest::StatusCode, Value)| {
-        assert_eq!(status, 200, "{body}");
-        body
-    };
-    let err = |(status, body): (reqwest::StatusCode, Value), want: u16, code: &str| {
-        assert_eq!(
-            (status.as_u16(), body["code"].as_str()),
-            (want, Some(code)),
-            "{body}"
-        );
-    };
     let (u, password, _) = user_with_secrets(&s, "adm-u").await;
     let (o, _, _) = user_with_secrets(&s, "adm-o").await;
     let (x, _, _) = user_with_secrets(&s, "adm-x").await;
