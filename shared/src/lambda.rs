@@ -188,8 +188,9 @@ where
     .await
 }
 
-/// `main` of the sweeper (deleted channels and users): the table's change stream in, `handlers::sweeper` on each
-/// batch. A failed batch is an error, so the stream delivers it again.
+/// `main` of the sweeper (deleted channels and users): the table's change stream in,
+/// `handlers::sweeper` on each batch. A failed batch is an error, so the stream delivers it
+/// again.
 pub async fn serve_stream() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_logging();
