@@ -307,6 +307,46 @@ impl Store {
         u128::try_from(age).unwrap_or(0) >= self.abandon_after.as_millis()
     }
 
+    /// A channel whose creation is between its transactions (marked since `since`).
+    fn creation_state(&self, since: i64) -> ChannelLookup {
+        if self.is_abandoned(since) {
+            ChannelLookup::Abandoned
+        } else {
+            ChannelLookup::InProgress
+        }
+    }
+
+    /// The channel item alone, for a writer that needs the channel's owner, type and state
+    /// but none of its members (one GetItem instead of the channel read's two queries).
+    /// `Found` carries the channel with no members, bots or bans read, and `unfinished` set
+    /// when a membership change is between its transactions.
+    pub async fn channel_head(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<ChannelLookup, Error> {
+        let Some(item) = self
+            .channel_item(app_id, channel_id)
+            .await?
+            .filter(|c| c.deleted_at.is_none())
+        else {
+            return Ok(ChannelLookup::Missing);
+        };
+        if let (Some(since), None) = (item.pending_since, &item.pending_rest) {
+            return Ok(self.creation_state(since));
+        }
+        let (ban_seq, unfinished) = (item.ban_seq, item.pending_rest.is_some());
+        Ok(ChannelLookup::Found(Box::new(ChannelMembers {
+            channel: Channel::try_from(item)?,
+            members: Vec::new(),
+            bot_ids: Vec::new(),
+            bans: Vec::new(),
+            ban_seq,
+            pending: None,
+            unfinished,
+        })))
+    }
+
     /// The channel with its ordinary memberships and bot memberships (one strongly
     /// consistent query) and its first bans (a second query beside it). A deleted channel is
     /// `Missing`; a channel with a membership change between its transactions is shown with
@@ -343,13 +383,7 @@ impl Store {
                     apply_pending(&mut members, &mut bans, &rest, since);
                     pending = Some((since, rest));
                 }
-                None => {
-                    return Ok(if self.is_abandoned(since) {
-                        ChannelLookup::Abandoned
-                    } else {
-                        ChannelLookup::InProgress
-                    });
-                }
+                None => return Ok(self.creation_state(since)),
             }
         }
         let ban_seq = channel.ban_seq;

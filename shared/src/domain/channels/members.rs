@@ -311,8 +311,10 @@ pub async fn drop_deleted_member(
 ) -> Result<bool, Error> {
     let ids = [user_id.to_owned()];
     for _ in 0..CHANGE_ATTEMPTS {
+        // The channel item is enough (owner, type, state): a user in thousands of channels
+        // must not read each one's member list.
         let (lookup, states) = futures::future::try_join(
-            store.channel(app_id, channel_id),
+            store.channel_head(app_id, channel_id),
             store.member_states(app_id, channel_id, &ids, false),
         )
         .await?;
