@@ -539,6 +539,27 @@ impl TestApp {
             .await
     }
 
+    /// The stored item under (`pk`, `sk`), read straight from the table (strongly
+    /// consistent), for tests that check what was written.
+    pub async fn stored_item(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        self.store()
+            .client()
+            .get_item()
+            .table_name(self.store().table())
+            .key("pk", A::S(pk))
+            .key("sk", A::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read a stored item")
+            .item
+    }
+
     /// `GET /channels/{id}`.
     pub async fn view_channel(&self, channel_id: &str) -> Reply {
         self.route(

@@ -226,18 +226,12 @@ async fn check_applied(app: &TestApp, op: Op, reply: &Reply) {
         Op::UsersLogin => {
             // The token answered is the user's one current token.
             let token = reply.body["loginToken"].as_str().expect("a login token");
-            use aws_sdk_dynamodb::types::AttributeValue as A;
             let item = app
-                .store()
-                .client()
-                .get_item()
-                .table_name(app.store().table())
-                .key("pk", A::S(shared::store::keys::user_pk(&app.app_id, "lu")))
-                .key("sk", A::S(shared::store::keys::USER_SK.into()))
-                .send()
+                .stored_item(
+                    shared::store::keys::user_pk(&app.app_id, "lu"),
+                    shared::store::keys::USER_SK,
+                )
                 .await
-                .unwrap()
-                .item
                 .expect("user item");
             assert_eq!(
                 item["login_token_digest"].as_s().unwrap(),

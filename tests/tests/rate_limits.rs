@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::Method;
 use serde_json::json;
 use shared::handlers::{channels, users};
@@ -23,27 +22,17 @@ fn admin(limit: u32) -> RateLimits {
 
 /// What the counter item of `window` holds (0 when it was never written).
 async fn counted(app: &TestApp, window: i64) -> u64 {
-    let out = app
-        .store()
-        .client()
-        .get_item()
-        .table_name(app.store().table())
-        .key(
-            "pk",
-            AttributeValue::S(keys::rate_pk(&app.app_id, "admin", window, 0)),
-        )
-        .key("sk", AttributeValue::S(keys::RATE_SK.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("read a counter");
-    out.item
-        .and_then(|i| {
-            i.get("n")
-                .and_then(|n| n.as_n().ok())
-                .map(|n| n.parse().unwrap())
-        })
-        .unwrap_or(0)
+    app.stored_item(
+        keys::rate_pk(&app.app_id, "admin", window, 0),
+        keys::RATE_SK,
+    )
+    .await
+    .and_then(|i| {
+        i.get("n")
+            .and_then(|n| n.as_n().ok())
+            .map(|n| n.parse().unwrap())
+    })
+    .unwrap_or(0)
 }
 
 /// 32 clients send as fast as they can for about 2.5 seconds against a limit of 20 a second:

@@ -99,26 +99,11 @@ async fn create(app: &TestApp, body: Value) -> Reply {
 
 /// The stored digest of a user's login token.
 async fn token_digest(app: &TestApp, id: &str) -> String {
-    let out = app
-        .store()
-        .client()
-        .get_item()
-        .table_name(app.store().table())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(keys::user_pk(&app.app_id, id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(keys::USER_SK.into()),
-        )
-        .send()
+    let item = app
+        .stored_item(keys::user_pk(&app.app_id, id), keys::USER_SK)
         .await
-        .expect("read user item");
-    out.item.expect("user item")["login_token_digest"]
-        .as_s()
-        .expect("digest")
-        .clone()
+        .expect("user item");
+    item["login_token_digest"].as_s().expect("digest").clone()
 }
 
 /// Runs the sweeper until nothing of deleted users or channels is left (bounded).
