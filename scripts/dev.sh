@@ -111,6 +111,12 @@ warm -X DELETE "$base/bots/warm-up"
 warm -X POST "$base/bots/warm-up/channels/warm-up/join"
 warm -X POST "$base/bots/warm-up/channels/warm-up/leave"
 warm "$base/bots/warm-up/channels"
+warm -X POST -d '{}' "$base/bots/warm-up/channels/warm-up/send"
+warm -X POST -d '{}' "$base/channels/warm-up/messages/send"
+warm "$base/channels/warm-up/messages"
+warm "$base/channels/warm-up/messages/warm-up"
+warm "$base/channels/warm-up/message/warm-up"
+warm -X DELETE "$base/channels/warm-up/messages/warm-up"
 
 cat <<MSG
 

@@ -49,12 +49,19 @@ specs! {
     CREATE_WHEN_BLOCKED = "2020", "CannotCreateChannelWhenBlockedByMember", 403;
     ADD_BLOCKED = "2021", "CannotAddBlockedMember", 403;
     ADD_WHEN_BLOCKED = "2022", "CannotAddMemberWhenBlockedByMember", 403;
+    FROZEN_CHANNEL = "2025", "CannotSendMessageInFrozenChannel", 403;
+    MENTION_NOT_MEMBER = "2026", "MentionedUserDoesNotExist", 400;
+    MUTED_IN_CHANNEL = "2027", "MutedInChannel", 403;
     CHANNEL_FULL = "2029", "MaxChannelMemberCountExceeded", 403;
     ALREADY_OWNER = "2030", "AlreadyChannelOwner", 403;
     USER_NOT_FOUND = "3003", "UserNotFound", 404;
     USER_ID_TAKEN = "3004", "UserIDTaken", 409;
     WRONG_PASSWORD = "3008", "WrongPassword", 401;
     DEACTIVATED_USER = "3010", "DeactivatedUser", 403;
+    SENDER_NOT_MEMBER = "4000", "SenderNotChannelMember", 403;
+    MESSAGE_TOO_LONG = "4001", "MsgSizeLimitExceeded", 400;
+    MESSAGE_EMPTY = "4002", "BothMsgTextDataMissing", 400;
+    MESSAGE_NOT_FOUND = "4003", "MessageNotFound", 404;
     CANNOT_BLOCK_SELF = "5000", "CannotBlockSelf", 400;
     CANNOT_UNBLOCK_SELF = "5001", "CannotUnblockSelf", 400;
     USER_NOT_BLOCKED = "5002", "UserNotBlocked", 404;
@@ -174,6 +181,20 @@ pub enum Error {
     Blocked(BlockRule, String),
     #[error("user id {0} is already taken")]
     UserIdTaken(String),
+    #[error("the channel is frozen: only its owner and admin messages may be sent")]
+    FrozenChannel,
+    #[error("mentioned user {0} is not a member of the channel")]
+    MentionNotMember(String),
+    #[error("{0} is muted in the channel")]
+    Muted(String),
+    #[error("{0} is not a member of the channel")]
+    SenderNotMember(String),
+    #[error("text must be at most {0} characters")]
+    MessageTooLong(usize),
+    #[error("text and data must not both be empty")]
+    MessageEmpty,
+    #[error("message {0} not found in the channel")]
+    MessageNotFound(String),
     #[error("bot {0} not found")]
     BotNotFound(String),
     #[error("bot id {0} is already taken")]
@@ -214,6 +235,13 @@ impl Error {
             Error::ChannelFull(_) => CHANNEL_FULL,
             Error::UserNotFound(_) => USER_NOT_FOUND,
             Error::UserIdTaken(_) => USER_ID_TAKEN,
+            Error::FrozenChannel => FROZEN_CHANNEL,
+            Error::MentionNotMember(_) => MENTION_NOT_MEMBER,
+            Error::Muted(_) => MUTED_IN_CHANNEL,
+            Error::SenderNotMember(_) => SENDER_NOT_MEMBER,
+            Error::MessageTooLong(_) => MESSAGE_TOO_LONG,
+            Error::MessageEmpty => MESSAGE_EMPTY,
+            Error::MessageNotFound(_) => MESSAGE_NOT_FOUND,
             Error::WrongPassword => WRONG_PASSWORD,
             Error::DeactivatedUser(_) => DEACTIVATED_USER,
             Error::CannotBlockSelf => CANNOT_BLOCK_SELF,

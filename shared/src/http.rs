@@ -16,12 +16,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// body decides; a body that is not a JSON object, or a field of the wrong type, is `1001`.
 /// An empty body reads as `{}` so that required fields report `1002`.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
-    let bytes: &[u8] = match req.body() {
-        Body::Empty => b"{}",
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        // Not produced for API Gateway requests; treat as no body.
-        _ => b"{}",
+    let bytes = match raw_body(req) {
+        b"" => b"{}",
+        b => b,
     };
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::BodyTooLarge(MAX_BODY_BYTES));
@@ -126,6 +123,16 @@ fn reject_duplicate_keys(bytes: &[u8]) -> Result<(), serde_json::Error> {
     Walk.deserialize(&mut de)?;
     de.end()?;
     Ok(())
+}
+
+/// The body's bytes as received ("" for none).
+pub fn raw_body(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        // Empty, or not produced for API Gateway requests: no body.
+        _ => b"",
+    }
 }
 
 /// A path parameter the route defines, e.g. `userId` in `/v1.4/api/users/{userId}`.

@@ -342,10 +342,107 @@ pub struct ChannelMembers {
     /// A membership change too large for one transaction is still being written; it is
     /// shown as done, and other changes wait until it is (`Store::finish_pending`).
     pub unfinished: bool,
+    /// The newest message (read beside the channel; `None` when there is none, and for reads
+    /// that only decide a write).
+    pub last_message: Option<Message>,
 }
 
 /// Bans a channel object lists; the banned list pages through the rest.
 pub const MAX_BANS_SHOWN: usize = 100;
+
+/// The message types of TalkPlus. `bot` and `bot_hidden` come only from the bot send;
+/// `admin` and `admin_hidden` only from the admin API (the app's server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    Text,
+    Hidden,
+    Custom,
+    Admin,
+    AdminHidden,
+    Bot,
+    BotHidden,
+}
+
+impl MessageType {
+    pub const ALL: [MessageType; 7] = [
+        MessageType::Text,
+        MessageType::Hidden,
+        MessageType::Custom,
+        MessageType::Admin,
+        MessageType::AdminHidden,
+        MessageType::Bot,
+        MessageType::BotHidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Hidden => "hidden",
+            MessageType::Custom => "custom",
+            MessageType::Admin => "admin",
+            MessageType::AdminHidden => "admin_hidden",
+            MessageType::Bot => "bot",
+            MessageType::BotHidden => "bot_hidden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Sent by the app itself: no sender needed, not held back by a freeze or a mute.
+    pub fn is_admin(self) -> bool {
+        matches!(self, MessageType::Admin | MessageType::AdminHidden)
+    }
+
+    /// Sent by a bot: the author is a bot, not a user.
+    pub fn is_bot(self) -> bool {
+        matches!(self, MessageType::Bot | MessageType::BotHidden)
+    }
+}
+
+/// A message as stored. Its id is a ULID: the time it was sent, then 80 random bits; ids
+/// order a channel's messages and serve as the list cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    pub channel_id: String,
+    /// The author: a user id, a bot id (bot types), or "" (admin types without a sender).
+    pub user_id: String,
+    pub message_type: MessageType,
+    pub text: String,
+    pub data: BTreeMap<String, String>,
+    pub file_url: String,
+    pub mentions: Vec<String>,
+    /// The message this one replies to, and its author (which never changes, so the
+    /// parent's author profile is read in the same round as the parent).
+    pub parent: Option<MessageRef>,
+    pub created_at: i64,
+}
+
+/// A reply's parent: its id and author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub id: String,
+    pub user_id: String,
+    pub message_type: MessageType,
+}
+
+/// An author as shown: name and picture now ("" for a deleted user or no author).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Author {
+    pub username: String,
+    pub profile_image_url: String,
+}
+
+/// A message as the API shows it: its author's current profile and its parent as it is now
+/// (`None` when not a reply or when the parent is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageDetail {
+    pub message: Message,
+    pub author: Author,
+    pub parent: Option<Box<MessageDetail>>,
+}
 
 /// A bot: an app-defined participant that joins channels through the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,6 +481,7 @@ pub struct ChannelDetail {
     pub members: Vec<Member>,
     pub bots: Vec<Bot>,
     pub banned: Vec<BannedUser>,
+    pub last_message: Option<MessageDetail>,
 }
 
 /// A ban as shown: the user's current profile (`None` if the user no longer exists).

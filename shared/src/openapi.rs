@@ -7,7 +7,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
 
-use crate::handlers::{bots, channels, members, users};
+use crate::handlers::{bots, channels, members, messages, users};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -61,6 +61,12 @@ response's description."
         bots::join,
         bots::leave,
         bots::channels,
+        messages::send,
+        messages::bot_send,
+        messages::list,
+        messages::get,
+        messages::get_singular,
+        messages::delete,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Conventions),
@@ -185,10 +191,19 @@ pub fn operations(doc: &OpenApi) -> Vec<(String, String, String)> {
 
 /// A `data` map: at most 5 pairs of strings, keys 1–128 and values up to 1,024 characters.
 pub fn data_schema() -> utoipa::openapi::Object {
+    data_schema_of(crate::validate::MAX_DATA_PAIRS)
+}
+
+/// A message's `data`: as `data_schema`, with up to 10 pairs.
+pub fn message_data_schema() -> utoipa::openapi::Object {
+    data_schema_of(crate::domain::messages::MAX_MESSAGE_DATA_PAIRS)
+}
+
+fn data_schema_of(max_pairs: usize) -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
-        .max_properties(Some(crate::validate::MAX_DATA_PAIRS))
+        .max_properties(Some(max_pairs))
         .property_names(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -213,6 +228,15 @@ pub fn channel_type_schema() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(crate::model::ChannelType::ALL.map(|t| t.as_str())))
+        .build()
+}
+
+/// The message types.
+pub fn message_type_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(crate::model::MessageType::ALL.map(|t| t.as_str())))
         .build()
 }
 
@@ -295,6 +319,38 @@ pub mod params {
         /// A member's user id (1–68 URI-safe characters)
         #[param(rename = "memberId", pattern = "^[A-Za-z0-9._~-]{1,68}$")]
         member_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct MessageId {
+        /// A message id (a 26-character ULID)
+        #[param(rename = "messageId", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
+        message_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct MessagePage {
+        /// Cursor: a message id; the page holds the messages before it (`latest`) or after
+        /// it (`oldest`), itself excluded
+        #[param(rename = "lastMessageId", pattern = "^([0-9A-HJKMNP-TV-Z]{26})?$")]
+        last_message_id: Option<String>,
+        /// `latest` (default: newest first) or `oldest` (oldest first)
+        #[param(pattern = "^(latest|oldest)?$")]
+        order: Option<String>,
+        /// Page size, default 20
+        #[param(minimum = 1, maximum = 50)]
+        limit: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Header)]
+    pub struct IdempotencyKey {
+        /// Retries with the same key and body within 24 hours answer the first result
+        /// without a second message; the same key with another body is `1001`
+        #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
+        idempotency_key: Option<String>,
     }
 
     #[derive(IntoParams)]

@@ -60,12 +60,21 @@ pub fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
 /// A `data` field: an object of at most 5 string pairs, key <= 128 and value <= 1024
 /// characters. Anything else is `1011` InvalidMetaData.
 pub fn data_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, Error> {
+    data_map_of(field, value, MAX_DATA_PAIRS)
+}
+
+/// `data_map` with room for `max_pairs` pairs (messages take 10).
+pub fn data_map_of(
+    field: &str,
+    value: &Value,
+    max_pairs: usize,
+) -> Result<BTreeMap<String, String>, Error> {
     let bad = |why: String| Error::InvalidMetaData(format!("{field}: {why}"));
     let Value::Object(map) = value else {
         return Err(bad("must be an object of string values".into()));
     };
-    if map.len() > MAX_DATA_PAIRS {
-        return Err(bad(format!("at most {MAX_DATA_PAIRS} key-value pairs")));
+    if map.len() > max_pairs {
+        return Err(bad(format!("at most {max_pairs} key-value pairs")));
     }
     map.iter()
         .map(|(k, v)| {

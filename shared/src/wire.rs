@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::model::{BannedUser, Bot, ChannelDetail, Member, Membership, User, now_ms};
+use crate::model::{
+    BannedUser, Bot, ChannelDetail, Member, Membership, MessageDetail, User, now_ms,
+};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -269,9 +271,8 @@ pub struct ChannelView {
     pub created_at: i64,
     pub unread_count: i64,
     pub last_read_at: i64,
-    /// No message has been sent through this server's API yet.
-    #[schema(value_type = Option<Object>)]
-    pub last_message: Option<Value>,
+    /// The newest message, or `null` when the channel has none.
+    pub last_message: Option<MessageView>,
 }
 
 impl From<ChannelDetail> for ChannelView {
@@ -325,7 +326,7 @@ impl From<ChannelDetail> for ChannelView {
             created_at: c.created_at,
             unread_count: 0,
             last_read_at: 0,
-            last_message: None,
+            last_message: d.last_message.map(Into::into),
         }
     }
 }
@@ -471,4 +472,121 @@ pub struct MemberEnvelope {
 pub struct MemberList {
     pub members: Vec<MemberView>,
     pub has_next: bool,
+}
+
+/// A message, key for key as TalkPlus shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    /// A ULID: 26 characters, time-sortable; also the list cursor.
+    pub id: String,
+    pub channel_id: String,
+    /// The author: a user id, a bot id (types `bot`, `bot_hidden`), or "" (an admin message
+    /// without a sender).
+    pub user_id: String,
+    pub username: String,
+    pub profile_image_url: String,
+    #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::message_type_schema)]
+    pub message_type: &'static str,
+    pub text: String,
+    pub data: BTreeMap<String, String>,
+    pub file_url: String,
+    pub mentions: Vec<String>,
+    /// "" when not a reply.
+    pub parent_message_id: String,
+    /// The parent as it is now (its own `parentMessage` is `{}`); `{}` when not a reply or
+    /// once the parent is deleted.
+    #[schema(value_type = Object)]
+    pub parent_message: Value,
+    /// `{"emoji": ["userId", ...]}`.
+    #[schema(value_type = Object)]
+    pub reactions: BTreeMap<String, Vec<String>>,
+    #[schema(value_type = Object)]
+    pub translations: BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+impl From<MessageDetail> for MessageView {
+    fn from(d: MessageDetail) -> Self {
+        let m = d.message;
+        let parent_message = match d.parent {
+            Some(p) => serde_json::to_value(MessageView::from(*p))
+                .unwrap_or_else(|_| Value::Object(Default::default())),
+            None => Value::Object(Default::default()),
+        };
+        MessageView {
+            id: m.id,
+            channel_id: m.channel_id,
+            user_id: m.user_id,
+            username: d.author.username,
+            profile_image_url: d.author.profile_image_url,
+            message_type: m.message_type.as_str(),
+            text: m.text,
+            data: m.data,
+            file_url: m.file_url,
+            mentions: m.mentions,
+            parent_message_id: m.parent.map(|p| p.id).unwrap_or_default(),
+            parent_message,
+            reactions: BTreeMap::new(),
+            translations: BTreeMap::new(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// `{"message": {...}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageEnvelope {
+    pub message: MessageView,
+}
+
+/// `{"messages": [...], "hasNext": bool}`
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageList {
+    pub messages: Vec<MessageView>,
+    pub has_next: bool,
+}
+
+/// `POST /channels/{channelId}/messages/send`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageRequest {
+    /// Required for `text`, `hidden` and `custom`; optional for the admin types.
+    #[schema(pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub sender_id: Option<String>,
+    /// `text` (default), `hidden`, `custom`, `admin` or `admin_hidden`.
+    #[serde(rename = "type")]
+    pub message_type: Option<String>,
+    #[schema(max_length = 8192)]
+    pub text: Option<String>,
+    /// At most 10 string pairs.
+    #[schema(schema_with = crate::openapi::message_data_schema)]
+    pub data: Option<Value>,
+    /// A message of this channel this one replies to.
+    pub parent_message_id: Option<String>,
+    /// Members of the channel (at most 100).
+    #[schema(max_items = 100)]
+    pub mentions: Option<Vec<String>>,
+    /// An absolute http(s) URL.
+    #[schema(max_length = 2048)]
+    pub file_url: Option<String>,
+    /// Accepted and ignored: no translation provider.
+    pub translation_target_languages: Option<Vec<String>>,
+}
+
+/// `POST /bots/{botId}/channels/{channelId}/send`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotSendRequest {
+    /// `bot` (default) or `bot_hidden`.
+    #[serde(rename = "type")]
+    pub message_type: Option<String>,
+    #[schema(max_length = 8192)]
+    pub text: Option<String>,
+    #[schema(schema_with = crate::openapi::message_data_schema)]
+    pub data: Option<Value>,
+    #[schema(max_length = 2048)]
+    pub file_url: Option<String>,
 }

@@ -22,6 +22,8 @@ pub struct ChannelCensus {
     /// Deleted channels whose partitions are still being swept: id → items left besides
     /// the tombstone.
     pub deleting: BTreeMap<String, usize>,
+    /// Channel id → its message items (channels with at least one).
+    pub messages: BTreeMap<String, usize>,
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
@@ -169,6 +171,30 @@ pub async fn check_channels(store: &Store, app_id: &str) -> ChannelCensus {
         );
         census.bans.insert(channel_id.clone(), banned);
         census.channels.insert(channel_id, memberships.len());
+    }
+    // Messages live only beside a channel that exists or is being swept, each filed under
+    // its id, a canonical ULID whose time is its createdAt.
+    for m in items_with_prefix(store, keys::messages_pk(app_id, "")).await {
+        let channel_id = text(&m, "channel_id").to_owned();
+        assert_eq!(
+            text(&m, "pk"),
+            keys::messages_pk(app_id, &channel_id),
+            "{m:?}"
+        );
+        let id = text(&m, "message_id");
+        assert_eq!(text(&m, "sk"), keys::message_sk(id), "{m:?}");
+        let ulid = ulid::Ulid::from_string(id).expect("a ULID message id");
+        assert_eq!(ulid.to_string(), id, "canonical id");
+        assert_eq!(
+            ulid.timestamp_ms() as i64,
+            number(&m, "created_at"),
+            "{m:?}"
+        );
+        assert!(
+            census.channels.contains_key(&channel_id) || census.deleting.contains_key(&channel_id),
+            "message {id} of channel {channel_id}, which does not exist"
+        );
+        *census.messages.entry(channel_id).or_default() += 1;
     }
     census
 }

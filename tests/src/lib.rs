@@ -480,7 +480,7 @@ impl TestApp {
     /// deployed function would. Every crate in functions/ must be here: tests that walk
     /// every route (tenant isolation) fail on a function they cannot call.
     pub async fn call_function(&self, function: &str, req: Request) -> Reply {
-        use shared::handlers::{bots, channels, members, users};
+        use shared::handlers::{bots, channels, members, messages, users};
         match function {
             "users-create" => self.call(users::create, req).await,
             "users-get" => self.call(users::get, req).await,
@@ -523,6 +523,12 @@ impl TestApp {
             "bots-join" => self.call(bots::join, req).await,
             "bots-leave" => self.call(bots::leave, req).await,
             "bots-channels" => self.call(bots::channels, req).await,
+            "bots-send" => self.call(messages::bot_send, req).await,
+            "channels-messages-send" => self.call(messages::send, req).await,
+            "channels-messages" => self.call(messages::list, req).await,
+            "channels-messages-get" => self.call(messages::get, req).await,
+            "channels-message-get" => self.call(messages::get_singular, req).await,
+            "channels-messages-delete" => self.call(messages::delete, req).await,
             other => panic!("no handler for function {other}: add it to TestApp::call_function"),
         }
     }
@@ -591,7 +597,9 @@ impl TestApp {
         F: FnOnce(Ctx) -> Fut,
         Fut: std::future::Future<Output = Result<Response<Body>, shared::Error>>,
     {
-        reply(handle(&self.services, req, handler).await)
+        // Boxed: a test awaits dozens of these, and debug builds lay each handler's whole
+        // future into the test's own, enough to overflow a test thread's stack.
+        reply(Box::pin(handle(&self.services, req, handler)).await)
     }
 }
 

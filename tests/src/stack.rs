@@ -52,12 +52,38 @@ impl Stack {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.send_with(key, method, path, body, &[]).await
+    }
+
+    /// `send` with more request headers.
+    pub async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        self.send_with(&self.api_key, method, path, body, headers)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut req = self
             .http
             .request(method, format!("{}/v1.4/api/{path}", self.base))
             .header("app-id", &self.app_id)
             .header("api-key", key)
             .timeout(Duration::from_secs(30));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -334,10 +334,10 @@ async fn super_channels_are_read_without_their_members() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["channel"]["members"], json!([]));
     assert_eq!(r.body["channel"]["memberCount"], 100);
-    // One query over the channel's read range beside one of its first bans, and no profile
-    // reads: the 100 membership items are outside that range.
+    // One query over the channel's read range beside one of its first bans and one of its
+    // newest message, and no profile reads: the 100 membership items are outside that range.
     // (The GetItem is authentication: these test apps do not cache the app item.)
-    assert_eq!(app.calls.take(), ["GetItem", "Query", "Query"]);
+    assert_eq!(app.calls.take(), ["GetItem", "Query", "Query", "Query"]);
     let stored = app.store().channel(&app.app_id, "big").await.expect("read");
     let shared::store::ChannelLookup::Found(cm) = stored else {
         panic!("{stored:?}")
@@ -639,12 +639,12 @@ async fn view_channel_reads_current_profiles_and_answers_2003() {
     app.calls.take();
     let r = view(&app, "c1").await;
     assert_eq!(r.status, 200);
-    // One query for the channel and its memberships beside one for its bans, then one batch
-    // read of the profiles.
+    // One query for the channel and its memberships beside one for its bans and one for its
+    // newest message, then one batch read of the profiles.
     // (The GetItem is authentication: these test apps do not cache the app item.)
     assert_eq!(
         app.calls.take(),
-        ["GetItem", "Query", "Query", "BatchGetItem"]
+        ["GetItem", "Query", "Query", "Query", "BatchGetItem"]
     );
 
     app.store()

@@ -731,3 +731,202 @@ async fn user_administration_over_http() {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn messaging_over_http() {
+    let s = Stack::from_env();
+    let (a, _, _) = user_with_secrets(&s, "msg-a").await;
+    let (b, _, _) = user_with_secrets(&s, "msg-b").await;
+    let (x, _, _) = user_with_secrets(&s, "msg-x").await;
+    let channel = unique("msg-c");
+    ok(s.send(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": channel, "type": "private", "ownerId": a, "members": [b]})),
+    )
+    .await);
+    let path = format!("channels/{channel}/messages/send");
+
+    // Send, with a retry-safe key: the repeat answers the same message.
+    let body = json!({"senderId": a, "text": "hello", "mentions": [b]});
+    let first = ok(s
+        .send_headers(
+            Method::POST,
+            &path,
+            Some(body.clone()),
+            &[("Idempotency-Key", "e2e-1")],
+        )
+        .await);
+    let id = first["message"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["message"]["userId"], a.as_str());
+    let repeat = ok(s
+        .send_headers(
+            Method::POST,
+            &path,
+            Some(body),
+            &[("Idempotency-Key", "e2e-1")],
+        )
+        .await);
+    assert_eq!(repeat["message"]["id"], id.as_str());
+    err(
+        s.send_headers(
+            Method::POST,
+            &path,
+            Some(json!({"senderId": a, "text": "changed"})),
+            &[("Idempotency-Key", "e2e-1")],
+        )
+        .await,
+        400,
+        "1001",
+    );
+    let reply = ok(s
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"senderId": b, "text": "hi", "parentMessageId": id})),
+        )
+        .await);
+    assert_eq!(reply["message"]["parentMessage"]["id"], id.as_str());
+    let reply_id = reply["message"]["id"].as_str().unwrap().to_owned();
+    err(
+        s.send(
+            Method::POST,
+            &path,
+            Some(json!({"senderId": x, "text": "hi"})),
+        )
+        .await,
+        403,
+        "4000",
+    );
+    err(
+        s.send(Method::POST, &path, Some(json!({"senderId": a})))
+            .await,
+        400,
+        "4002",
+    );
+    ok(s.send(
+        Method::POST,
+        &path,
+        Some(json!({"type": "admin", "text": "notice"})),
+    )
+    .await);
+
+    // A bot in the channel sends as itself.
+    let bot = unique("msg-bot");
+    ok(s.send(
+        Method::POST,
+        "bots/create",
+        Some(json!({"id": bot, "name": "Helper"})),
+    )
+    .await);
+    err(
+        s.send(
+            Method::POST,
+            &format!("bots/{bot}/channels/{channel}/send"),
+            Some(json!({"text": "x"})),
+        )
+        .await,
+        403,
+        "4000",
+    );
+    ok(s.send(
+        Method::POST,
+        &format!("bots/{bot}/channels/{channel}/join"),
+        None,
+    )
+    .await);
+    let beep = ok(s
+        .send(
+            Method::POST,
+            &format!("bots/{bot}/channels/{channel}/send"),
+            Some(json!({"text": "beep"})),
+        )
+        .await);
+    assert_eq!(beep["message"]["username"], "Helper");
+    let beep_id = beep["message"]["id"].as_str().unwrap().to_owned();
+
+    // History both ways, view in both path forms, lastMessage and lastSentAt.
+    let page = ok(s
+        .send(
+            Method::GET,
+            &format!("channels/{channel}/messages?limit=2"),
+            None,
+        )
+        .await);
+    let newest: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(newest[0], beep_id.as_str());
+    assert_eq!(page["hasNext"], true);
+    let oldest = ok(s
+        .send(
+            Method::GET,
+            &format!("channels/{channel}/messages?order=oldest&limit=50"),
+            None,
+        )
+        .await);
+    assert_eq!(oldest["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(oldest["messages"][0]["id"], id.as_str());
+    assert_eq!(oldest["hasNext"], false);
+    for form in ["messages", "message"] {
+        let v = ok(s
+            .send(
+                Method::GET,
+                &format!("channels/{channel}/{form}/{reply_id}"),
+                None,
+            )
+            .await);
+        assert_eq!(v["message"]["text"], "hi");
+    }
+    let view = ok(s
+        .send(Method::GET, &format!("channels/{channel}"), None)
+        .await);
+    assert_eq!(view["channel"]["lastMessage"]["id"], beep_id.as_str());
+    let member_b = view["channel"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == b.as_str())
+        .unwrap()
+        .clone();
+    assert!(member_b["lastSentAt"].as_i64().unwrap() > 0);
+
+    // Delete: lastMessage moves back; the message is gone for every reader.
+    assert_eq!(
+        ok(s.send(
+            Method::DELETE,
+            &format!("channels/{channel}/messages/{beep_id}"),
+            None
+        )
+        .await),
+        json!({})
+    );
+    err(
+        s.send(
+            Method::GET,
+            &format!("channels/{channel}/messages/{beep_id}"),
+            None,
+        )
+        .await,
+        404,
+        "4003",
+    );
+    let view = ok(s
+        .send(Method::GET, &format!("channels/{channel}"), None)
+        .await);
+    assert_ne!(view["channel"]["lastMessage"]["id"], beep_id.as_str());
+
+    // Deleting the channel takes its messages.
+    ok(s.send(Method::DELETE, &format!("channels/{channel}"), None)
+        .await);
+    err(
+        s.send(Method::GET, &format!("channels/{channel}/messages"), None)
+            .await,
+        404,
+        "2003",
+    );
+}

@@ -29,10 +29,11 @@ enum Op {
     UsersDelete,
     UsersBlock,
     UsersRegisterFcm,
+    MessagesSend,
 }
 
 impl Op {
-    const ALL: [Op; 16] = [
+    const ALL: [Op; 17] = [
         Op::UsersCreate,
         Op::UsersUpdate,
         Op::ChannelsCreate,
@@ -49,6 +50,7 @@ impl Op {
         Op::UsersDelete,
         Op::UsersBlock,
         Op::UsersRegisterFcm,
+        Op::MessagesSend,
     ];
 
     /// The DynamoDB call that writes.
@@ -65,7 +67,8 @@ impl Op {
             | Op::MembersAdd
             | Op::MembersBan
             | Op::UsersBlock
-            | Op::UsersRegisterFcm => "TransactWriteItems",
+            | Op::UsersRegisterFcm
+            | Op::MessagesSend => "TransactWriteItems",
         }
     }
 }
@@ -152,6 +155,8 @@ async fn run(app: &TestApp, op: Op) -> Reply {
             Some(json!({"userId": "m2"}))).await,
         Op::UsersRegisterFcm => post(app, "users-register-fcm", Method::POST, "/v1.4/api/users/m1/register/fcm",
             Some(json!({"deviceId": "d", "fcmToken": "t"}))).await,
+        Op::MessagesSend => post(app, "channels-messages-send", Method::POST, "/v1.4/api/channels/c1/messages/send",
+            Some(json!({"senderId": "m1", "text": "hello"}))).await,
     }
 }
 
@@ -251,6 +256,25 @@ async fn check_applied(app: &TestApp, op: Op, reply: &Reply) {
             [("m1".to_owned(), "m2".to_owned())]
         ),
         Op::UsersRegisterFcm => assert_eq!(users.devices["m1"], ["d"]),
+        Op::MessagesSend => {
+            assert_eq!(
+                census.messages.get("c1"),
+                Some(&1),
+                "one message: {census:?}"
+            );
+            let r = post(
+                app,
+                "channels-get",
+                Method::GET,
+                "/v1.4/api/channels/c1",
+                None,
+            )
+            .await;
+            assert_eq!(
+                r.body["channel"]["lastMessage"]["id"],
+                reply.body["message"]["id"]
+            );
+        }
     }
 }
 

@@ -156,7 +156,7 @@ async fn hostile_ids_are_1001_everywhere() {
         } else {
             bad
         };
-        let in_paths: [PathCase; 14] = [
+        let in_paths: [PathCase; 19] = [
             (
                 "users-get",
                 Method::GET,
@@ -241,6 +241,39 @@ async fn hostile_ids_are_1001_everywhere() {
                 "/v1.4/api/channels/x/members/y",
                 vec![("channelId", "c"), ("memberId", bad)],
             ),
+            (
+                "channels-messages",
+                Method::GET,
+                "/v1.4/api/channels/x/messages",
+                vec![("channelId", channel_bad)],
+            ),
+            (
+                "channels-messages-get",
+                Method::GET,
+                "/v1.4/api/channels/x/messages/y",
+                vec![("channelId", "c"), ("messageId", bad)],
+            ),
+            (
+                "channels-message-get",
+                Method::GET,
+                "/v1.4/api/channels/x/message/y",
+                vec![
+                    ("channelId", channel_bad),
+                    ("messageId", "01JDQ3ZK6Y8V4Z1N2M3P4Q5R6S"),
+                ],
+            ),
+            (
+                "channels-messages-delete",
+                Method::DELETE,
+                "/v1.4/api/channels/x/messages/y",
+                vec![("channelId", "c"), ("messageId", bad)],
+            ),
+            (
+                "bots-send",
+                Method::POST,
+                "/v1.4/api/bots/x/channels/y/send",
+                vec![("botId", bad), ("channelId", "c")],
+            ),
         ];
         for (function, method, path, params) in in_paths {
             let body = (method == Method::PUT).then(|| json!({}));
@@ -265,6 +298,10 @@ async fn hostile_ids_are_1001_everywhere() {
             (
                 "channels-members",
                 "/v1.4/api/channels/c/members?lastUserId=",
+            ),
+            (
+                "channels-messages",
+                "/v1.4/api/channels/c/messages?lastMessageId=",
             ),
         ];
         for (function, path) in in_queries {
@@ -309,6 +346,21 @@ async fn hostile_ids_are_1001_everywhere() {
                 "channels-members-add",
                 "/v1.4/api/channels/c/members/add",
                 json!({"members": ["owner", bad]}),
+            ),
+            (
+                "channels-messages-send",
+                "/v1.4/api/channels/c/messages/send",
+                json!({"senderId": bad, "text": "x"}),
+            ),
+            (
+                "channels-messages-send",
+                "/v1.4/api/channels/c/messages/send",
+                json!({"senderId": "owner", "text": "x", "mentions": [bad]}),
+            ),
+            (
+                "channels-messages-send",
+                "/v1.4/api/channels/c/messages/send",
+                json!({"senderId": "owner", "text": "x", "parentMessageId": bad}),
             ),
         ];
         for (function, path, body) in in_bodies {

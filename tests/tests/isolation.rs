@@ -44,6 +44,15 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
         | "channels-members-mute"
         | "channels-members-unmute" => (Some(json!({"members": ["a1"]})), 404, Some("2003")),
         "channels-list" => (None, 200, None),
+        "channels-messages"
+        | "channels-messages-get"
+        | "channels-message-get"
+        | "channels-messages-delete" => (None, 404, Some("2003")),
+        "channels-messages-send" => (
+            Some(json!({"senderId": "a1", "text": "stolen"})),
+            404,
+            Some("2003"),
+        ),
         "channels-create" => (
             Some(json!({"type": "public", "ownerId": "b-owner", "members": ["a1"]})),
             404,
@@ -51,6 +60,7 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
         ),
         "bots-get" | "bots-update" | "bots-delete" | "bots-join" | "bots-leave"
         | "bots-channels" => (Some(json!({"name": "stolen"})), 404, Some("7001")),
+        "bots-send" => (Some(json!({"text": "stolen"})), 404, Some("7001")),
         // Creating an id that exists in A makes B's own, separate item.
         "users-create" => (Some(json!({"userId": "a1", "password": "p"})), 200, None),
         "bots-create" => (Some(json!({"id": "ab", "name": "B's bot"})), 200, None),
@@ -58,17 +68,21 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
     }
 }
 
-fn fill(path: &str) -> String {
+fn fill(path: &str, message_id: &str) -> String {
     path.replace("{userId}", "a1")
         .replace("{channelId}", "ac")
         .replace("{botId}", "ab")
         .replace("{memberId}", "a1")
+        .replace("{messageId}", message_id)
 }
 
 /// Everything A can read about its data, to compare before and after.
-async fn snapshot(a: &TestApp) -> Vec<Value> {
+async fn snapshot(a: &TestApp, message_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
+    let message = format!("/v1.4/api/channels/ac/messages/{message_id}");
     for (function, path) in [
+        ("channels-messages", "/v1.4/api/channels/ac/messages"),
+        ("channels-messages-get", message.as_str()),
         ("users-get", "/v1.4/api/users/a1"),
         ("users-get", "/v1.4/api/users/a2"),
         ("users-list", "/v1.4/api/users"),
@@ -138,7 +152,21 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
         ),
     )
     .await);
-    let before = snapshot(&a).await;
+    let sent = a
+        .call_function(
+            "channels-messages-send",
+            a.request(
+                Method::POST,
+                "/v1.4/api/channels/ac/messages/send",
+                Some(json!({"senderId": "a2", "text": "A's secret"})),
+            ),
+        )
+        .await;
+    let message_id = sent.body["message"]["id"]
+        .as_str()
+        .expect("sent")
+        .to_owned();
+    let before = snapshot(&a, &message_id).await;
 
     // Creations last, so that the reads and changes run while B has no such ids at all.
     let mut routes = router();
@@ -152,7 +180,7 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
         } else {
             body
         };
-        let path = fill(&route.path);
+        let path = fill(&route.path, &message_id);
         let r = b
             .call_function(&route.function, b.request(method, &path, body))
             .await;
@@ -161,7 +189,7 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
             None => assert_eq!(r.status, status, "{} {path}: {}", route.method, r.body),
         }
         let text = r.body.to_string();
-        for leak in ["A's bot", "name-a2", "\"ac\""] {
+        for leak in ["A's bot", "name-a2", "\"ac\"", "A's secret"] {
             assert!(
                 !text.contains(leak),
                 "{} {path} shows A's data: {text}",
@@ -170,7 +198,11 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
         }
     }
 
-    assert_eq!(snapshot(&a).await, before, "A's data is unchanged");
+    assert_eq!(
+        snapshot(&a, &message_id).await,
+        before,
+        "A's data is unchanged"
+    );
     // B's creations are B's own.
     let r = b
         .call_function(

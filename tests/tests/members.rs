@@ -513,11 +513,17 @@ async fn super_channel_changes_cost_the_same_at_any_size() {
         costs[0], costs[1],
         "10 members and 3,000 cost the same calls"
     );
-    // Add: the channel read (two queries) and the named users' state (one batch read) side
+    // Add: the channel read (three queries) and the named users' state (one batch read) side
     // by side, then the transaction: no member list read, no profile read.
     assert_eq!(
         costs[0][0],
-        ["BatchGetItem", "Query", "Query", "TransactWriteItems"]
+        [
+            "BatchGetItem",
+            "Query",
+            "Query",
+            "Query",
+            "TransactWriteItems"
+        ]
     );
     let census = app.check_channels().await;
     assert_eq!(census.channels["large"], 3_001);

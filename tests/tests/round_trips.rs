@@ -130,29 +130,35 @@ async fn channel_endpoints_round_trips_when_warm() {
     );
 
     // reuseChannel, new: the users and the channel read side by side (the channel read is
-    // two queries at once: the channel with its members, and its first bans), then the
-    // write.
+    // three queries at once: the channel with its members, its first bans, its newest
+    // message), then the write.
     let dm = json!({"type": "private", "ownerId": "a", "members": ["b"], "reuseChannel": true});
     let r = create(dm.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let calls = app.calls.take();
     assert_eq!(
-        sorted(calls[..3].to_vec()),
-        ["BatchGetItem", "Query", "Query"]
+        sorted(calls[..4].to_vec()),
+        ["BatchGetItem", "Query", "Query", "Query"]
     );
-    assert_eq!(calls[3..], ["TransactWriteItems"]);
+    assert_eq!(calls[4..], ["TransactWriteItems"]);
 
     // reuseChannel, existing: one parallel round, no write.
     let again = create(dm).await;
     assert_eq!(again.body, r.body);
-    assert_eq!(sorted(app.calls.take()), ["BatchGetItem", "Query", "Query"]);
+    assert_eq!(
+        sorted(app.calls.take()),
+        ["BatchGetItem", "Query", "Query", "Query"]
+    );
 
-    // View: the channel read (two queries side by side), one batch read of the profiles.
+    // View: the channel read (three queries side by side), one batch read of the profiles.
     let r = app
         .send(channels::get, Method::GET, "/v1.4/api/channels/c1", None)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(app.calls.take(), ["Query", "Query", "BatchGetItem"]);
+    assert_eq!(
+        app.calls.take(),
+        ["Query", "Query", "Query", "BatchGetItem"]
+    );
 
     // A user's channels: the user and the index page side by side, the channels in
     // parallel, then every profile in one batch read.
@@ -170,7 +176,15 @@ async fn channel_endpoints_round_trips_when_warm() {
     assert_eq!(sorted(calls[..2].to_vec()), ["GetItem", "Query"]);
     assert_eq!(
         calls[2..],
-        ["Query", "Query", "Query", "Query", "BatchGetItem"]
+        [
+            "Query",
+            "Query",
+            "Query",
+            "Query",
+            "Query",
+            "Query",
+            "BatchGetItem"
+        ]
     );
 }
 
@@ -214,10 +228,10 @@ async fn bot_join_and_leave_take_two_sequential_round_trips_when_warm() {
         assert_eq!(r.status, 200, "{}", r.body);
         let calls = app.calls.take();
         assert_eq!(
-            sorted(calls[..3].to_vec()),
-            ["Query", "Query", "TransactWriteItems"],
+            sorted(calls[..4].to_vec()),
+            ["Query", "Query", "Query", "TransactWriteItems"],
             "{path}"
         );
-        assert_eq!(calls[3..], ["BatchGetItem"], "{path}");
+        assert_eq!(calls[4..], ["BatchGetItem"], "{path}");
     }
 }

@@ -3,4 +3,5 @@
 pub mod bots;
 pub mod channels;
 pub mod cleanup;
+pub mod messages;
 pub mod users;

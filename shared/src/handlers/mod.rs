@@ -4,5 +4,6 @@
 pub mod bots;
 pub mod channels;
 pub mod members;
+pub mod messages;
 pub mod sweeper;
 pub mod users;

@@ -1,7 +1,5 @@
 //! Bots, and their memberships in channels (items in the channel's partition).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update,
 };
@@ -9,10 +7,9 @@ use aws_sdk_dynamodb::types::{
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BotItem, BotMembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::users::live_user;
-use super::{Item, SetFields, Store, decode, encode, keys, s};
+use super::{SetFields, Store, decode, encode, keys, s};
 use crate::Error;
-use crate::model::{Bot, BotChanges, Page, User};
+use crate::model::{Bot, BotChanges, Page};
 
 /// Bots one channel may hold.
 pub const MAX_BOTS_PER_CHANNEL: i64 = 20;
@@ -310,41 +307,6 @@ impl Store {
             TransactWriteItem::builder().update(count).build(),
         ])
     }
-
-    /// Current profiles of these users and bots, with one round of parallel batch reads.
-    pub async fn profiles(
-        &self,
-        app_id: &str,
-        user_ids: &[String],
-        bot_ids: &[String],
-    ) -> Result<(HashMap<String, User>, HashMap<String, Bot>), Error> {
-        let keys = user_ids
-            .iter()
-            .map(|id| (keys::user_pk(app_id, id), keys::USER_SK.to_owned()))
-            .chain(
-                bot_ids
-                    .iter()
-                    .map(|id| (keys::bot_pk(app_id, id), keys::BOT_SK.to_owned())),
-            )
-            .collect();
-        let mut users = HashMap::new();
-        let mut bots = HashMap::new();
-        for item in self.get_many(keys).await? {
-            if is_bot(&item) {
-                let bot = Bot::from(decode::<BotItem>(item)?);
-                bots.insert(bot.id.clone(), bot);
-            } else {
-                if let Some(user) = live_user(item)? {
-                    users.insert(user.id.clone(), user);
-                }
-            }
-        }
-        Ok((users, bots))
-    }
-}
-
-fn is_bot(item: &Item) -> bool {
-    matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == keys::BOT_SK)
 }
 
 impl From<BotItem> for Bot {

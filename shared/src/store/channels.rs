@@ -325,11 +325,13 @@ impl Store {
         app_id: &str,
         channel_id: &str,
     ) -> Result<ChannelLookup, Error> {
-        let Some(item) = self
-            .channel_item(app_id, channel_id)
-            .await?
-            .filter(|c| c.deleted_at.is_none())
-        else {
+        let item = self.channel_item(app_id, channel_id).await?;
+        self.lookup(item)
+    }
+
+    /// What a channel item read alone says (see `channel_head`).
+    pub(super) fn lookup(&self, item: Option<ChannelItem>) -> Result<ChannelLookup, Error> {
+        let Some(item) = item.filter(|c| c.deleted_at.is_none()) else {
             return Ok(ChannelLookup::Missing);
         };
         if let (Some(since), None) = (item.pending_since, &item.pending_rest) {
@@ -344,18 +346,21 @@ impl Store {
             ban_seq,
             pending: None,
             unfinished,
+            last_message: None,
         })))
     }
 
     /// The channel with its ordinary memberships and bot memberships (one strongly
-    /// consistent query) and its first bans (a second query beside it). A deleted channel is
+    /// consistent query), its first bans and its newest message (two more queries beside
+    /// it). A deleted channel is
     /// `Missing`; a channel with a membership change between its transactions is shown with
     /// the change done (see `store::members`).
     pub async fn channel(&self, app_id: &str, channel_id: &str) -> Result<ChannelLookup, Error> {
         let pk = keys::channel_pk(app_id, channel_id);
-        let (items, bans) = futures::future::try_join(
+        let (items, bans, last_message) = futures::future::try_join3(
             self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)),
             self.bans_page(app_id, channel_id, None, MAX_BANS_SHOWN),
+            self.latest_message(app_id, channel_id),
         )
         .await?;
         let mut channel = None;
@@ -395,6 +400,7 @@ impl Store {
             ban_seq,
             unfinished: pending.is_some(),
             pending,
+            last_message,
         })))
     }
 

@@ -88,6 +88,17 @@ impl Swept {
     }
 }
 
+/// How far clearing one partition got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cleared {
+    /// The partition has no tombstone: nothing to sweep.
+    NoTombstone,
+    /// Everything but the tombstone is gone (for a partition without one: everything).
+    TombstoneLeft,
+    /// The budget ran out first.
+    More,
+}
+
 /// How far a sweep got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SweepOutcome {
@@ -137,21 +148,35 @@ impl Store {
         }
     }
 
-    /// Deletes the items of a deleted channel's partition, the tombstone last, until done or
-    /// `budget` has passed. Safe to run several times at once.
+    /// Deletes the items of a deleted channel's partition, then its messages, the tombstone
+    /// last, until done or `budget` has passed. Safe to run several times at once.
+    ///
+    /// Messages go after the memberships: a send commits only while its sender's membership
+    /// (or for a message without a sender, the live channel item) is there, so once the
+    /// memberships are gone no message can be added behind the sweep.
     pub async fn sweep_channel(
         &self,
         app_id: &str,
         channel_id: &str,
         budget: Duration,
     ) -> Result<SweepOutcome, Error> {
-        self.sweep_partition(
-            &keys::channel_pk(app_id, channel_id),
-            keys::CHANNEL_SK,
-            budget,
-            true,
-        )
-        .await
+        let deadline = tokio::time::Instant::now() + budget;
+        let pk = keys::channel_pk(app_id, channel_id);
+        match self
+            .clear_partition(&pk, keys::CHANNEL_SK, deadline)
+            .await?
+        {
+            Cleared::NoTombstone => Ok(SweepOutcome::Done),
+            Cleared::More => Ok(SweepOutcome::More),
+            Cleared::TombstoneLeft => {
+                let messages = keys::messages_pk(app_id, channel_id);
+                if self.clear_partition(&messages, "", deadline).await? == Cleared::More {
+                    return Ok(SweepOutcome::More);
+                }
+                self.delete_tombstone(&pk, keys::CHANNEL_SK).await?;
+                Ok(SweepOutcome::Done)
+            }
+        }
     }
 
     /// Deletes the items left in a deleted user's partition (devices); the tombstone too when
@@ -163,25 +188,28 @@ impl Store {
         budget: Duration,
         close: bool,
     ) -> Result<SweepOutcome, Error> {
-        self.sweep_partition(
-            &keys::user_pk(app_id, user_id),
-            keys::USER_SK,
-            budget,
-            close,
-        )
-        .await
+        let deadline = tokio::time::Instant::now() + budget;
+        let pk = keys::user_pk(app_id, user_id);
+        match self.clear_partition(&pk, keys::USER_SK, deadline).await? {
+            Cleared::NoTombstone => Ok(SweepOutcome::Done),
+            Cleared::TombstoneLeft if close => {
+                self.delete_tombstone(&pk, keys::USER_SK).await?;
+                Ok(SweepOutcome::Done)
+            }
+            Cleared::TombstoneLeft | Cleared::More => Ok(SweepOutcome::More),
+        }
     }
 
-    /// Deletes the items of the partition `pk` whose item `tombstone_sk` is a tombstone
-    /// (`deleted_at`), then the tombstone if `close`.
-    async fn sweep_partition(
+    /// Deletes the items of partition `pk` but its tombstone (the item `tombstone_sk` with
+    /// `deleted_at`), until only that is left or `deadline` passes. With `tombstone_sk` ""
+    /// the partition has no tombstone of its own (a deleted channel's messages; the caller
+    /// holds the channel's): everything in it goes.
+    async fn clear_partition(
         &self,
         pk: &str,
         tombstone_sk: &str,
-        budget: Duration,
-        close: bool,
-    ) -> Result<SweepOutcome, Error> {
-        let deadline = tokio::time::Instant::now() + budget;
+        deadline: tokio::time::Instant,
+    ) -> Result<Cleared, Error> {
         let is_tombstone =
             |i: &Item| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk == tombstone_sk);
         loop {
@@ -199,28 +227,24 @@ impl Store {
             .await
             .map_err(|e| storage_error("read deleted partition", e))?;
             let items = out.items.unwrap_or_default();
-            let Some(tombstone) = items.iter().find(|i| is_tombstone(i)) else {
+            if !tombstone_sk.is_empty() {
                 // No tombstone: nothing was deleted here (or it is gone already); a sweep
                 // must never touch a live partition.
-                return Ok(SweepOutcome::Done);
-            };
-            if !tombstone.contains_key("deleted_at") {
-                return Ok(SweepOutcome::Done);
+                match items.iter().find(|i| is_tombstone(i)) {
+                    Some(t) if t.contains_key("deleted_at") => {}
+                    _ => return Ok(Cleared::NoTombstone),
+                }
             }
             let rest: Vec<Item> = items.into_iter().filter(|i| !is_tombstone(i)).collect();
             if rest.is_empty() {
-                if !close {
-                    return Ok(SweepOutcome::More);
-                }
-                self.delete_tombstone(pk, tombstone_sk).await?;
-                return Ok(SweepOutcome::Done);
+                return Ok(Cleared::TombstoneLeft);
             }
             let batches: Vec<&[Item]> = rest.chunks(MAX_BATCH_WRITE).collect();
             for wave in batches.chunks(SWEEP_CONCURRENCY) {
                 futures::future::try_join_all(wave.iter().map(|b| self.delete_batch(b))).await?;
             }
             if tokio::time::Instant::now() >= deadline {
-                return Ok(SweepOutcome::More);
+                return Ok(Cleared::More);
             }
         }
     }

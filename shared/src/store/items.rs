@@ -196,3 +196,42 @@ pub struct BotMembershipItem {
     pub bot_id: String,
     pub created_at: i64,
 }
+
+/// A message, in its channel's message partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub message_id: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub message_type: String,
+    pub text: String,
+    pub data: BTreeMap<String, String>,
+    pub file_url: String,
+    pub mentions: Vec<String>,
+    /// A reply: the parent's id, author and type (the author never changes, so a reader
+    /// reads the parent and its author's profile in one round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_type: Option<String>,
+    pub created_at: i64,
+}
+
+/// What an `Idempotency-Key` was first used for; expires (and is ignored) after 24 hours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    /// SHA-256 of the route, path and body of the first request.
+    pub request_digest: String,
+    pub channel_id: String,
+    pub message_id: String,
+    /// Seconds since the epoch (the table's TTL attribute).
+    pub ttl: i64,
+}

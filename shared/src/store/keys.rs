@@ -15,6 +15,14 @@
 //! | membership | `{app}#CHANNEL#{chId}`   | `MEMBER#{userId}` (super: `SUPERMEMBER#{userId}`) | `{app}#USER#{userId}#CHANNELS` | `{chId}` |
 //! | bot        | `{app}#BOT#{botId}`      | `BOT`    | `{app}#BOTS`        | `{botId}`  |
 //! | bot membership | `{app}#CHANNEL#{chId}` | `BOT#{botId}` | `{app}#BOT#{botId}#CHANNELS` | `{chId}` |
+//! | message    | `{app}#MSG#{chId}`       | `MSG#{messageId}` | –             | –          |
+//! | idempotency record | `{app}#IDEMPOTENCY#{keyDigest}` | `IDEMPOTENCY` | – | –     |
+//!
+//! A channel's messages have a partition of their own, apart from the channel and its
+//! members, holding nothing but messages: message ids are ULIDs (time first), so the
+//! partition in sort key order is the channel's history, and the newest message, a page
+//! before or after a cursor, or the messages since a time are each one Query. No local
+//! secondary index (that would cap the partition at 10 GB).
 //!
 //! A channel and its memberships share a partition, so creating them is one transaction and
 //! reading them is one query. That query covers the sort keys from `BOT#` to `MEMBER$`
@@ -48,6 +56,10 @@ pub const DEVICE_PREFIX: &str = "DEVICE#";
 pub const CLEANUP_INDEX: &str = "#CLEANUP";
 /// Inclusive bounds of the sort keys one channel read returns (see the table above).
 pub const CHANNEL_READ_RANGE: (&str, &str) = ("BOT#", "MEMBER$");
+
+/// Sort key prefix of messages, and of idempotency records' one item.
+pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
 /// A rate-limit counter: one item per app, scope, one-second window and shard.
 pub const RATE_SK: &str = "RATE";
@@ -87,6 +99,20 @@ pub fn member_prefix(channel_type: ChannelType) -> &'static str {
 
 pub fn ban_sk(user_id: &str) -> String {
     format!("{BAN_PREFIX}{user_id}")
+}
+
+/// The partition of a channel's messages.
+pub fn messages_pk(app_id: &str, channel_id: &str) -> String {
+    format!("{app_id}#MSG#{channel_id}")
+}
+
+pub fn message_sk(message_id: &str) -> String {
+    format!("{MESSAGE_PREFIX}{message_id}")
+}
+
+/// The record of an `Idempotency-Key` (by the key's digest: keys are the caller's text).
+pub fn idempotency_pk(app_id: &str, key_digest: &str) -> String {
+    format!("{app_id}#IDEMPOTENCY#{key_digest}")
 }
 
 /// Index partition that lists an app's channels in id order.
@@ -170,6 +196,8 @@ mod tests {
             user_cleanup_entry("a1", "u"),
             user_blockers_index("a1", "u"),
             rate_pk("a1", "admin", 1, 0),
+            messages_pk("a1", "c"),
+            idempotency_pk("a1", "k"),
         ] {
             assert!(key.starts_with("a1#"), "{key}");
         }

@@ -7,6 +7,7 @@ mod cleanup;
 pub mod items;
 pub mod keys;
 mod members;
+mod messages;
 pub mod retry;
 pub mod schema;
 mod users;
@@ -54,6 +55,10 @@ pub use channels::{
 };
 pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
 pub use members::{ChannelGuard, MemberStates, Refusal};
+pub use messages::{
+    HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,
+    SenderGuard,
+};
 pub use users::{BlockOutcome, Device, DeviceWrite, Devices, LoginRecord, OwnerBlocks};
 
 fn s(v: impl Into<String>) -> AttributeValue {

@@ -15,6 +15,12 @@
 //! of 10 members and of 100,000 (seeded straight into an in-process engine), through the
 //! same pipeline as a function; median latency and DynamoDB calls per change. The promise is
 //! that the two columns are the same.
+//!
+//! Message sends: the rate of sends into one channel from 50 concurrent senders, and into
+//! 100 channels from the same 50 clients, in one run; and a single sender's median latency.
+//! The in-process engine has no partition limits (DynamoDB's ~1,000 write units a second per
+//! partition is the real ceiling of one channel; see docs/design.md), so these figures are
+//! our own cost per send and whether senders into one channel hold each other up.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +48,7 @@ fn main() {
         .block_on(async {
             logins().await;
             super_channel_changes().await;
+            sends().await;
         });
 }
 
@@ -198,4 +205,101 @@ fn passwords() {
     }
     let phc = hash_password_with("check", PASSWORD_M_COST_KIB, PASSWORD_T_COST).expect("hash");
     assert!(verify_password("check", &phc));
+}
+
+const SENDERS: usize = 50;
+const SENDS_EACH: usize = 20;
+
+/// One message from `sender` into `channel`; panics unless it is sent.
+async fn send_one(app: &TestApp, channel: &str, sender: &str) {
+    let r = app
+        .call_function(
+            "channels-messages-send",
+            app.request(
+                Method::POST,
+                &format!("/v1.4/api/channels/{channel}/messages/send"),
+                Some(json!({"senderId": sender, "text": "a message of some ordinary length"})),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Sends per second with `SENDERS` clients each sending `SENDS_EACH` messages, client `i`
+/// into `channel_of(i)`.
+async fn send_rate(app: &TestApp, channel_of: impl Fn(usize) -> String) -> f64 {
+    let started = Instant::now();
+    futures::future::join_all((0..SENDERS).map(|i| {
+        let channel = channel_of(i);
+        async move {
+            for _ in 0..SENDS_EACH {
+                send_one(app, &channel, &format!("s{i:02}")).await;
+            }
+        }
+    }))
+    .await;
+    (SENDERS * SENDS_EACH) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn sends() {
+    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
+    let senders: Vec<String> = (0..SENDERS).map(|i| format!("s{i:02}")).collect();
+    app.add_users(&senders).await;
+    let create = |channel: String, members: Vec<String>| {
+        let app = &app;
+        async move {
+            let r = app
+                .call_function(
+                    "channels-create",
+                    app.request(
+                        Method::POST,
+                        "/v1.4/api/channels/create",
+                        Some(json!({"channelId": channel, "type": "public", "members": members})),
+                    ),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    create("one".into(), senders.clone()).await;
+    for c in 0..100 {
+        // Client i sends into channel i % 100: channel c (c < 50) holds client c.
+        let members = senders.iter().skip(c % SENDERS).take(1).cloned().collect();
+        create(format!("many{c:03}"), members).await;
+    }
+    // A single sender's latency, and the calls it makes.
+    let mut times = Vec::new();
+    for _ in 0..CHANGE_RUNS * 2 {
+        app.calls.take();
+        let started = Instant::now();
+        send_one(&app, "one", "s00").await;
+        times.push(started.elapsed());
+    }
+    let calls = app.calls.take().len();
+    // Interleaved runs, so both see the same machine load.
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        one.push(send_rate(&app, |_| "one".to_owned()).await);
+        many.push(send_rate(&app, |i| format!("many{:03}", i % 100)).await);
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!();
+    println!("| message send (release, in-process engine) | figure |");
+    println!("|---|---|");
+    println!(
+        "| one sender, median latency (ms) | {:.1} |",
+        median(times).as_secs_f64() * 1000.0
+    );
+    println!("| DynamoDB calls per send | {calls} |");
+    println!(
+        "| {SENDERS} senders into one channel (sends/s, median of 3) | {:.0} |",
+        med(one)
+    );
+    println!(
+        "| {SENDERS} senders into 100 channels (sends/s, median of 3) | {:.0} |",
+        med(many)
+    );
 }

@@ -238,6 +238,7 @@ fn created_detail(plan: &NewChannel, mut users: HashMap<String, User>) -> Channe
         members,
         bots: Vec::new(),
         banned: Vec::new(),
+        last_message: None,
     }
 }
 

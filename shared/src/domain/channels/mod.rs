@@ -16,9 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::auth::AppId;
+use crate::domain::messages;
 use crate::model::{
-    BannedUser, Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page,
-    User, now_ms,
+    BannedUser, Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership,
+    Message, Page, User, now_ms,
 };
 use crate::secrets::{hex, random_hex};
 use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Store};
@@ -55,8 +56,12 @@ fn with_profiles(
     cm: ChannelMembers,
     users: &HashMap<String, User>,
     bots: &HashMap<String, Bot>,
+    messages: &HashMap<String, Message>,
 ) -> ChannelDetail {
     ChannelDetail {
+        last_message: cm
+            .last_message
+            .map(|m| messages::detail(m, users, bots, messages)),
         members: cm
             .members
             .into_iter()
@@ -82,8 +87,9 @@ fn with_profiles(
     }
 }
 
-/// Adds the current profiles of members and bots to channels read from the store, with one
-/// round of batch reads for all of them; users already in `known` are not read again.
+/// Adds the current profiles of members and bots to channels read from the store, and their
+/// last messages' authors and parents, with one round of batch reads for all of them; users
+/// already in `known` are not read again.
 pub(crate) async fn add_profiles(
     store: &Store,
     app: &AppId,
@@ -103,18 +109,23 @@ pub(crate) async fn add_profiles(
         })
         .filter(|id| !known.contains_key(*id))
         .collect();
-    let bot_ids: BTreeSet<&String> = channels.iter().flat_map(|c| &c.bot_ids).collect();
-    let user_ids: Vec<String> = user_ids.into_iter().cloned().collect();
-    let bot_ids: Vec<String> = bot_ids.into_iter().cloned().collect();
-    let mut bots = HashMap::new();
-    if !user_ids.is_empty() || !bot_ids.is_empty() {
-        let (users, found_bots) = store.profiles(app.as_str(), &user_ids, &bot_ids).await?;
-        known.extend(users);
-        bots = found_bots;
+    let mut wanted = messages::Wanted {
+        users: user_ids.into_iter().cloned().collect(),
+        bots: channels
+            .iter()
+            .flat_map(|c| c.bot_ids.iter().cloned())
+            .collect(),
+        ..Default::default()
+    };
+    for m in channels.iter().filter_map(|c| c.last_message.as_ref()) {
+        wanted.message(m);
     }
+    wanted.users.retain(|id| !known.contains_key(id));
+    let (users, bots, messages) = wanted.read(store, app.as_str()).await?;
+    known.extend(users);
     Ok(channels
         .into_iter()
-        .map(|c| with_profiles(c, &known, &bots))
+        .map(|c| with_profiles(c, &known, &bots, &messages))
         .collect())
 }
 

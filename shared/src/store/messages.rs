@@ -1,0 +1,569 @@
+//! Messages: a partition per channel (see `keys`), each send one transaction.
+//!
+//! A send writes the message and, in the same transaction, the one item that proves the
+//! sender may send: the sender's own membership (`lastSentAt` moved, on the condition that it
+//! still exists and, unless exempt, is not muted), the bot's membership, or for a message
+//! without a sender the channel item (still there, not deleted). No item is written by every
+//! send of a channel: concurrent senders share nothing but the message partition, so they
+//! never conflict, and the channel's `lastMessage` is read (the partition's newest item)
+//! rather than kept. A deleted channel's messages are swept after its memberships (see
+//! `store::cleanup`), so a send that commits while its sender is still a member is always
+//! seen by the sweep.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+
+use super::channels::{ChannelLookup, TransactError, action_error, item_key, put};
+use super::items::{BotItem, ChannelItem, IdempotencyItem, MembershipItem, MessageItem};
+use super::retry::{condition_failed, retrying, storage_error};
+use super::users::live_user;
+use super::{Item, Store, decode, encode, keys, s};
+use crate::Error;
+use crate::model::{Bot, Membership, Message, MessageRef, MessageType, Page, User};
+
+/// What must still hold when a message commits, besides the message being new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderGuard {
+    /// A user's membership, under the sort key it was read with: it must still exist, and
+    /// when `mute_applies`, not be muted at the send's time. Its `last_sent_at` moves.
+    Member {
+        sort_key: String,
+        mute_applies: bool,
+    },
+    /// A bot's membership must still exist.
+    Bot(String),
+    /// No sender: the channel must still exist and not be deleted.
+    Channel,
+}
+
+/// An `Idempotency-Key` claimed by a send, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key_digest: String,
+    pub request_digest: String,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// What an `Idempotency-Key` was used for, while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub request_digest: String,
+    pub channel_id: String,
+    pub message_id: String,
+}
+
+/// Why a send's transaction was refused; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// The sender's guard no longer holds (left, muted, channel deleted) since the read.
+    Sender,
+    /// Another request claimed the idempotency key first.
+    Idempotency,
+}
+
+/// Everything a send decides on, read in one round.
+#[derive(Debug)]
+pub struct SendReads {
+    pub channel: ChannelLookup,
+    /// The sender's membership and the sort key it is filed under.
+    pub membership: Option<(String, Membership)>,
+    pub user: Option<User>,
+    pub bot: Option<Bot>,
+    pub bot_is_member: bool,
+    /// The mentioned users who are members.
+    pub mentioned_members: HashSet<String>,
+    pub parent: Option<Message>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// What a send reads: the ids named by the request.
+#[derive(Debug, Clone, Copy)]
+pub struct SendQuery<'a> {
+    pub sender: Option<&'a str>,
+    pub bot: Option<&'a str>,
+    pub mentions: &'a [String],
+    pub parent: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// Seconds since the epoch: an idempotency record older than its expiry is not read.
+    pub now_s: i64,
+}
+
+/// Which end of the history a page starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryOrder {
+    /// Newest first; with a cursor, the messages before it.
+    Latest,
+    /// Oldest first; with a cursor, the messages after it.
+    Oldest,
+}
+
+/// The sort key range of the messages strictly before or after `cursor` (`None`: no
+/// message can be).
+fn history_range(order: HistoryOrder, cursor: Option<ulid::Ulid>) -> Option<(String, String)> {
+    let lo = keys::MESSAGE_PREFIX.to_owned();
+    let hi = format!("{}~", keys::MESSAGE_PREFIX);
+    let Some(c) = cursor else {
+        return Some((lo, hi));
+    };
+    // Ids are fixed-width ULIDs, so the ids next to the cursor bound the range exactly.
+    Some(match order {
+        HistoryOrder::Latest => (
+            lo,
+            keys::message_sk(&c.0.checked_sub(1).map(ulid::Ulid)?.to_string()),
+        ),
+        HistoryOrder::Oldest => (keys::message_sk(&c.increment()?.to_string()), hi),
+    })
+}
+
+fn message_item(app_id: &str, m: &Message) -> MessageItem {
+    MessageItem {
+        pk: keys::messages_pk(app_id, &m.channel_id),
+        sk: keys::message_sk(&m.id),
+        entity: "message".into(),
+        message_id: m.id.clone(),
+        channel_id: m.channel_id.clone(),
+        user_id: m.user_id.clone(),
+        message_type: m.message_type.as_str().into(),
+        text: m.text.clone(),
+        data: m.data.clone(),
+        file_url: m.file_url.clone(),
+        mentions: m.mentions.clone(),
+        parent_message_id: m.parent.as_ref().map(|p| p.id.clone()),
+        parent_user_id: m.parent.as_ref().map(|p| p.user_id.clone()),
+        parent_type: m.parent.as_ref().map(|p| p.message_type.as_str().into()),
+        created_at: m.created_at,
+    }
+}
+
+fn message_type(stored: &str) -> Result<MessageType, Error> {
+    MessageType::parse(stored)
+        .ok_or_else(|| Error::Internal(format!("stored message type {stored:?}")))
+}
+
+impl TryFrom<MessageItem> for Message {
+    type Error = Error;
+
+    fn try_from(i: MessageItem) -> Result<Self, Error> {
+        let parent = match (i.parent_message_id, i.parent_user_id, i.parent_type) {
+            (Some(id), Some(user_id), Some(t)) => Some(MessageRef {
+                id,
+                user_id,
+                message_type: message_type(&t)?,
+            }),
+            _ => None,
+        };
+        Ok(Message {
+            id: i.message_id,
+            channel_id: i.channel_id,
+            user_id: i.user_id,
+            message_type: message_type(&i.message_type)?,
+            text: i.text,
+            data: i.data,
+            file_url: i.file_url,
+            mentions: i.mentions,
+            parent,
+            created_at: i.created_at,
+        })
+    }
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl Store {
+    /// Reads what a send decides on (see `SendReads`): one round of batch reads.
+    pub async fn send_reads(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        q: SendQuery<'_>,
+    ) -> Result<SendReads, Error> {
+        let channel_pk = keys::channel_pk(app_id, channel_id);
+        let messages_pk = keys::messages_pk(app_id, channel_id);
+        let member_keys = |id: &str| {
+            [
+                (channel_pk.clone(), format!("{}{id}", keys::MEMBER_PREFIX)),
+                (
+                    channel_pk.clone(),
+                    format!("{}{id}", keys::SUPER_MEMBER_PREFIX),
+                ),
+            ]
+        };
+        let mut wanted = vec![(channel_pk.clone(), keys::CHANNEL_SK.to_owned())];
+        if let Some(u) = q.sender {
+            wanted.extend(member_keys(u));
+            wanted.push((keys::user_pk(app_id, u), keys::USER_SK.to_owned()));
+        }
+        if let Some(b) = q.bot {
+            wanted.push((keys::bot_pk(app_id, b), keys::BOT_SK.to_owned()));
+            wanted.push((channel_pk.clone(), keys::bot_member_sk(b)));
+        }
+        for m in q.mentions.iter().filter(|m| Some(m.as_str()) != q.sender) {
+            wanted.extend(member_keys(m));
+        }
+        if let Some(p) = q.parent {
+            wanted.push((messages_pk.clone(), keys::message_sk(p)));
+        }
+        if let Some(k) = q.idempotency_key {
+            wanted.push((
+                keys::idempotency_pk(app_id, k),
+                keys::IDEMPOTENCY_SK.to_owned(),
+            ));
+        }
+        let mut channel = None;
+        let mut reads = SendReads {
+            channel: ChannelLookup::Missing,
+            membership: None,
+            user: None,
+            bot: None,
+            bot_is_member: false,
+            mentioned_members: HashSet::new(),
+            parent: None,
+            idempotency: None,
+        };
+        for item in self.get_many(wanted).await? {
+            let (pk, sk) = (item_key(&item, "pk")?, item_key(&item, "sk")?);
+            if pk == channel_pk {
+                if sk == keys::CHANNEL_SK {
+                    channel = Some(decode::<ChannelItem>(item)?);
+                } else if sk.starts_with(keys::BOT_MEMBER_PREFIX) {
+                    reads.bot_is_member = true;
+                } else {
+                    let m = Membership::from(decode::<MembershipItem>(item)?);
+                    if Some(m.user_id.as_str()) == q.sender {
+                        reads.mentioned_members.insert(m.user_id.clone());
+                        reads.membership = Some((sk, m));
+                    } else {
+                        reads.mentioned_members.insert(m.user_id);
+                    }
+                }
+            } else if pk == messages_pk {
+                reads.parent = Some(decode::<MessageItem>(item)?.try_into()?);
+            } else if sk == keys::USER_SK {
+                reads.user = live_user(item)?;
+            } else if sk == keys::BOT_SK {
+                reads.bot = Some(decode::<BotItem>(item)?.into());
+            } else if sk == keys::IDEMPOTENCY_SK {
+                let r: IdempotencyItem = decode(item)?;
+                if r.ttl > q.now_s {
+                    reads.idempotency = Some(IdempotencyRecord {
+                        request_digest: r.request_digest,
+                        channel_id: r.channel_id,
+                        message_id: r.message_id,
+                    });
+                }
+            }
+        }
+        reads.channel = self.lookup(channel)?;
+        Ok(reads)
+    }
+
+    /// Writes a message with its sender's guard (and the idempotency key's claim) in one
+    /// transaction; `Ok(Err(_))` when a condition failed and nothing was written.
+    pub async fn send_message(
+        &self,
+        app_id: &str,
+        message: &Message,
+        guard: &SenderGuard,
+        claim: Option<&IdempotencyClaim>,
+        now: i64,
+    ) -> Result<Result<(), SendRefusal>, Error> {
+        let table = self.table();
+        let channel_pk = keys::channel_pk(app_id, &message.channel_id);
+        let mut actions = vec![put(
+            table,
+            encode(&message_item(app_id, message))?,
+            Some("attribute_not_exists(pk)"),
+        )?];
+        actions.push(match guard {
+            SenderGuard::Member {
+                sort_key,
+                mute_applies,
+            } => {
+                let mut u = Update::builder()
+                    .table_name(table)
+                    .key("pk", s(&channel_pk))
+                    .key("sk", s(sort_key))
+                    .update_expression("SET last_sent_at = :now")
+                    .expression_attribute_values(":now", n(now));
+                u = if *mute_applies {
+                    // Not muted at `now`: no mute, or one with an end that has passed.
+                    u.condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(mute_expires_at) \
+                         OR (mute_expires_at <> :zero AND mute_expires_at <= :now))",
+                    )
+                    .expression_attribute_values(":zero", n(0))
+                } else {
+                    u.condition_expression("attribute_exists(pk)")
+                };
+                let u = u.build().map_err(|e| action_error("update", e))?;
+                TransactWriteItem::builder().update(u).build()
+            }
+            SenderGuard::Bot(bot_id) => {
+                let c = ConditionCheck::builder()
+                    .table_name(table)
+                    .key("pk", s(&channel_pk))
+                    .key("sk", s(keys::bot_member_sk(bot_id)))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .map_err(|e| action_error("condition check", e))?;
+                TransactWriteItem::builder().condition_check(c).build()
+            }
+            SenderGuard::Channel => {
+                let c = ConditionCheck::builder()
+                    .table_name(table)
+                    .key("pk", s(&channel_pk))
+                    .key("sk", s(keys::CHANNEL_SK))
+                    .condition_expression(
+                        "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                    )
+                    .build()
+                    .map_err(|e| action_error("condition check", e))?;
+                TransactWriteItem::builder().condition_check(c).build()
+            }
+        });
+        if let Some(c) = claim {
+            let record = encode(&IdempotencyItem {
+                pk: keys::idempotency_pk(app_id, &c.key_digest),
+                sk: keys::IDEMPOTENCY_SK.into(),
+                entity: "idempotency".into(),
+                request_digest: c.request_digest.clone(),
+                channel_id: message.channel_id.clone(),
+                message_id: message.id.clone(),
+                ttl: c.expires_at,
+            })?;
+            let now_s = now / 1000;
+            let p = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(table)
+                .set_item(Some(record))
+                // TTL removal lags, so an expired record is overwritten, not obeyed.
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now_s")
+                .expression_attribute_names("#ttl", super::schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":now_s", n(now_s))
+                .build()
+                .map_err(|e| action_error("put", e))?;
+            actions.push(TransactWriteItem::builder().put(p).build());
+        }
+        match self.transact("send message", actions).await {
+            Ok(()) => Ok(Ok(())),
+            Err(TransactError::Refused(refused)) => Ok(Err(if refused.contains(&2) {
+                SendRefusal::Idempotency
+            } else if refused.contains(&1) {
+                SendRefusal::Sender
+            } else {
+                return Err(Error::Internal(format!(
+                    "message id {} already exists",
+                    message.id
+                )));
+            })),
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// The channel item and one message, in one round (a view needs both).
+    pub async fn channel_and_message(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        message_id: &str,
+    ) -> Result<(ChannelLookup, Option<Message>), Error> {
+        let channel_pk = keys::channel_pk(app_id, channel_id);
+        let items = self
+            .get_many(vec![
+                (channel_pk.clone(), keys::CHANNEL_SK.to_owned()),
+                (
+                    keys::messages_pk(app_id, channel_id),
+                    keys::message_sk(message_id),
+                ),
+            ])
+            .await?;
+        let mut channel = None;
+        let mut message = None;
+        for item in items {
+            if item_key(&item, "pk")? == channel_pk {
+                channel = Some(decode::<ChannelItem>(item)?);
+            } else {
+                message = Some(decode::<MessageItem>(item)?.try_into()?);
+            }
+        }
+        Ok((self.lookup(channel)?, message))
+    }
+
+    /// A page of a channel's messages in `order`, strictly before (`Latest`) or after
+    /// (`Oldest`) `cursor`: one strongly consistent Query for `limit` + 1 items.
+    pub async fn messages_page(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        order: HistoryOrder,
+        cursor: Option<ulid::Ulid>,
+        limit: usize,
+    ) -> Result<Page<Message>, Error> {
+        let Some((lo, hi)) = history_range(order, cursor) else {
+            return Ok(Page {
+                items: Vec::new(),
+                has_next: false,
+            });
+        };
+        let pk = keys::messages_pk(app_id, channel_id);
+        let want = limit.saturating_add(1);
+        let mut items = Vec::with_capacity(want.min(1_000));
+        let mut start: Option<Item> = None;
+        loop {
+            let out = retrying(|| {
+                self.client
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":lo", s(&lo))
+                    .expression_attribute_values(":hi", s(&hi))
+                    .scan_index_forward(order == HistoryOrder::Oldest)
+                    .consistent_read(true)
+                    .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| storage_error("read messages", e))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(Message::try_from(decode::<MessageItem>(item)?)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= want {
+                let has_next = items.len() > limit;
+                items.truncate(limit);
+                return Ok(Page { items, has_next });
+            }
+        }
+    }
+
+    /// The channel's newest message, if any.
+    pub async fn latest_message(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<Option<Message>, Error> {
+        let out = retrying(|| {
+            self.client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
+                .expression_attribute_values(":pk", s(keys::messages_pk(app_id, channel_id)))
+                .expression_attribute_values(":m", s(keys::MESSAGE_PREFIX))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(1)
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("read the last message", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|i| decode::<MessageItem>(i)?.try_into())
+            .transpose()
+    }
+
+    /// Deletes a message; false if there was none under the id.
+    pub async fn delete_message(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        message_id: &str,
+    ) -> Result<bool, Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .delete_item()
+                .table_name(self.table())
+                .key("pk", s(keys::messages_pk(app_id, channel_id)))
+                .key("sk", s(keys::message_sk(message_id)))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("delete message", e)),
+        }
+    }
+
+    /// Current profiles of these users and bots, and these messages of a channel as they
+    /// are now: one round of parallel batch reads.
+    pub async fn profiles_and_messages(
+        &self,
+        app_id: &str,
+        user_ids: &[String],
+        bot_ids: &[String],
+        messages: &[(String, String)],
+    ) -> Result<
+        (
+            HashMap<String, User>,
+            HashMap<String, Bot>,
+            HashMap<String, Message>,
+        ),
+        Error,
+    > {
+        let wanted = user_ids
+            .iter()
+            .map(|id| (keys::user_pk(app_id, id), keys::USER_SK.to_owned()))
+            .chain(
+                bot_ids
+                    .iter()
+                    .map(|id| (keys::bot_pk(app_id, id), keys::BOT_SK.to_owned())),
+            )
+            .chain(messages.iter().map(|(channel_id, message_id)| {
+                (
+                    keys::messages_pk(app_id, channel_id),
+                    keys::message_sk(message_id),
+                )
+            }))
+            .collect();
+        let mut users = HashMap::new();
+        let mut bots = HashMap::new();
+        let mut found = HashMap::new();
+        for item in self.get_many(wanted).await? {
+            let sk = item_key(&item, "sk")?;
+            if sk == keys::BOT_SK {
+                let bot = Bot::from(decode::<BotItem>(item)?);
+                bots.insert(bot.id.clone(), bot);
+            } else if sk.starts_with(keys::MESSAGE_PREFIX) {
+                let m = Message::try_from(decode::<MessageItem>(item)?)?;
+                found.insert(m.id.clone(), m);
+            } else if let Some(user) = live_user(item)? {
+                users.insert(user.id.clone(), user);
+            }
+        }
+        Ok((users, bots, found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_ranges_exclude_the_cursor_and_nothing_else() {
+        let c = ulid::Ulid::from_parts(1_700_000_000_000, 42);
+        let sk = |u: ulid::Ulid| keys::message_sk(&u.to_string());
+        let inside = |(lo, hi): &(String, String), k: &str| lo.as_str() <= k && k <= hi.as_str();
+        let before = history_range(HistoryOrder::Latest, Some(c)).unwrap();
+        let after = history_range(HistoryOrder::Oldest, Some(c)).unwrap();
+        assert!(!inside(&before, &sk(c)) && !inside(&after, &sk(c)));
+        let prev = ulid::Ulid(c.0 - 1);
+        let next = ulid::Ulid(c.0 + 1);
+        // Same millisecond, neighbouring ids: each on its side.
+        assert!(inside(&before, &sk(prev)) && !inside(&after, &sk(prev)));
+        assert!(inside(&after, &sk(next)) && !inside(&before, &sk(next)));
+        let all = history_range(HistoryOrder::Latest, None).unwrap();
+        assert!(inside(&all, &sk(ulid::Ulid(0))) && inside(&all, &sk(ulid::Ulid(u128::MAX))));
+        assert!(history_range(HistoryOrder::Latest, Some(ulid::Ulid(0))).is_none());
+        assert!(history_range(HistoryOrder::Oldest, Some(ulid::Ulid(u128::MAX))).is_none());
+    }
+}
