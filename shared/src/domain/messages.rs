@@ -1,7 +1,7 @@
 //! Messages: send (by a user, the app, or a bot), view, history, delete; and how a message is
 //! shown (its author's current profile, its parent as it is now). Storage: `store::messages`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -15,7 +15,7 @@ use crate::model::{
 use crate::secrets::hex;
 use crate::store::{
     ChannelLookup, HistoryOrder, IdempotencyClaim, SendQuery, SendReads, SendRefusal, SenderGuard,
-    Store,
+    Shown, Store,
 };
 use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS};
 use crate::wire::{BotSendRequest, SendMessageRequest};
@@ -405,7 +405,7 @@ async fn send_draft(
         if let Some(p) = &parent {
             wanted.author(&p.user_id, p.message_type);
         }
-        let (written, (users, bots, _)) = futures::future::try_join(
+        let (written, shown) = futures::future::try_join(
             store.send_message(app_id, &message, &guard, claim.as_ref(), now),
             wanted.read(store, app_id),
         )
@@ -414,7 +414,7 @@ async fn send_draft(
             Ok(()) => {
                 let parent = parent.map(|p| {
                     Box::new(MessageDetail {
-                        author: author_of(&p, &users, &bots),
+                        author: author_of(&p, &shown),
                         message: p,
                         parent: None,
                     })
@@ -468,18 +468,7 @@ impl Wanted {
     }
 
     /// One round of batch reads (none when nothing is wanted).
-    pub(crate) async fn read(
-        &self,
-        store: &Store,
-        app_id: &str,
-    ) -> Result<
-        (
-            HashMap<String, User>,
-            HashMap<String, Bot>,
-            HashMap<String, Message>,
-        ),
-        Error,
-    > {
+    pub(crate) async fn read(&self, store: &Store, app_id: &str) -> Result<Shown, Error> {
         if self.is_empty() {
             return Ok(Default::default());
         }
@@ -493,30 +482,27 @@ impl Wanted {
 }
 
 /// The author's current profile ("" for the app or an author that no longer exists).
-fn author_of(m: &Message, users: &HashMap<String, User>, bots: &HashMap<String, Bot>) -> Author {
+fn author_of(m: &Message, shown: &Shown) -> Author {
     if m.message_type.is_bot() {
-        bots.get(&m.user_id).map(bot_author).unwrap_or_default()
+        shown.bots.get(&m.user_id).map(bot_author)
     } else {
-        users.get(&m.user_id).map(user_author).unwrap_or_default()
+        shown.users.get(&m.user_id).map(user_author)
     }
+    .unwrap_or_default()
 }
 
 /// A message with what `Wanted::read` found for it.
-pub(crate) fn detail(
-    m: Message,
-    users: &HashMap<String, User>,
-    bots: &HashMap<String, Bot>,
-    parents: &HashMap<String, Message>,
-) -> MessageDetail {
-    let parent = m.parent.as_ref().and_then(|p| parents.get(&p.id)).map(|p| {
+pub(crate) fn detail(m: Message, shown: &Shown) -> MessageDetail {
+    let parent = m.parent.as_ref().and_then(|p| shown.messages.get(&p.id));
+    let parent = parent.map(|p| {
         Box::new(MessageDetail {
-            author: author_of(p, users, bots),
+            author: author_of(p, shown),
             message: p.clone(),
             parent: None,
         })
     });
     MessageDetail {
-        author: author_of(&m, users, bots),
+        author: author_of(&m, shown),
         message: m,
         parent,
     }
@@ -532,11 +518,8 @@ async fn details(
     for m in &messages {
         wanted.message(m);
     }
-    let (users, bots, parents) = wanted.read(store, app_id).await?;
-    Ok(messages
-        .into_iter()
-        .map(|m| detail(m, &users, &bots, &parents))
-        .collect())
+    let shown = wanted.read(store, app_id).await?;
+    Ok(messages.into_iter().map(|m| detail(m, &shown)).collect())
 }
 
 /// `GET /channels/{channelId}/messages/{messageId}` (and `/message/{messageId}`): the

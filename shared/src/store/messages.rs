@@ -18,9 +18,18 @@ use super::channels::{ChannelLookup, TransactError, action_error, item_key, put}
 use super::items::{BotItem, ChannelItem, IdempotencyItem, MembershipItem, MessageItem};
 use super::retry::{condition_failed, retrying, storage_error};
 use super::users::live_user;
-use super::{Item, Store, decode, encode, keys, s};
+use super::{Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Bot, Membership, Message, MessageRef, MessageType, Page, User};
+
+/// Current profiles of users and bots, and messages (by id), read to show messages and
+/// channels.
+#[derive(Debug, Default)]
+pub struct Shown {
+    pub users: HashMap<String, User>,
+    pub bots: HashMap<String, Bot>,
+    pub messages: HashMap<String, Message>,
+}
 
 /// What must still hold when a message commits, besides the message being new.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,37 +417,14 @@ impl Store {
                 has_next: false,
             });
         };
-        let pk = keys::messages_pk(app_id, channel_id);
-        let want = limit.saturating_add(1);
-        let mut items = Vec::with_capacity(want.min(1_000));
-        let mut start: Option<Item> = None;
-        loop {
-            let out = retrying(|| {
-                self.client
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":lo", s(&lo))
-                    .expression_attribute_values(":hi", s(&hi))
-                    .scan_index_forward(order == HistoryOrder::Oldest)
-                    .consistent_read(true)
-                    .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| storage_error("read messages", e))?;
-            for item in out.items.unwrap_or_default() {
-                items.push(Message::try_from(decode::<MessageItem>(item)?)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() >= want {
-                let has_next = items.len() > limit;
-                items.truncate(limit);
-                return Ok(Page { items, has_next });
-            }
-        }
+        self.sort_key_range(
+            keys::messages_pk(app_id, channel_id),
+            (lo, hi),
+            order == HistoryOrder::Oldest,
+            limit,
+            |item| Ok(Some(Message::try_from(decode::<MessageItem>(item)?)?)),
+        )
+        .await
     }
 
     /// The channel's newest message, if any.
@@ -502,14 +488,7 @@ impl Store {
         user_ids: &[String],
         bot_ids: &[String],
         messages: &[(String, String)],
-    ) -> Result<
-        (
-            HashMap<String, User>,
-            HashMap<String, Bot>,
-            HashMap<String, Message>,
-        ),
-        Error,
-    > {
+    ) -> Result<Shown, Error> {
         let wanted = user_ids
             .iter()
             .map(|id| (keys::user_pk(app_id, id), keys::USER_SK.to_owned()))
@@ -525,22 +504,20 @@ impl Store {
                 )
             }))
             .collect();
-        let mut users = HashMap::new();
-        let mut bots = HashMap::new();
-        let mut found = HashMap::new();
+        let mut shown = Shown::default();
         for item in self.get_many(wanted).await? {
             let sk = item_key(&item, "sk")?;
             if sk == keys::BOT_SK {
                 let bot = Bot::from(decode::<BotItem>(item)?);
-                bots.insert(bot.id.clone(), bot);
+                shown.bots.insert(bot.id.clone(), bot);
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 let m = Message::try_from(decode::<MessageItem>(item)?)?;
-                found.insert(m.id.clone(), m);
+                shown.messages.insert(m.id.clone(), m);
             } else if let Some(user) = live_user(item)? {
-                users.insert(user.id.clone(), user);
+                shown.users.insert(user.id.clone(), user);
             }
         }
-        Ok((users, bots, found))
+        Ok(shown)
     }
 }
 

@@ -57,7 +57,7 @@ pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
 pub use members::{ChannelGuard, MemberStates, Refusal};
 pub use messages::{
     HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,
-    SenderGuard,
+    SenderGuard, Shown,
 };
 pub use users::{BlockOutcome, Device, DeviceWrite, Devices, LoginRecord, OwnerBlocks};
 
@@ -339,8 +339,23 @@ impl Store {
         limit: usize,
         keep: impl Fn(Item) -> Result<Option<T>, Error>,
     ) -> Result<Page<T>, Error> {
-        let (lo, hi) = keys::range_after(prefix, after);
-        let mut items = Vec::with_capacity(limit.saturating_add(1).min(1_000));
+        let bounds = keys::range_after(prefix, after);
+        self.sort_key_range(pk, bounds, true, limit, keep).await
+    }
+
+    /// Up to `limit` items (those `keep` returns) of partition `pk` with sort keys from `lo`
+    /// to `hi` (inclusive), in sort key order or (`forward` false) against it, strongly
+    /// consistent, reading one more to tell `has_next` and following DynamoDB's 1 MB pages.
+    pub(crate) async fn sort_key_range<T>(
+        &self,
+        pk: String,
+        (lo, hi): (String, String),
+        forward: bool,
+        limit: usize,
+        keep: impl Fn(Item) -> Result<Option<T>, Error>,
+    ) -> Result<Page<T>, Error> {
+        let want = limit.saturating_add(1);
+        let mut items = Vec::with_capacity(want.min(1_000));
         let mut start: Option<Item> = None;
         loop {
             let out = retrying(|| {
@@ -351,8 +366,9 @@ impl Store {
                     .expression_attribute_values(":pk", s(&pk))
                     .expression_attribute_values(":lo", s(&lo))
                     .expression_attribute_values(":hi", s(&hi))
+                    .scan_index_forward(forward)
                     .consistent_read(true)
-                    .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
+                    .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
                     .set_exclusive_start_key(start.clone())
                     .send()
             })
@@ -364,7 +380,7 @@ impl Store {
                 }
             }
             start = out.last_evaluated_key;
-            if start.is_none() || items.len() > limit {
+            if start.is_none() || items.len() >= want {
                 let has_next = items.len() > limit;
                 items.truncate(limit);
                 return Ok(Page { items, has_next });

@@ -18,11 +18,11 @@ use crate::Error;
 use crate::auth::AppId;
 use crate::domain::messages;
 use crate::model::{
-    BannedUser, Bot, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership,
-    Message, Page, User, now_ms,
+    BannedUser, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page,
+    User, now_ms,
 };
 use crate::secrets::{hex, random_hex};
-use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Store};
+use crate::store::{ChannelLookup, MAX_BATCH_GET_KEYS, Shown, Store};
 use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS};
 use crate::wire::CreateChannelRequest;
 
@@ -52,16 +52,10 @@ pub(crate) fn one(mut details: Vec<ChannelDetail>) -> Result<ChannelDetail, Erro
         .ok_or_else(|| Error::Internal("no channel after adding profiles".into()))
 }
 
-fn with_profiles(
-    cm: ChannelMembers,
-    users: &HashMap<String, User>,
-    bots: &HashMap<String, Bot>,
-    messages: &HashMap<String, Message>,
-) -> ChannelDetail {
+fn with_profiles(cm: ChannelMembers, shown: &Shown) -> ChannelDetail {
+    let (users, bots) = (&shown.users, &shown.bots);
     ChannelDetail {
-        last_message: cm
-            .last_message
-            .map(|m| messages::detail(m, users, bots, messages)),
+        last_message: cm.last_message.map(|m| messages::detail(m, shown)),
         members: cm
             .members
             .into_iter()
@@ -94,7 +88,7 @@ pub(crate) async fn add_profiles(
     store: &Store,
     app: &AppId,
     channels: Vec<ChannelMembers>,
-    mut known: HashMap<String, User>,
+    known: HashMap<String, User>,
 ) -> Result<Vec<ChannelDetail>, Error> {
     let user_ids: BTreeSet<&String> = channels
         .iter()
@@ -121,11 +115,11 @@ pub(crate) async fn add_profiles(
         wanted.message(m);
     }
     wanted.users.retain(|id| !known.contains_key(id));
-    let (users, bots, messages) = wanted.read(store, app.as_str()).await?;
-    known.extend(users);
+    let mut shown = wanted.read(store, app.as_str()).await?;
+    shown.users.extend(known);
     Ok(channels
         .into_iter()
-        .map(|c| with_profiles(c, &known, &bots, &messages))
+        .map(|c| with_profiles(c, &shown))
         .collect())
 }
 
