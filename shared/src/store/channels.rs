@@ -352,9 +352,8 @@ impl Store {
 
     /// The channel with its ordinary memberships and bot memberships (one strongly
     /// consistent query), its first bans and its newest message (two more queries beside
-    /// it). A deleted channel is
-    /// `Missing`; a channel with a membership change between its transactions is shown with
-    /// the change done (see `store::members`).
+    /// it). A deleted channel is `Missing`; a channel with a membership change between its
+    /// transactions is shown with the change done (see `store::members`).
     pub async fn channel(&self, app_id: &str, channel_id: &str) -> Result<ChannelLookup, Error> {
         let pk = keys::channel_pk(app_id, channel_id);
         let (items, bans, last_message) = futures::future::try_join3(
