@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every check, on a fresh machine as on a developer's. Installs what it needs
-# into the project, runs fmt, clippy, the tests on dynoxide, the storage and integration
-# tests again on Amazon's DynamoDB Local, then against the local stack of `make dev`: the
-# end-to-end tests, fuzzing from openapi.yaml, a short load run and the search of its logs
-# for secrets; then that `make dev` stops on Ctrl-C, and the template checks. Leaves no
-# process running.
+# into the project, runs fmt, clippy, the tests on dynoxide, a smoke run of the bench, the
+# storage and integration tests again on Amazon's DynamoDB Local, then against the local
+# stack of `make dev`: the end-to-end tests, fuzzing from openapi.yaml, a short load run and
+# the search of its logs for secrets; then that `make dev` stops on Ctrl-C, and the template
+# checks. Leaves no process running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -33,6 +33,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 log "cargo test (unit tests; integration tests on dynoxide, in-process)"
 cargo test --workspace
+
+log "bench smoke run (every path of make bench, at a small scale)"
+cargo run -q -p talkplus-bench -- --smoke >"$ROOT/target/bench-smoke.md"
 
 log "storage and integration tests on DynamoDB Local"
 ddb_port=$(free_port)

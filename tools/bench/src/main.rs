@@ -1,5 +1,6 @@
 //! `talkplus-bench`: figures for the choices the code makes. Run with
 //! `cargo run --release -p talkplus-bench` (or `make bench`); prints a Markdown table.
+//! `--smoke` runs every path at a small scale (part of `make test`, so the bench cannot rot).
 //!
 //! Password hashing: Argon2id at OWASP's equal-strength settings, timed here, and the time
 //! estimated for a 128 MB Lambda. Lambda gives a function CPU in proportion to its memory,
@@ -30,7 +31,44 @@ use talkplus_tests::TestApp;
 
 use shared::secrets::{PASSWORD_M_COST_KIB, PASSWORD_T_COST, hash_password_with, verify_password};
 
-const RUNS: usize = 15;
+/// How much the bench does: the full figures, or (`--smoke`) a run small enough for
+/// `make test` that takes every code path, so the bench cannot rot unnoticed.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    runs: usize,
+    login_runs: usize,
+    change_runs: usize,
+    sizes: [usize; 2],
+    senders: usize,
+    sends_each: usize,
+    channels: usize,
+}
+
+const FULL: Scale = Scale {
+    runs: 15,
+    login_runs: 25,
+    change_runs: 20,
+    sizes: [10, 100_000],
+    senders: 50,
+    sends_each: 20,
+    channels: 100,
+};
+
+const SMOKE: Scale = Scale {
+    runs: 2,
+    login_runs: 2,
+    change_runs: 2,
+    sizes: [10, 1_000],
+    senders: 4,
+    sends_each: 2,
+    channels: 8,
+};
+
+static SCALE: std::sync::OnceLock<Scale> = std::sync::OnceLock::new();
+
+fn scale() -> Scale {
+    *SCALE.get().unwrap_or(&FULL)
+}
 const LAMBDA_FULL_VCPU_MB: f64 = 1769.0;
 const LAMBDA_MB: f64 = 128.0;
 
@@ -40,6 +78,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    SCALE.get_or_init(|| if smoke { SMOKE } else { FULL });
+    if smoke {
+        println!("Smoke run (--smoke): every path at a small scale; the figures mean nothing.");
+    }
     passwords();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,8 +94,6 @@ fn main() {
             sends().await;
         });
 }
-
-const LOGIN_RUNS: usize = 25;
 
 async fn logins() {
     let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
@@ -74,7 +115,7 @@ async fn logins() {
     ];
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     // Interleaved, so the three see the same machine load.
-    for _ in 0..LOGIN_RUNS {
+    for _ in 0..scale().login_runs {
         for (i, (_, user, password, status)) in cases.iter().enumerate() {
             let started = Instant::now();
             let r = app
@@ -99,9 +140,6 @@ async fn logins() {
     }
 }
 
-const CHANGE_RUNS: usize = 20;
-const SIZES: [usize; 2] = [10, 100_000];
-
 /// (median ms, DynamoDB calls) of each change on a super channel of `size` members.
 async fn changes_at(size: usize) -> Vec<(&'static str, f64, usize)> {
     let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
@@ -122,7 +160,7 @@ async fn changes_at(size: usize) -> Vec<(&'static str, f64, usize)> {
     let ops = ["add", "mute", "unmute", "remove", "ban", "unban"];
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ops.len()];
     let mut calls = vec![0; ops.len()];
-    for _ in 0..CHANGE_RUNS {
+    for _ in 0..scale().change_runs {
         // add x, mute, unmute, remove; then add, ban, unban (ban needs a member).
         for (i, op) in ops.iter().enumerate() {
             if *op == "ban" {
@@ -166,11 +204,12 @@ async fn super_channel_changes() {
     println!();
     println!(
         "| super channel change | {} members: median (ms) | calls | {} members: median (ms) | calls |",
-        SIZES[0], SIZES[1]
+        scale().sizes[0],
+        scale().sizes[1]
     );
     println!("|---|---|---|---|---|");
-    let small = changes_at(SIZES[0]).await;
-    let large = changes_at(SIZES[1]).await;
+    let small = changes_at(scale().sizes[0]).await;
+    let large = changes_at(scale().sizes[1]).await;
     for ((op, ms_small, calls_small), (_, ms_large, calls_large)) in small.into_iter().zip(large) {
         println!("| {op} | {ms_small:.1} | {calls_small} | {ms_large:.1} | {calls_large} |");
     }
@@ -185,7 +224,7 @@ fn passwords() {
     for (m, t) in settings {
         // One warm-up, then timed runs.
         let _ = hash_password_with("warm up", m, t);
-        let times: Vec<Duration> = (0..RUNS)
+        let times: Vec<Duration> = (0..scale().runs)
             .map(|i| {
                 let start = Instant::now();
                 let phc = hash_password_with(&format!("password {i}"), m, t).expect("hash");
@@ -207,9 +246,6 @@ fn passwords() {
     assert!(verify_password("check", &phc));
 }
 
-const SENDERS: usize = 50;
-const SENDS_EACH: usize = 20;
-
 /// One message from `sender` into `channel`; panics unless it is sent.
 async fn send_one(app: &TestApp, channel: &str, sender: &str) {
     let r = app
@@ -225,25 +261,36 @@ async fn send_one(app: &TestApp, channel: &str, sender: &str) {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
-/// Sends per second with `SENDERS` clients each sending `SENDS_EACH` messages, client `i`
-/// into `channel_of(i)`.
+/// Sends per second with `senders` clients each sending `sends_each` messages (see
+/// `Scale`), client `i` into `channel_of(i)`.
 async fn send_rate(app: &TestApp, channel_of: impl Fn(usize) -> String) -> f64 {
     let started = Instant::now();
-    futures::future::join_all((0..SENDERS).map(|i| {
+    let Scale {
+        senders,
+        sends_each,
+        ..
+    } = scale();
+    futures::future::join_all((0..senders).map(|i| {
         let channel = channel_of(i);
         async move {
-            for _ in 0..SENDS_EACH {
+            for _ in 0..sends_each {
                 send_one(app, &channel, &format!("s{i:02}")).await;
             }
         }
     }))
     .await;
-    (SENDERS * SENDS_EACH) as f64 / started.elapsed().as_secs_f64()
+    (senders * sends_each) as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn sends() {
     let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
-    let senders: Vec<String> = (0..SENDERS).map(|i| format!("s{i:02}")).collect();
+    let Scale {
+        senders: clients,
+        channels,
+        change_runs,
+        ..
+    } = scale();
+    let senders: Vec<String> = (0..clients).map(|i| format!("s{i:02}")).collect();
     app.add_users(&senders).await;
     let create = |channel: String, members: Vec<String>| {
         let app = &app;
@@ -262,14 +309,14 @@ async fn sends() {
         }
     };
     create("one".into(), senders.clone()).await;
-    for c in 0..100 {
-        // Client i sends into channel i % 100: channel c (c < 50) holds client c.
-        let members = senders.iter().skip(c % SENDERS).take(1).cloned().collect();
+    for c in 0..channels {
+        // Client i sends into channel i % channels: channel c holds client c % clients.
+        let members = senders.iter().skip(c % clients).take(1).cloned().collect();
         create(format!("many{c:03}"), members).await;
     }
     // A single sender's latency, and the calls it makes.
     let mut times = Vec::new();
-    for _ in 0..CHANGE_RUNS * 2 {
+    for _ in 0..change_runs * 2 {
         app.calls.take();
         let started = Instant::now();
         send_one(&app, "one", "s00").await;
@@ -280,7 +327,7 @@ async fn sends() {
     let (mut one, mut many) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         one.push(send_rate(&app, |_| "one".to_owned()).await);
-        many.push(send_rate(&app, |i| format!("many{:03}", i % 100)).await);
+        many.push(send_rate(&app, |i| format!("many{:03}", i % channels)).await);
     }
     let med = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -295,11 +342,11 @@ async fn sends() {
     );
     println!("| DynamoDB calls per send | {calls} |");
     println!(
-        "| {SENDERS} senders into one channel (sends/s, median of 3) | {:.0} |",
+        "| {clients} senders into one channel (sends/s, median of 3) | {:.0} |",
         med(one)
     );
     println!(
-        "| {SENDERS} senders into 100 channels (sends/s, median of 3) | {:.0} |",
+        "| {clients} senders into {channels} channels (sends/s, median of 3) | {:.0} |",
         med(many)
     );
 }
