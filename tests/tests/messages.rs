@@ -1097,4 +1097,26 @@ async fn round_trips_of_each_operation() {
     // Delete: the delete beside the channel item.
     assert_eq!(delete(&app, "c1", &first).await.status, 200);
     assert_eq!(sorted(app.calls.take()), ["DeleteItem", "GetItem"]);
+
+    // Member reads show members, not the channel object: no read of its newest message.
+    let r = app
+        .route(
+            "channels-members",
+            Method::GET,
+            "/v1.4/api/channels/c1/members",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sorted(app.calls.take()), ["BatchGetItem", "Query", "Query"]);
+    let r = app
+        .route(
+            "channels-member",
+            Method::GET,
+            "/v1.4/api/channels/c1/members/m1",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sorted(app.calls.take()), ["BatchGetItem", "Query", "Query"]);
 }

@@ -355,11 +355,37 @@ impl Store {
     /// it). A deleted channel is `Missing`; a channel with a membership change between its
     /// transactions is shown with the change done (see `store::members`).
     pub async fn channel(&self, app_id: &str, channel_id: &str) -> Result<ChannelLookup, Error> {
+        self.read_channel(app_id, channel_id, true).await
+    }
+
+    /// `channel` without the newest message, for reads that show members rather than the
+    /// channel object (`last_message` is `None`): two queries.
+    pub async fn channel_for_members(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<ChannelLookup, Error> {
+        self.read_channel(app_id, channel_id, false).await
+    }
+
+    async fn read_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        with_last_message: bool,
+    ) -> Result<ChannelLookup, Error> {
         let pk = keys::channel_pk(app_id, channel_id);
+        let last_message = async {
+            if with_last_message {
+                self.latest_message(app_id, channel_id).await
+            } else {
+                Ok(None)
+            }
+        };
         let (items, bans, last_message) = futures::future::try_join3(
             self.partition(&pk, Some(keys::CHANNEL_READ_RANGE)),
             self.bans_page(app_id, channel_id, None, MAX_BANS_SHOWN),
-            self.latest_message(app_id, channel_id),
+            last_message,
         )
         .await?;
         let mut channel = None;

@@ -362,7 +362,7 @@ pub async fn drop_deleted_member(
 /// Reads the channel for a member read; `2003` if there is none.
 async fn found(store: &Store, app: &AppId, channel_id: &str) -> Result<ChannelMembers, Error> {
     validate_channel_id(channel_id)?;
-    match store.channel(app.as_str(), channel_id).await? {
+    match store.channel_for_members(app.as_str(), channel_id).await? {
         ChannelLookup::Found(cm) => Ok(*cm),
         _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
     }
@@ -474,7 +474,7 @@ pub async fn member(
     validate::id("memberId", member_id, MAX_USER_ID_CHARS)?;
     let ids = [member_id.to_owned()];
     let (lookup, mut states) = futures::future::try_join(
-        store.channel(app.as_str(), channel_id),
+        store.channel_for_members(app.as_str(), channel_id),
         store.member_states(app.as_str(), channel_id, &ids, true),
     )
     .await?;
