@@ -216,25 +216,23 @@ enum Origin<'a> {
     Bot(&'a str),
 }
 
-/// Decides a send on what was read; pure. Returns the guard its write carries and the author.
+/// Decides a send on what was read (`bot`: the sending bot, found); pure. Returns the guard
+/// its write carries and the author.
 pub fn check_send(
     channel: &Channel,
     draft: &Draft,
-    bot: Option<&str>,
+    bot: Option<&Bot>,
     reads: &SendReads,
     now: i64,
 ) -> Result<(SenderGuard, Author), Error> {
-    let (guard, author) = if let Some(bot_id) = bot {
-        let Some(b) = &reads.bot else {
-            return Err(Error::BotNotFound(bot_id.to_owned()));
-        };
+    let (guard, author) = if let Some(b) = bot {
         if !reads.bot_is_member {
-            return Err(Error::SenderNotMember(format!("bot {bot_id}")));
+            return Err(Error::SenderNotMember(format!("bot {}", b.id)));
         }
         if channel.is_frozen {
             return Err(Error::FrozenChannel);
         }
-        (SenderGuard::Bot(bot_id.to_owned()), bot_author(b))
+        (SenderGuard::Bot(b.id.clone()), bot_author(b))
     } else if let Some(sender) = &draft.sender {
         let (Some((sort_key, membership)), Some(user)) = (&reads.membership, &reads.user) else {
             return Err(Error::SenderNotMember(sender.clone()));
@@ -365,13 +363,15 @@ async fn send_draft(
             }
             return get(store, app, &record.channel_id, &record.message_id).await;
         }
-        if let (Some(b), None) = (bot, &reads.bot) {
-            return Err(Error::BotNotFound(b.to_owned()));
-        }
+        let sending_bot = match (bot, &reads.bot) {
+            (Some(b), None) => return Err(Error::BotNotFound(b.to_owned())),
+            (Some(_), found) => found.as_ref(),
+            (None, _) => None,
+        };
         let ChannelLookup::Found(cm) = &reads.channel else {
             return Err(Error::ChannelNotFound(channel_id.to_owned()));
         };
-        let (guard, author) = check_send(&cm.channel, draft, bot, &reads, now)?;
+        let (guard, author) = check_send(&cm.channel, draft, sending_bot, &reads, now)?;
         let user_id = match (bot, &draft.sender) {
             (Some(b), _) => b.to_owned(),
             (None, Some(s)) => s.clone(),
