@@ -386,14 +386,9 @@ impl Store {
         user_id: &str,
     ) -> Result<(), Error> {
         let pk = s(keys::channel_pk(app_id, channel_id));
-        let items: Vec<Item> = [keys::MEMBER_PREFIX, keys::SUPER_MEMBER_PREFIX]
+        let items: Vec<Item> = keys::member_sks_either(user_id)
             .into_iter()
-            .map(|prefix| {
-                HashMap::from([
-                    ("pk".to_owned(), pk.clone()),
-                    ("sk".to_owned(), s(format!("{prefix}{user_id}"))),
-                ])
-            })
+            .map(|sk| HashMap::from([("pk".to_owned(), pk.clone()), ("sk".to_owned(), s(sk))]))
             .collect();
         self.delete_batch(&items).await
     }

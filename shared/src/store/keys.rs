@@ -89,6 +89,15 @@ pub fn member_sk(channel_type: ChannelType, user_id: &str) -> String {
     format!("{}{user_id}", member_prefix(channel_type))
 }
 
+/// Both sort keys a user's membership may have, for reads made before the channel's type is
+/// known (ordinary and super channels file memberships apart).
+pub fn member_sks_either(user_id: &str) -> [String; 2] {
+    [
+        format!("{MEMBER_PREFIX}{user_id}"),
+        format!("{SUPER_MEMBER_PREFIX}{user_id}"),
+    ]
+}
+
 pub fn member_prefix(channel_type: ChannelType) -> &'static str {
     if channel_type.is_super() {
         SUPER_MEMBER_PREFIX
@@ -215,6 +224,7 @@ mod tests {
             // The highest id character ('~') still sorts inside or outside as intended.
             for id in ["a", "~~~~", "0"] {
                 assert_eq!(inside(&member_sk(t, id)), !t.is_super(), "{t:?} {id}");
+                assert!(member_sks_either(id).contains(&member_sk(t, id)));
             }
         }
     }

@@ -21,7 +21,7 @@ use super::items::{BanItem, MembershipItem};
 use super::users::live_user;
 use super::{MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
 use crate::Error;
-use crate::model::{Ban, Channel, ChannelType, MemberWrite, Membership, Page, User};
+use crate::model::{Ban, Channel, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
 
 impl MemberWrite {
@@ -379,8 +379,8 @@ impl Store {
         let pk = keys::channel_pk(app_id, channel_id);
         let mut wanted = Vec::with_capacity(ids.len() * 4);
         for id in ids {
-            for t in [ChannelType::Public, ChannelType::SuperPublic] {
-                wanted.push((pk.clone(), keys::member_sk(t, id)));
+            for sk in keys::member_sks_either(id) {
+                wanted.push((pk.clone(), sk));
             }
             wanted.push((pk.clone(), keys::ban_sk(id)));
             if with_users {

@@ -192,15 +192,7 @@ impl Store {
     ) -> Result<SendReads, Error> {
         let channel_pk = keys::channel_pk(app_id, channel_id);
         let messages_pk = keys::messages_pk(app_id, channel_id);
-        let member_keys = |id: &str| {
-            [
-                (channel_pk.clone(), format!("{}{id}", keys::MEMBER_PREFIX)),
-                (
-                    channel_pk.clone(),
-                    format!("{}{id}", keys::SUPER_MEMBER_PREFIX),
-                ),
-            ]
-        };
+        let member_keys = |id: &str| keys::member_sks_either(id).map(|sk| (channel_pk.clone(), sk));
         let mut wanted = vec![(channel_pk.clone(), keys::CHANNEL_SK.to_owned())];
         if let Some(u) = q.sender {
             wanted.extend(member_keys(u));
