@@ -100,6 +100,40 @@ pub fn data_map_of(
         .collect()
 }
 
+/// What the URL fields' rules look at in an absolute URL `scheme://authority/...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// As written (rules compare it as they need).
+    pub scheme: &'a str,
+    /// The authority carries credentials (`user:pw@`).
+    pub credentials: bool,
+    /// Without port and IPv6 brackets; never empty.
+    pub host: &'a str,
+}
+
+/// Splits an absolute URL; `None` if it has whitespace or control characters, no `://`, or
+/// no host.
+pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((_, host_port)) => (true, host_port),
+        None => (false, authority),
+    };
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    (!scheme.is_empty() && !host.is_empty()).then_some(UrlParts {
+        scheme,
+        credentials,
+        host,
+    })
+}
+
 /// A required field: absent and `null` are both `1002`.
 pub fn required<T>(field: &'static str, value: Option<T>) -> Result<T, Error> {
     value.ok_or(Error::MissingParam(field))
@@ -166,6 +200,30 @@ mod tests {
             assert_eq!(err.spec().code, "1011", "{case}");
         }
         assert!(data_map("data", &json!({ "k".repeat(128): "v".repeat(1024) })).is_ok());
+    }
+
+    #[test]
+    fn url_parts_find_the_host() {
+        fn host(u: &str) -> Option<(&str, bool, &str)> {
+            url_parts(u).map(|p| (p.scheme, p.credentials, p.host))
+        }
+        assert_eq!(
+            host("https://a.b:8443/x?y#z"),
+            Some(("https", false, "a.b"))
+        );
+        assert_eq!(host("HTTP://[::1]:80/"), Some(("HTTP", false, "::1")));
+        assert_eq!(host("https://u:pw@h/"), Some(("https", true, "h")));
+        for bad in [
+            "https://",
+            "https:///p",
+            "https://u@",
+            "https://:80",
+            "/p",
+            "h/p",
+            "https://a b",
+        ] {
+            assert_eq!(host(bad), None, "{bad}");
+        }
     }
 
     #[test]

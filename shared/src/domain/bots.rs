@@ -43,29 +43,17 @@ pub fn validate_callback_url(url: &str) -> Result<(), Error> {
             "callbackUrl must be an absolute https URL (http only for localhost)".into(),
         )
     };
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(bad());
+    let parts = validate::url_parts(url).ok_or_else(bad)?;
+    let secure = match parts.scheme {
+        "https" => true,
+        "http" => false,
+        _ => return Err(bad()),
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     // Credentials in a callback URL would be sent to whoever the host is; refuse them.
-    if authority.contains('@') {
+    if parts.credentials {
         return Err(bad());
     }
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() {
-        return Err(bad());
-    }
+    let host = parts.host;
     let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
     if !secure && !loopback {
         return Err(bad());

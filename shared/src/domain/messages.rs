@@ -126,16 +126,10 @@ fn validate_file_url(url: &str) -> Result<(), Error> {
         return Ok(());
     }
     validate::max_chars("fileUrl", url, MAX_URL_CHARS)?;
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &url[8..]
-    } else if lower.starts_with("http://") {
-        &url[7..]
-    } else {
-        ""
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty() || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    let http = validate::url_parts(url).is_some_and(|p| {
+        p.scheme.eq_ignore_ascii_case("https") || p.scheme.eq_ignore_ascii_case("http")
+    });
+    if !http {
         return Err(Error::InvalidParam(
             "fileUrl must be an absolute http or https URL".into(),
         ));
