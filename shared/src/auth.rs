@@ -25,6 +25,11 @@ impl AppId {
         &self.0
     }
 
+    /// An app id read from the table itself (the change stream), not from a request.
+    pub(crate) fn stored(id: &str) -> AppId {
+        AppId(id.to_owned())
+    }
+
     /// An app id without authentication, for unit tests of domain rules.
     #[cfg(test)]
     pub fn for_tests(id: &str) -> AppId {
@@ -135,6 +140,8 @@ mod tests {
                 updated_at: 0,
             },
             api_key_digest: "d".into(),
+            signing_key: None,
+            webhook: Default::default(),
         }
     }
 

@@ -15,13 +15,18 @@ pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
 /// Loads the AWS configuration from the environment (region, credentials, and
 /// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine) and builds a DynamoDB client.
 pub async fn dynamodb_client() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    Client::new(&aws_config().await)
+}
+
+/// The AWS configuration every client is built from (DynamoDB, and for webhooks SQS and
+/// KMS): region, credentials and `AWS_ENDPOINT_URL_<SERVICE>` from the environment.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .timeout_config(timeouts())
         .retry_config(retries())
         .load()
-        .await;
-    Client::new(&config)
+        .await
 }
 
 /// rustls with ring instead of the SDK's default aws-lc: the same TLS, a much shorter build
@@ -50,4 +55,19 @@ pub fn retries() -> RetryConfig {
 /// `TABLE_NAME` from the environment.
 pub fn table_name() -> Result<String, String> {
     std::env::var(TABLE_NAME_VAR).map_err(|_| format!("{TABLE_NAME_VAR} is not set"))
+}
+
+/// An HTTP client builder (webhook deliveries, local tooling) with rustls over ring and the
+/// system's roots, as the SDK clients: the build has no default TLS provider to fall back on.
+pub fn reqwest_builder() -> Result<reqwest::ClientBuilder, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls))
 }

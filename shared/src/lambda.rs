@@ -213,6 +213,61 @@ pub async fn serve_stream() -> Result<(), Error> {
     .await
 }
 
+/// `main` of the webhook dispatcher: the table's change stream in, each change's webhook
+/// and bot deliveries onto the delivery queue (`webhooks::dispatch`). A failed batch is an
+/// error, so the stream delivers it again (the deliveries keep their ids).
+pub async fn serve_webhook_dispatch() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_logging();
+    let services = Services::from_env().await?;
+    let queue = crate::webhooks::queue::Queue::from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let store = services.store.clone();
+            let queue = queue.clone();
+            async move {
+                let records = crate::webhooks::records::lambda_records(&event.payload)?;
+                let done = crate::webhooks::dispatch::dispatch(&store, &queue, &records)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "dispatch failed; the batch will be retried");
+                        Error::from(e.to_string())
+                    })?;
+                tracing::info!(events = done.events, queued = done.queued, "dispatched");
+                Ok::<_, Error>(serde_json::json!({}))
+            }
+        },
+    ))
+    .await
+}
+
+/// `main` of the webhook deliverer: the delivery queue in (`webhooks::deliver`); what is to
+/// be tried again is handed back as batch item failures.
+pub async fn serve_webhook_delivery() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_logging();
+    let services = Services::from_env().await?;
+    let queue = crate::webhooks::queue::Queue::from_env().await?;
+    let deliverer = std::sync::Arc::new(
+        crate::webhooks::deliver::Deliverer::from_env(services.store.clone(), queue).await?,
+    );
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let deliverer = deliverer.clone();
+            async move {
+                let batch = crate::webhooks::deliver::lambda_messages(&event.payload);
+                let failed = deliverer.handle(&batch).await;
+                let failures: Vec<_> = failed
+                    .into_iter()
+                    .map(|id| serde_json::json!({"itemIdentifier": id}))
+                    .collect();
+                Ok::<_, Error>(serde_json::json!({"batchItemFailures": failures}))
+            }
+        },
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

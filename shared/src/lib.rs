@@ -11,9 +11,11 @@ pub mod lambda;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
+pub mod seal;
 pub mod secrets;
 pub mod store;
 pub mod validate;
+pub mod webhooks;
 pub mod wire;
 
 pub use error::Error;

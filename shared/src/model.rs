@@ -53,6 +53,9 @@ impl RateLimits {
 pub struct AppCredentials {
     pub app: App,
     pub api_key_digest: String,
+    /// The API key sealed for signing webhooks (`crate::seal`).
+    pub signing_key: Option<String>,
+    pub webhook: crate::webhooks::WebhookSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

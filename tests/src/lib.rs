@@ -32,6 +32,7 @@ pub mod faults;
 pub mod invariants;
 pub mod layout;
 pub mod stack;
+pub mod webhooks;
 
 pub const ENDPOINT_VAR: &str = "TALKPLUS_TEST_DYNAMODB_ENDPOINT";
 pub const TABLE: &str = "talkplus-test";

@@ -31,7 +31,9 @@ impl Stack {
             base,
             app_id,
             api_key,
-            http: reqwest::Client::new(),
+            http: shared::config::reqwest_builder()
+                .and_then(|b| b.build().map_err(|e| e.to_string()))
+                .expect("HTTP client"),
         }
     }
 

@@ -503,7 +503,7 @@ pub(crate) fn detail(m: Message, shown: &Shown) -> MessageDetail {
 }
 
 /// Shows messages: one round of profile and parent reads for all of them.
-async fn details(
+pub(crate) async fn details(
     store: &Store,
     app_id: &str,
     messages: Vec<Message>,

@@ -21,6 +21,18 @@ pub struct AppItem {
     pub admin_rate_limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_rate_limit: Option<u32>,
+    /// The API key sealed for webhook signing (`crate::seal`); absent when the key was set
+    /// where no sealing key was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    /// The webhook: absent while off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Absent: every event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_retry: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

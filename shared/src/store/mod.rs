@@ -138,6 +138,10 @@ impl Store {
             active: app.active,
             admin_rate_limit: app.rate_limits.admin,
             client_rate_limit: app.rate_limits.client,
+            signing_key: None,
+            webhook_url: None,
+            webhook_events: None,
+            webhook_retry: None,
             created_at: app.created_at,
             updated_at: app.updated_at,
         })?;
@@ -243,6 +247,65 @@ impl Store {
             .await
     }
 
+    /// Stores the API key sealed for webhook signing (beside its digest).
+    pub async fn set_signing_key(&self, app_id: &str, sealed: &str, now: i64) -> Result<(), Error> {
+        self.update_app(app_id, &[("signing_key", s(sealed))], now)
+            .await
+    }
+
+    /// Turns the app's webhook on (`Some(url)`) or off; `events` `None` is every event;
+    /// `retry` `None` keeps the schedule.
+    pub async fn set_webhook(
+        &self,
+        app_id: &str,
+        url: Option<&str>,
+        events: Option<&[String]>,
+        retry: Option<crate::webhooks::RetrySchedule>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        match url {
+            Some(u) => sets.push(("webhook_url", s(u))),
+            None => removes.push("webhook_url"),
+        }
+        match events {
+            Some(e) => sets.push((
+                "webhook_events",
+                AttributeValue::L(e.iter().map(s).collect()),
+            )),
+            None => removes.push("webhook_events"),
+        }
+        if let Some(r) = retry {
+            sets.push(("webhook_retry", s(r.as_str())));
+        }
+        self.update_app_removing(app_id, &sets, &removes, now).await
+    }
+
+    /// A receiver answered 410: the webhook goes off, unless it has been pointed elsewhere
+    /// since (a condition on the URL the delivery went to). `true` if this turned it off.
+    pub async fn turn_webhook_off(&self, app_id: &str, url: &str, now: i64) -> Result<bool, Error> {
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::app_pk(app_id)))
+                .key("sk", s(keys::APP_SK))
+                .update_expression("SET updated_at = :now REMOVE webhook_url")
+                .condition_expression("webhook_url = :url")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":url", s(url))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("turn webhook off", e)),
+        }
+    }
+
     pub async fn set_app_active(&self, app_id: &str, active: bool, now: i64) -> Result<(), Error> {
         self.update_app(app_id, &[("active", AttributeValue::Bool(active))], now)
             .await
@@ -271,11 +334,25 @@ impl Store {
         sets: &[(&str, AttributeValue)],
         now: i64,
     ) -> Result<(), Error> {
+        self.update_app_removing(app_id, sets, &[], now).await
+    }
+
+    /// Sets some attributes of an existing app item and removes others.
+    async fn update_app_removing(
+        &self,
+        app_id: &str,
+        sets: &[(&str, AttributeValue)],
+        removes: &[&str],
+        now: i64,
+    ) -> Result<(), Error> {
         let mut expr = "SET updated_at = :now".to_owned();
         let mut values = HashMap::from([(":now".to_owned(), AttributeValue::N(now.to_string()))]);
         for (i, (name, v)) in sets.iter().enumerate() {
             expr.push_str(&format!(", {name} = :v{i}"));
             values.insert(format!(":v{i}"), v.clone());
+        }
+        if !removes.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         let res = retrying(|| {
             self.client
@@ -512,6 +589,16 @@ impl From<AppItem> for AppCredentials {
                 updated_at: i.updated_at,
             },
             api_key_digest: i.api_key_digest,
+            signing_key: i.signing_key,
+            webhook: crate::webhooks::WebhookSettings {
+                url: i.webhook_url,
+                events: i.webhook_events.map(|e| e.into_iter().collect()),
+                retry: i
+                    .webhook_retry
+                    .as_deref()
+                    .and_then(crate::webhooks::RetrySchedule::parse)
+                    .unwrap_or_default(),
+            },
         }
     }
 }

@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 pub const PK: &str = "pk";
@@ -64,6 +65,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, c
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(gsi)
+        .stream_specification(stream())
         .send()
         .await;
     let status = match created {
@@ -78,6 +80,9 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, c
         }
     };
     wait_active(client, table).await?;
+    if status == TableStatus::AlreadyExisted {
+        ensure_stream(client, table).await?;
+    }
     if status == TableStatus::Created {
         client
             .update_time_to_live()
@@ -94,6 +99,40 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, c
             .map_err(|e| crate::Error::Internal(format!("enable TTL on {table}: {e}")))?;
     }
     Ok(status)
+}
+
+/// The change stream the sweeper and the webhooks read (template.yaml declares the same).
+fn stream() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .expect("stream spec has its required fields")
+}
+
+/// A table created before it had a stream (an older dev stack's data) gets one.
+async fn ensure_stream(client: &Client, table: &str) -> Result<(), crate::Error> {
+    let out = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| crate::Error::Internal(format!("describe table {table}: {e}")))?;
+    let enabled = out
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled());
+    if !enabled {
+        client
+            .update_table()
+            .table_name(table)
+            .stream_specification(stream())
+            .send()
+            .await
+            .map_err(|e| crate::Error::Internal(format!("enable the stream on {table}: {e}")))?;
+        wait_active(client, table).await?;
+    }
+    Ok(())
 }
 
 async fn wait_active(client: &Client, table: &str) -> Result<(), crate::Error> {

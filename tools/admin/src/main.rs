@@ -5,8 +5,10 @@
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use shared::model::{App, now_ms};
+use shared::seal::Sealer;
 use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
+use shared::webhooks::{self, RetrySchedule};
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +73,35 @@ enum Command {
         #[arg(long)]
         client_rate_limit: Option<u32>,
     },
+    /// Set an app's webhook: where events go, which ones (default: all), and the retry
+    /// schedule (default: keep the current one, `standard` at first); or turn it off.
+    SetWebhook {
+        #[arg(long)]
+        app_id: String,
+        /// https, or http to loopback for local development.
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        url: Option<String>,
+        /// Comma-separated events; without it, every event.
+        #[arg(long, value_delimiter = ',', conflicts_with = "off")]
+        events: Option<Vec<String>>,
+        /// standard (Standard Webhooks' schedule, about 27 hours) or talkplus (one retry after 5 s).
+        #[arg(long)]
+        retry: Option<String>,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Run the webhook pipeline against a local engine and SQS endpoint (what the dispatcher
+    /// and deliverer functions do on AWS): the table's stream into the delivery queue, the
+    /// queue to the receivers. Runs until stopped (make dev runs this).
+    Webhooks {
+        /// The queues' name (`NAME.fifo` and `NAME-dead.fifo`), created unless they exist.
+        #[arg(long, default_value = "talkplus-webhooks")]
+        queue_name: String,
+        /// Where to keep the stream position between runs; without it, only changes made
+        /// while running are sent.
+        #[arg(long)]
+        checkpoint: Option<String>,
+    },
     /// Sweep the items of deleted channels and users (what the change stream's sweeper does on AWS).
     /// With --watch, keeps looking every second until stopped (make dev runs this).
     Sweep {
@@ -94,6 +125,27 @@ fn check_app_id(id: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Seals the app's key for webhook signing where a sealing key is configured; says so on
+/// stderr where none is (the app works, but its webhooks can't be signed).
+async fn seal_key(store: &Store, app_id: &str, api_key: &str, now: i64) -> Result<bool, String> {
+    let Some(sealer) = Sealer::from_env().await else {
+        eprintln!(
+            "talkplus-admin: note: {} (the key is not kept for webhook signing)",
+            shared::seal::SealError::NotConfigured
+        );
+        return Ok(false);
+    };
+    let sealed = sealer
+        .seal(app_id, api_key)
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .set_signing_key(app_id, &sealed, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 async fn run(cli: Cli) -> Result<serde_json::Value, String> {
@@ -122,6 +174,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .create_app(&app, &secret_digest(&api_key))
                 .await
                 .map_err(err)?;
+            seal_key(&store, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key})
         }
         Command::EnsureApp {
@@ -154,6 +207,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     true
                 }
             };
+            seal_key(&store, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key, "created": created})
         }
         Command::ListApps => {
@@ -181,6 +235,8 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .set_api_key_digest(&app_id, &secret_digest(&api_key), now)
                 .await
                 .map_err(err)?;
+            // Webhooks are signed with the new key from now on.
+            seal_key(&store, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key})
         }
         Command::DeactivateApp { app_id } => {
@@ -216,6 +272,72 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "clientRateLimit": app.rate_limits.client_per_second(),
             })
         }
+        Command::SetWebhook {
+            app_id,
+            url,
+            events,
+            retry,
+            off,
+        } => {
+            let retry = retry
+                .map(|r| {
+                    RetrySchedule::parse(&r)
+                        .ok_or_else(|| format!("--retry {r:?}: standard or talkplus"))
+                })
+                .transpose()?;
+            if let Some(events) = &events {
+                if events.is_empty() {
+                    return Err("--events needs at least one event".into());
+                }
+                for e in events {
+                    if !webhooks::EVENTS.contains(&e.as_str()) {
+                        return Err(format!(
+                            "--events: unknown event {e:?}; events are {}",
+                            webhooks::EVENTS.join(",")
+                        ));
+                    }
+                }
+            }
+            let app = store
+                .app(&app_id)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("app {app_id} does not exist"))?;
+            if let Some(url) = &url {
+                webhooks::check_url(url)?;
+                if app.signing_key.is_none() {
+                    return Err(format!(
+                        "app {app_id}'s API key is not kept for signing: run rotate-key with {} or {} set, then set the webhook",
+                        shared::seal::KMS_KEY_VAR,
+                        shared::seal::DEV_KEY_VAR
+                    ));
+                }
+            }
+            let url = if off { None } else { url };
+            store
+                .set_webhook(&app_id, url.as_deref(), events.as_deref(), retry, now)
+                .await
+                .map_err(err)?;
+            let set = store
+                .app(&app_id)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("app {app_id} does not exist"))?
+                .webhook;
+            json!({
+                "appId": app_id,
+                "url": set.url,
+                "events": set.events.map(|e| e.into_iter().collect::<Vec<_>>()),
+                "retry": set.retry.as_str(),
+            })
+        }
+        Command::Webhooks {
+            queue_name,
+            checkpoint,
+        } => {
+            run_webhooks(store, &table, &queue_name, checkpoint.as_deref()).await?;
+            json!({})
+        }
         Command::Sweep { watch } => loop {
             let swept = shared::domain::cleanup::sweep_pending(
                 &store,
@@ -238,6 +360,67 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             json!({"appId": app_id, "active": true})
         }
     })
+}
+
+/// The local webhook pipeline: two loops, as the two event source mappings on AWS.
+async fn run_webhooks(
+    store: Store,
+    table: &str,
+    queue_name: &str,
+    checkpoint: Option<&str>,
+) -> Result<(), String> {
+    use shared::webhooks::{deliver::Deliverer, dispatch, local, queue::Queue};
+    let config = shared::config::aws_config().await;
+    let queue = Queue::ensure(aws_sdk_sqs::Client::new(&config), queue_name).await?;
+    let start = match checkpoint.and_then(|f| std::fs::read_to_string(f).ok()) {
+        Some(saved) => local::Start::After(
+            serde_json::from_str(&saved).map_err(|e| format!("checkpoint {checkpoint:?}: {e}"))?,
+        ),
+        None => local::Start::Latest,
+    };
+    let mut poller = local::StreamPoller::from_env(table, start).await?;
+    let deliverer = Deliverer::from_env(store.clone(), queue.clone()).await?;
+    eprintln!(
+        "talkplus-admin webhooks: stream of {table} -> {} -> receivers",
+        queue.url()
+    );
+    let stream = async {
+        loop {
+            let records = poller.fetch().await?;
+            if records.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+            match dispatch::dispatch(&store, &queue, &records).await {
+                Ok(_) => {
+                    poller.commit().await?;
+                    if let Some(file) = checkpoint {
+                        let saved = serde_json::to_string(&poller.checkpoint())
+                            .map_err(|e| e.to_string())?;
+                        std::fs::write(file, saved).map_err(|e| format!("{file}: {e}"))?;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("talkplus-admin webhooks: dispatch failed, retrying the batch: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), String>(())
+    };
+    let deliveries = async {
+        loop {
+            if let Err(e) = local::pump(&queue, &deliverer, 1).await {
+                eprintln!("talkplus-admin webhooks: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), String>(())
+    };
+    tokio::try_join!(stream, deliveries)?;
+    Ok(())
 }
 
 #[tokio::main]
