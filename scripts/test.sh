@@ -23,6 +23,8 @@ trap 'exit 143' TERM
 setup_cargo_lambda
 setup_sam
 setup_schemathesis
+# The webhook tests' SQS endpoint (each test binary that needs it starts its own).
+setup_moto
 ddb_dir=$(setup_dynamodb_local)
 
 log "cargo fmt --check"
@@ -73,7 +75,7 @@ cfn-lint template.yaml
 sam validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
 
 functions=$(ls "$ROOT/functions" | paste -sd'|')
-leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
+leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|moto_server|talkplus-admin webhooks|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
 if [ -n "$leftover" ]; then
     echo "processes left running: $leftover" >&2
     exit 1

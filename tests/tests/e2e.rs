@@ -930,3 +930,103 @@ async fn messaging_over_http() {
         "2003",
     );
 }
+
+/// Runs the provisioning CLI of the stack's build against the stack's table.
+fn admin(args: &[&str]) -> std::process::Output {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+    std::process::Command::new(format!("{target}/debug/talkplus-admin"))
+        .args(args)
+        .env("TABLE_NAME", var("TABLE_NAME"))
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            var("TALKPLUS_TEST_DYNAMODB_ENDPOINT"),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .expect("run talkplus-admin")
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn webhooks_arrive_through_the_local_pipeline() {
+    use talkplus_tests::webhooks::Receiver;
+    let s = Stack::from_env();
+    let receiver = Receiver::start().await;
+    let url = format!("{}/e2e", receiver.url);
+    let refused = admin(&[
+        "set-webhook",
+        "--app-id",
+        &s.app_id,
+        "--url",
+        "http://hooks.example.com/x",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("https"));
+    let set = admin(&[
+        "set-webhook",
+        "--app-id",
+        &s.app_id,
+        "--url",
+        &url,
+        "--events",
+        "channel_added,message",
+        "--retry",
+        "talkplus",
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(shown["url"], url.as_str());
+    assert_eq!(shown["retry"], "talkplus");
+
+    let (a, _, _) = user_with_secrets(&s, "hook-a").await;
+    let channel = unique("hook-c");
+    ok(s.send(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": channel, "type": "public", "members": [a]})),
+    )
+    .await);
+    let sent = ok(s
+        .send(
+            Method::POST,
+            &format!("channels/{channel}/messages/send"),
+            Some(json!({"senderId": a, "text": "over the pipeline"})),
+        )
+        .await);
+    let ours = || {
+        receiver
+            .delivered()
+            .into_iter()
+            .filter(|r| r.json()["channel"]["id"] == channel.as_str())
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ours().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let off = admin(&["set-webhook", "--app-id", &s.app_id, "--off"]);
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let got = ours();
+    let events: Vec<Value> = got.iter().map(|r| r.json()["event"].clone()).collect();
+    assert_eq!(events, [json!("channel_added"), json!("message")]);
+    assert_eq!(got[1].json()["message"]["id"], sent["message"]["id"]);
+    for r in &got {
+        // As a TalkPlus receiver checks it: HMAC-SHA256 of the body with the API key.
+        assert_eq!(
+            r.header("x-talkplus-signature"),
+            shared::webhooks::sign::talkplus_signature(&s.api_key, r.body.as_bytes())
+        );
+        assert_eq!(r.header("user-agent"), "TalkPlus");
+    }
+}

@@ -32,12 +32,28 @@ fn function_crates() -> BTreeSet<String> {
 
 /// Functions that are not routes: consumers of the table's change stream.
 fn stream_workers(t: &Value) -> BTreeSet<String> {
+    workers_of(t, "DynamoDB")
+}
+
+/// Functions that are not routes: consumers of a queue.
+fn queue_workers(t: &Value) -> BTreeSet<String> {
+    workers_of(t, "SQS")
+}
+
+/// Every function that is not a route.
+fn workers(t: &Value) -> BTreeSet<String> {
+    let mut all = stream_workers(t);
+    all.extend(queue_workers(t));
+    all
+}
+
+fn workers_of(t: &Value, source: &str) -> BTreeSet<String> {
     functions(t)
         .into_iter()
         .filter(|(_, f)| {
             f["Properties"]["Events"]
                 .as_mapping()
-                .is_some_and(|e| e.values().all(|e| e["Type"].as_str() == Some("DynamoDB")))
+                .is_some_and(|e| e.values().all(|e| e["Type"].as_str() == Some(source)))
         })
         .map(|(_, f)| {
             f["Metadata"]["BuildProperties"]["Binary"]
@@ -51,12 +67,18 @@ fn stream_workers(t: &Value) -> BTreeSet<String> {
 #[test]
 fn template_routes_router_and_crates_agree() {
     let t = template();
-    let workers = stream_workers(&t);
     assert_eq!(
-        workers,
-        BTreeSet::from(["sweeper".to_owned()]),
+        stream_workers(&t),
+        BTreeSet::from(["sweeper".to_owned(), "webhooks-dispatch".to_owned()]),
         "the stream consumers"
     );
+    assert_eq!(
+        queue_workers(&t),
+        BTreeSet::from(["webhooks-deliver".to_owned()]),
+        "the queue consumers"
+    );
+    let streams = stream_workers(&t);
+    let workers = workers(&t);
     let mut from_template = Vec::new();
     for (name, f) in functions(&t) {
         let binary = f["Metadata"]["BuildProperties"]["Binary"]
@@ -69,11 +91,24 @@ fn template_routes_router_and_crates_agree() {
         );
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
         assert_eq!(events.len(), 1, "{name}: one route per function");
-        if workers.contains(binary) {
+        if streams.contains(binary) {
             let e = events.values().next().unwrap();
             assert!(
                 format!("{:?}", e["Properties"]["Stream"]).contains("StreamArn"),
                 "{name}: reads the table's stream"
+            );
+            continue;
+        }
+        if workers.contains(binary) {
+            let e = events.values().next().unwrap();
+            assert!(
+                format!("{:?}", e["Properties"]["Queue"]).contains("WebhookQueue"),
+                "{name}: reads the delivery queue"
+            );
+            assert_eq!(
+                e["Properties"]["FunctionResponseTypes"][0].as_str(),
+                Some("ReportBatchItemFailures"),
+                "{name}: hands back only what failed"
             );
             continue;
         }
@@ -115,7 +150,7 @@ fn template_routes_router_and_crates_agree() {
 #[test]
 fn every_function_has_its_own_narrow_policy() {
     let t = template();
-    let workers = stream_workers(&t);
+    let workers = workers(&t);
     for (name, f) in functions(&t) {
         let worker = workers.contains(
             f["Metadata"]["BuildProperties"]["Binary"]
@@ -130,16 +165,21 @@ fn every_function_has_its_own_narrow_policy() {
             for s in p["Statement"].as_sequence().expect("Statement") {
                 assert_eq!(s["Effect"].as_str(), Some("Allow"));
                 let resource = format!("{:?}", s["Resource"]);
-                assert!(
-                    resource.contains("Table"),
-                    "{name}: resource {resource} must be the table"
-                );
                 for a in s["Action"].as_sequence().expect("Action list") {
                     let a = a.as_str().unwrap();
-                    assert!(
-                        a.starts_with("dynamodb:") && !a.contains('*'),
-                        "{name}: {a}"
-                    );
+                    assert!(!a.contains('*'), "{name}: {a}");
+                    // Each service's actions on that service's resource of this stack only.
+                    let (service, on) = a.split_once(':').unwrap();
+                    let allowed = match service {
+                        "dynamodb" => resource.contains("Table"),
+                        "sqs" => {
+                            resource.contains("WebhookQueue")
+                                || resource.contains("WebhookDeadLetterQueue")
+                        }
+                        "kms" => on == "Decrypt" && resource.contains("WebhookKey"),
+                        _ => false,
+                    };
+                    assert!(allowed, "{name}: {a} on {resource}");
                     actions.push(a.to_owned());
                 }
             }
@@ -261,7 +301,7 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
     for entry in std::fs::read_dir(&dir).expect("events/") {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            // events/stream/: change stream records for the workers.
+            // events/worker/: stream records and queue messages for the workers.
             continue;
         }
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
@@ -291,13 +331,25 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
         }
         covered.insert(r.function);
     }
-    let workers = stream_workers(&template());
+    let t = template();
+    let workers = workers(&t);
     for w in &workers {
-        let text = read(&format!("events/stream/{w}.json"));
-        let event: serde_json::Value = serde_json::from_str(&text).expect("stream event JSON");
+        let text = read(&format!("events/worker/{w}.json"));
+        let event: serde_json::Value = serde_json::from_str(&text).expect("worker event JSON");
+        let meaningful = match w.as_str() {
+            "sweeper" => !shared::handlers::sweeper::tombstones(&event).is_empty(),
+            "webhooks-dispatch" => !shared::webhooks::records::changes(
+                &shared::webhooks::records::lambda_records(&event).expect("stream records"),
+            )
+            .is_empty(),
+            "webhooks-deliver" => shared::webhooks::deliver::lambda_messages(&event)
+                .iter()
+                .all(|m| serde_json::from_str::<shared::webhooks::Job>(&m.body).is_ok()),
+            other => panic!("{other}: a worker this test does not know"),
+        };
         assert!(
-            !shared::handlers::sweeper::tombstones(&event).is_empty(),
-            "{w}: its event names a tombstone"
+            meaningful,
+            "events/worker/{w}.json: an event its worker acts on"
         );
     }
     let routed: BTreeSet<String> = function_crates()

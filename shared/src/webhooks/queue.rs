@@ -211,9 +211,9 @@ fn dedup_id(job: &Job) -> String {
     digest(&[&job.id, &target])
 }
 
-/// The queue's visibility timeout: above the deliverer's timeout (Lambda requires it), short
-/// enough that a crashed attempt is retried soon.
-pub const VISIBILITY_TIMEOUT_S: u32 = 60;
+/// The queue's visibility timeout, as template.yaml sets it: six times the deliverer's
+/// timeout (Lambda's advice for SQS event sources). Only a crashed attempt waits this long.
+pub const VISIBILITY_TIMEOUT_S: u32 = 360;
 /// A safety net under the schedule (which dead-letters by itself): a message that crashes its
 /// consumer again and again ends in the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 50;

@@ -370,6 +370,8 @@ async fn run_webhooks(
     checkpoint: Option<&str>,
 ) -> Result<(), String> {
     use shared::webhooks::{deliver::Deliverer, dispatch, local, queue::Queue};
+    // Each delivery's outcome, as the functions log it on AWS.
+    shared::lambda::init_logging();
     let config = shared::config::aws_config().await;
     let queue = Queue::ensure(aws_sdk_sqs::Client::new(&config), queue_name).await?;
     let start = match checkpoint.and_then(|f| std::fs::read_to_string(f).ok()) {
