@@ -233,6 +233,15 @@ pub struct Pipeline {
 impl Pipeline {
     /// Reads the stream from now on. Seals the app's key with the tests' development key.
     pub async fn start(store: &Store, app_id: &str, api_key: &str) -> Pipeline {
+        // The test table has no stream until a test reads it; once per test binary.
+        static STREAM: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        STREAM
+            .get_or_init(|| async {
+                shared::store::schema::ensure_stream(store.client(), crate::TABLE)
+                    .await
+                    .expect("turn the test table's stream on");
+            })
+            .await;
         let sealer = Sealer::dev(SEAL_KEY);
         let sealed = sealer.seal(app_id, api_key).await.expect("seal");
         store

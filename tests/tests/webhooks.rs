@@ -455,6 +455,7 @@ async fn a_rolled_back_write_emits_nothing() {
             .await
     );
     // The same id again: the create's transaction is cancelled on its condition.
+    app.calls.take();
     let again = app
         .route(
             "channels-create",
@@ -464,6 +465,10 @@ async fn a_rolled_back_write_emits_nothing() {
         )
         .await;
     assert_ne!(again.status, 200);
+    assert!(
+        app.calls.take().contains(&"TransactWriteItems".to_owned()),
+        "the create reached its transaction, which was cancelled"
+    );
     // A message to a channel the sender is not in: refused, never written.
     let refused = app
         .route(
@@ -588,4 +593,97 @@ async fn private_link_local_and_metadata_addresses_are_refused() {
         .unwrap();
     assert_eq!(outcome, Outcome::Delivered);
     assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rotated_key_signs_from_then_on() {
+    let (app, mut pipeline, receiver) = setup(RetrySchedule::Standard).await;
+    app.add_users(&["a"]).await;
+    app.create_channel(json!({"channelId": "k", "type": "public", "members": ["a"]}))
+        .await;
+    assert!(
+        pipeline
+            .run_until(Duration::from_secs(20), || receiver.delivered().len() == 1)
+            .await
+    );
+    assert_signed(&receiver.delivered()[0], &app.api_key);
+    // A change made before the rotation and delivered after it is signed with the new key:
+    // deliveries are signed when they are sent.
+    send_text(&app, "k", "a", "across the rotation").await;
+    // What `talkplus-admin rotate-key` does: the new digest, the new key sealed.
+    let new_key = shared::secrets::new_secret();
+    let now = shared::model::now_ms();
+    app.store()
+        .set_api_key_digest(&app.app_id, &shared::secrets::secret_digest(&new_key), now)
+        .await
+        .unwrap();
+    let sealed = shared::seal::Sealer::dev(talkplus_tests::webhooks::SEAL_KEY)
+        .seal(&app.app_id, &new_key)
+        .await
+        .unwrap();
+    app.store()
+        .set_signing_key(&app.app_id, &sealed, now)
+        .await
+        .unwrap();
+    assert!(
+        pipeline
+            .run_until(Duration::from_secs(20), || receiver.delivered().len() == 2)
+            .await
+    );
+    assert_signed(&receiver.delivered()[1], &new_key);
+    assert_eq!(
+        receiver.delivered()[1].json()["message"]["text"],
+        "across the rotation"
+    );
+}
+
+#[tokio::test]
+async fn dispatch_reads_what_a_payload_needs_and_nothing_for_unwanted_events() {
+    let app = TestApp::new().await;
+    let mut pipeline = Pipeline::start(app.store(), &app.app_id, &app.api_key).await;
+    let receiver = Receiver::start().await;
+    let only = vec!["message".to_owned()];
+    pipeline
+        .set_webhook(
+            &format!("{}/hook", receiver.url),
+            Some(&only),
+            RetrySchedule::Standard,
+        )
+        .await;
+    app.add_users(&["a", "b"]).await;
+    app.create_channel(json!({"channelId": "t", "type": "public", "members": ["a"]}))
+        .await;
+    post(
+        &app,
+        "channels-members-add",
+        "/v1.4/api/channels/t/members/add",
+        json!({"members": ["b"]}),
+    )
+    .await;
+    app.calls.take();
+    // Events nobody wants: the app's settings, nothing more.
+    let done = pipeline.dispatch().await;
+    assert_eq!(done.events, 0);
+    assert_eq!(
+        app.calls.take(),
+        ["GetItem"],
+        "one read of the app per batch"
+    );
+    send_text(&app, "t", "a", "counted").await;
+    app.calls.take();
+    let done = pipeline.dispatch().await;
+    assert_eq!((done.events, done.queued), (1, 1));
+    // The app; the channel as GET /channels/{id} reads it (one parallel round of queries,
+    // then the members' profiles); the message's author.
+    assert_eq!(
+        app.calls.take(),
+        [
+            "GetItem",
+            "Query",
+            "Query",
+            "Query",
+            "BatchGetItem",
+            "BatchGetItem"
+        ]
+    );
 }

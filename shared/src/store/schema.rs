@@ -40,9 +40,28 @@ pub enum TableStatus {
     AlreadyExisted,
 }
 
-/// Creates the table (on-demand, with the index and TTL) unless it exists. Safe to run
-/// concurrently: a table that another caller created first counts as existing.
+/// Whether the table has its change stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStream {
+    On,
+    /// For test tables whose tests read no stream: an in-process engine that keeps a stream
+    /// does more work for every write.
+    Off,
+}
+
+/// Creates the table (on-demand, with the index, TTL and change stream) unless it exists, and
+/// gives an existing table its stream. Safe to run concurrently: a table that another caller
+/// created first counts as existing.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, crate::Error> {
+    ensure_table_with(client, table, ChangeStream::On).await
+}
+
+/// `ensure_table`, with or without the change stream.
+pub async fn ensure_table_with(
+    client: &Client,
+    table: &str,
+    change_stream: ChangeStream,
+) -> Result<TableStatus, crate::Error> {
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
         .key_schema(key(GSI1_PK, KeyType::Hash))
@@ -65,7 +84,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, c
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(gsi)
-        .stream_specification(stream())
+        .set_stream_specification((change_stream == ChangeStream::On).then(stream))
         .send()
         .await;
     let status = match created {
@@ -80,7 +99,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<TableStatus, c
         }
     };
     wait_active(client, table).await?;
-    if status == TableStatus::AlreadyExisted {
+    if status == TableStatus::AlreadyExisted && change_stream == ChangeStream::On {
         ensure_stream(client, table).await?;
     }
     if status == TableStatus::Created {
@@ -111,7 +130,7 @@ fn stream() -> StreamSpecification {
 }
 
 /// A table created before it had a stream (an older dev stack's data) gets one.
-async fn ensure_stream(client: &Client, table: &str) -> Result<(), crate::Error> {
+pub async fn ensure_stream(client: &Client, table: &str) -> Result<(), crate::Error> {
     let out = client
         .describe_table()
         .table_name(table)
