@@ -56,6 +56,17 @@ async fn post(app: &TestApp, function: &str, path: &str, body: Value) -> Value {
     r.body
 }
 
+/// `POST /channels/{channel}/members/{change}` (add, remove, mute, ...) of `users`.
+async fn change_members(app: &TestApp, channel: &str, change: &str, users: &[&str]) {
+    post(
+        app,
+        &format!("channels-members-{change}"),
+        &format!("/v1.4/api/channels/{channel}/members/{change}"),
+        json!({ "members": users }),
+    )
+    .await;
+}
+
 async fn send_text(app: &TestApp, channel: &str, sender: &str, text: &str) -> Value {
     post(
         app,
@@ -97,48 +108,12 @@ async fn every_event_arrives_once_signed_with_its_documented_shape() {
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.body);
-    post(
-        &app,
-        "channels-members-add",
-        &format!("{base}/members/add"),
-        json!({"members": ["b", "c"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-mute",
-        &format!("{base}/members/mute"),
-        json!({"members": ["b"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-unmute",
-        &format!("{base}/members/unmute"),
-        json!({"members": ["b"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-ban",
-        &format!("{base}/members/ban"),
-        json!({"members": ["c"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-unban",
-        &format!("{base}/members/unban"),
-        json!({"members": ["c"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-remove",
-        &format!("{base}/members/remove"),
-        json!({"members": ["b"]}),
-    )
-    .await;
+    change_members(&app, "w", "add", &["b", "c"]).await;
+    change_members(&app, "w", "mute", &["b"]).await;
+    change_members(&app, "w", "unmute", &["b"]).await;
+    change_members(&app, "w", "ban", &["c"]).await;
+    change_members(&app, "w", "unban", &["c"]).await;
+    change_members(&app, "w", "remove", &["b"]).await;
     let message = send_text(&app, "w", "a", "hello hooks").await;
     let id = message["id"].as_str().unwrap();
     let deleted = app
@@ -377,13 +352,7 @@ async fn a_410_turns_the_webhook_off_and_events_filter_what_is_sent() {
     app.add_users(&["a", "b"]).await;
     app.create_channel(json!({"channelId": "g", "type": "public", "members": ["a"]}))
         .await;
-    post(
-        &app,
-        "channels-members-add",
-        "/v1.4/api/channels/g/members/add",
-        json!({"members": ["b"]}),
-    )
-    .await;
+    change_members(&app, "g", "add", &["b"]).await;
     assert!(
         pipeline
             .run_until(Duration::from_secs(20), || !receiver.received().is_empty())
@@ -397,20 +366,8 @@ async fn a_410_turns_the_webhook_off_and_events_filter_what_is_sent() {
     assert_eq!(got[0].json()["event"], "member_added");
 
     receiver.always(410);
-    post(
-        &app,
-        "channels-members-remove",
-        "/v1.4/api/channels/g/members/remove",
-        json!({"members": ["b"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-add",
-        "/v1.4/api/channels/g/members/add",
-        json!({"members": ["b"]}),
-    )
-    .await;
+    change_members(&app, "g", "remove", &["b"]).await;
+    change_members(&app, "g", "add", &["b"]).await;
     assert!(
         pipeline
             .run_until(Duration::from_secs(20), || receiver.received().len() == 2)
@@ -424,20 +381,8 @@ async fn a_410_turns_the_webhook_off_and_events_filter_what_is_sent() {
         "the schedule is kept"
     );
     // Not retried, and nothing more is sent.
-    post(
-        &app,
-        "channels-members-remove",
-        "/v1.4/api/channels/g/members/remove",
-        json!({"members": ["b"]}),
-    )
-    .await;
-    post(
-        &app,
-        "channels-members-add",
-        "/v1.4/api/channels/g/members/add",
-        json!({"members": ["b"]}),
-    )
-    .await;
+    change_members(&app, "g", "remove", &["b"]).await;
+    change_members(&app, "g", "add", &["b"]).await;
     pipeline.run_until(Duration::from_secs(6), || false).await;
     assert_eq!(receiver.received().len(), 2);
     assert!(pipeline.dead_letters().await.is_empty());
@@ -653,13 +598,7 @@ async fn dispatch_reads_what_a_payload_needs_and_nothing_for_unwanted_events() {
     app.add_users(&["a", "b"]).await;
     app.create_channel(json!({"channelId": "t", "type": "public", "members": ["a"]}))
         .await;
-    post(
-        &app,
-        "channels-members-add",
-        "/v1.4/api/channels/t/members/add",
-        json!({"members": ["b"]}),
-    )
-    .await;
+    change_members(&app, "t", "add", &["b"]).await;
     app.calls.take();
     // Events nobody wants: the app's settings, nothing more.
     let done = pipeline.dispatch().await;

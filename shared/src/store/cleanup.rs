@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 
 use super::channels::item_key;
-use super::retry::{MAX_ATTEMPTS, condition_failed, pause, retrying, storage_error};
+use super::retry::{MAX_ATTEMPTS, applied, condition_failed, pause, retrying, storage_error};
 use super::{Item, Store, keys, s};
 use crate::Error;
 use crate::model::{Channel, Page};
@@ -141,11 +141,7 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("delete channel", e)),
-        }
+        applied(res, "delete channel")
     }
 
     /// Deletes the items of a deleted channel's partition, then its messages, the tombstone
@@ -371,11 +367,7 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("delete user", e)),
-        }
+        applied(res, "delete user")
     }
 
     /// Deletes a user's membership items (either kind) of a channel that no longer exists.

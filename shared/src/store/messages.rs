@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem,
 
 use super::channels::{ChannelLookup, TransactError, action_error, item_key, put};
 use super::items::{BotItem, ChannelItem, IdempotencyItem, MembershipItem, MessageItem};
-use super::retry::{condition_failed, retrying, storage_error};
+use super::retry::{applied, retrying, storage_error};
 use super::users::live_user;
 use super::{Store, decode, encode, keys, s};
 use crate::Error;
@@ -465,11 +465,7 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("delete message", e)),
-        }
+        applied(res, "delete message")
     }
 
     /// Current profiles of these users and bots, and these messages of a channel as they

@@ -25,7 +25,7 @@ use crate::Error;
 use crate::model::{App, AppCredentials, Page};
 use crate::ratelimit::WriteGate;
 use items::AppItem;
-use retry::{condition_failed, retrying, storage_error};
+use retry::{applied, condition_failed, retrying, storage_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -299,11 +299,7 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("turn webhook off", e)),
-        }
+        applied(res, "turn webhook off")
     }
 
     pub async fn set_app_active(&self, app_id: &str, active: bool, now: i64) -> Result<(), Error> {
@@ -399,11 +395,7 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("count request", e)),
-        }
+        applied(res, "count request")
     }
 
     /// Up to `limit` items (those `keep` returns) of partition `pk`'s sort keys under `prefix`

@@ -102,6 +102,20 @@ pub fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> boo
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// The outcome of a conditional write whose refusal is an answer, not an error: `true` if it
+/// was applied, `false` if its condition failed.
+pub fn applied<T, E, R>(res: Result<T, SdkError<E, R>>, what: &str) -> Result<bool, crate::Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(storage_error(what, e)),
+    }
+}
+
 /// Maps an SDK error that the caller did not handle to the API error.
 pub fn storage_error<E, R>(what: &str, err: SdkError<E, R>) -> crate::Error
 where

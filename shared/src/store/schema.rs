@@ -131,13 +131,8 @@ fn stream() -> StreamSpecification {
 
 /// A table created before it had a stream (an older dev stack's data) gets one.
 pub async fn ensure_stream(client: &Client, table: &str) -> Result<(), crate::Error> {
-    let out = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| crate::Error::Internal(format!("describe table {table}: {e}")))?;
-    let enabled = out
+    let enabled = describe(client, table)
+        .await?
         .table()
         .and_then(|t| t.stream_specification())
         .is_some_and(|s| s.stream_enabled());
@@ -154,17 +149,28 @@ pub async fn ensure_stream(client: &Client, table: &str) -> Result<(), crate::Er
     Ok(())
 }
 
+async fn describe(
+    client: &Client,
+    table: &str,
+) -> Result<aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput, crate::Error> {
+    client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| crate::Error::Internal(format!("describe table {table}: {e}")))
+}
+
 async fn wait_active(client: &Client, table: &str) -> Result<(), crate::Error> {
     use aws_sdk_dynamodb::types::TableStatus as S;
     // Local engines are ACTIVE at once; real DynamoDB takes seconds.
     for _ in 0..120 {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| crate::Error::Internal(format!("describe table {table}: {e}")))?;
-        if out.table().and_then(|t| t.table_status()) == Some(&S::Active) {
+        if describe(client, table)
+            .await?
+            .table()
+            .and_then(|t| t.table_status())
+            == Some(&S::Active)
+        {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;

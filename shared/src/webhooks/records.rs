@@ -116,6 +116,16 @@ fn decode<T: serde::de::DeserializeOwned>(image: &Option<Item>) -> Option<T> {
     serde_dynamo::from_item(image.clone()?).ok()
 }
 
+/// An item that is only ever written and deleted (a ban, a message, a block): `(true, item)`
+/// when it came, `(false, item as it was)` when it went.
+fn came_or_went<T: serde::de::DeserializeOwned>(r: &StreamRecord) -> Option<(bool, T)> {
+    match (&r.old_image, &r.new_image) {
+        (None, Some(_)) => Some((true, decode(&r.new_image)?)),
+        (Some(_), None) => Some((false, decode(&r.old_image)?)),
+        _ => None,
+    }
+}
+
 fn key(keys: &Item, name: &str) -> Option<String> {
     match keys.get(name)? {
         AttributeValue::S(s) => Some(s.clone()),
@@ -195,8 +205,6 @@ pub fn changes(records: &[StreamRecord]) -> Vec<Change> {
             continue;
         };
         let app_id = app_id.to_owned();
-        let inserted = r.old_image.is_none() && r.new_image.is_some();
-        let removed = r.old_image.is_some() && r.new_image.is_none();
         let change = |event, subject, at| Change {
             event,
             app_id: app_id.clone(),
@@ -230,64 +238,45 @@ pub fn changes(records: &[StreamRecord]) -> Vec<Change> {
                         at,
                     )
                 })
-            } else if sk.starts_with(keys::BAN_PREFIX) && (inserted || removed) {
-                let image = if inserted { &r.new_image } else { &r.old_image };
-                decode::<BanItem>(image).map(|b| {
-                    let at = inserted.then_some(b.created_at);
-                    change(
-                        if inserted {
-                            "member_banned"
-                        } else {
-                            "member_unbanned"
-                        },
-                        Subject::Bans {
-                            channel_id: b.channel_id.clone(),
-                            bans: vec![b],
-                        },
-                        at,
-                    )
+            } else if sk.starts_with(keys::BAN_PREFIX) {
+                came_or_went::<BanItem>(r).map(|(came, b)| {
+                    let at = came.then_some(b.created_at);
+                    let event = if came {
+                        "member_banned"
+                    } else {
+                        "member_unbanned"
+                    };
+                    let bans = Subject::Bans {
+                        channel_id: b.channel_id.clone(),
+                        bans: vec![b],
+                    };
+                    change(event, bans, at)
                 })
             } else {
                 None
             }
         } else if rest.starts_with("MSG#") && sk.starts_with(keys::MESSAGE_PREFIX) {
-            let image = if inserted { &r.new_image } else { &r.old_image };
-            (inserted || removed)
-                .then(|| decode::<MessageItem>(image))
-                .flatten()
-                .map(|m| {
-                    change(
-                        if inserted {
-                            "message"
-                        } else {
-                            "message_deleted"
-                        },
-                        Subject::Message {
-                            channel_id: m.channel_id.clone(),
-                            message: Box::new(m),
-                        },
-                        None,
-                    )
-                })
+            came_or_went::<MessageItem>(r).map(|(came, m)| {
+                let event = if came { "message" } else { "message_deleted" };
+                let message = Subject::Message {
+                    channel_id: m.channel_id.clone(),
+                    message: Box::new(m),
+                };
+                change(event, message, None)
+            })
         } else if rest.starts_with("USER#") && sk.starts_with(keys::BLOCK_PREFIX) {
-            let image = if inserted { &r.new_image } else { &r.old_image };
-            (inserted || removed)
-                .then(|| decode::<BlockItem>(image))
-                .flatten()
-                .map(|b| {
-                    change(
-                        if inserted {
-                            "user_blocked"
-                        } else {
-                            "user_unblocked"
-                        },
-                        Subject::Block {
-                            user_id: b.user_id,
-                            target_id: b.target_id,
-                        },
-                        None,
-                    )
-                })
+            came_or_went::<BlockItem>(r).map(|(came, b)| {
+                let event = if came {
+                    "user_blocked"
+                } else {
+                    "user_unblocked"
+                };
+                let block = Subject::Block {
+                    user_id: b.user_id,
+                    target_id: b.target_id,
+                };
+                change(event, block, None)
+            })
         } else {
             None
         };

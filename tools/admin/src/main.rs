@@ -127,6 +127,18 @@ fn check_app_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The app, or a clear message that there is none.
+async fn existing_app(
+    store: &Store,
+    app_id: &str,
+) -> Result<shared::model::AppCredentials, String> {
+    store
+        .app(app_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("app {app_id} does not exist"))
+}
+
 /// Seals the app's key for webhook signing where a sealing key is configured; says so on
 /// stderr where none is (the app works, but its webhooks can't be signed).
 async fn seal_key(store: &Store, app_id: &str, api_key: &str, now: i64) -> Result<bool, String> {
@@ -260,12 +272,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .set_rate_limits(&app_id, admin_rate_limit, client_rate_limit, now)
                 .await
                 .map_err(err)?;
-            let app = store
-                .app(&app_id)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| format!("app {app_id} does not exist"))?
-                .app;
+            let app = existing_app(&store, &app_id).await?.app;
             json!({
                 "appId": app_id,
                 "adminRateLimit": app.rate_limits.admin_per_second(),
@@ -298,11 +305,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     }
                 }
             }
-            let app = store
-                .app(&app_id)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| format!("app {app_id} does not exist"))?;
+            let app = existing_app(&store, &app_id).await?;
             if let Some(url) = &url {
                 webhooks::check_url(url)?;
                 if app.signing_key.is_none() {
@@ -318,12 +321,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .set_webhook(&app_id, url.as_deref(), events.as_deref(), retry, now)
                 .await
                 .map_err(err)?;
-            let set = store
-                .app(&app_id)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| format!("app {app_id} does not exist"))?
-                .webhook;
+            let set = existing_app(&store, &app_id).await?.webhook;
             json!({
                 "appId": app_id,
                 "url": set.url,
