@@ -510,6 +510,7 @@ async fn private_link_local_and_metadata_addresses_are_refused() {
         retry: RetrySchedule::Talkplus,
         queued_at: shared::model::now_ms(),
         body: "{}".into(),
+        body_parts: 0,
     };
     for url in [
         "https://169.254.169.254/latest/meta-data/",
@@ -624,5 +625,44 @@ async fn dispatch_reads_what_a_payload_needs_and_nothing_for_unwanted_events() {
             "BatchGetItem",
             "BatchGetItem"
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_body_too_large_for_a_queue_message_is_delivered_whole() {
+    let (app, mut pipeline, receiver) = setup(RetrySchedule::Standard).await;
+    // 60 members with the largest profile data: a channel object of about 350 KB.
+    let ids: Vec<String> = (0..60).map(|i| format!("big{i:02}")).collect();
+    app.add_users(&ids).await;
+    let data: serde_json::Map<String, Value> = (0..5)
+        .map(|k| (format!("key-{k}"), json!("x".repeat(1024))))
+        .collect();
+    for id in &ids {
+        let r = app
+            .route(
+                "users-update",
+                Method::PUT,
+                &format!("/v1.4/api/users/{id}"),
+                Some(json!({ "data": data })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    app.create_channel(json!({"channelId": "big", "type": "public", "members": ids}))
+        .await;
+    assert!(
+        pipeline
+            .run_until(Duration::from_secs(30), || receiver.delivered().len() == 1)
+            .await
+    );
+    let got = &receiver.delivered()[0];
+    assert!(got.body.len() > 300_000, "{} bytes", got.body.len());
+    assert_signed(got, &app.api_key);
+    let body = got.json();
+    assert_eq!(body["event"], "channel_added");
+    assert_eq!(body["channel"]["members"].as_array().unwrap().len(), 60);
+    assert_eq!(
+        body["channel"]["members"][59]["data"]["key-4"],
+        "x".repeat(1024)
     );
 }

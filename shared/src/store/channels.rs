@@ -329,6 +329,20 @@ impl Store {
         self.lookup(item)
     }
 
+    /// How many bots a live channel has (`None`: no such channel). The webhook dispatcher's
+    /// test of whether a message can reach any bot's callback, before it reads the channel.
+    pub async fn channel_bot_count(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<Option<i64>, Error> {
+        Ok(self
+            .channel_item(app_id, channel_id)
+            .await?
+            .filter(|c| c.deleted_at.is_none())
+            .map(|c| c.bot_count))
+    }
+
     /// What a channel item read alone says (see `channel_head`).
     pub(super) fn lookup(&self, item: Option<ChannelItem>) -> Result<ChannelLookup, Error> {
         let Some(item) = item.filter(|c| c.deleted_at.is_none()) else {

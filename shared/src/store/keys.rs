@@ -125,6 +125,15 @@ pub fn idempotency_pk(app_id: &str, key_digest: &str) -> String {
 }
 
 /// Index partition that lists an app's channels in id order.
+/// A webhook body too large for its queue message (see `store::webhooks`).
+pub fn webhook_body_pk(app_id: &str, delivery_id: &str) -> String {
+    format!("{app_id}#WEBHOOKBODY#{delivery_id}")
+}
+
+pub fn webhook_body_part_sk(n: usize) -> String {
+    format!("PART#{n:04}")
+}
+
 pub fn channels_index(app_id: &str) -> String {
     format!("{app_id}#CHANNELS")
 }
@@ -207,6 +216,7 @@ mod tests {
             rate_pk("a1", "admin", 1, 0),
             messages_pk("a1", "c"),
             idempotency_pk("a1", "k"),
+            webhook_body_pk("a1", "msg_1"),
         ] {
             assert!(key.starts_with("a1#"), "{key}");
         }

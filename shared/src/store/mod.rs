@@ -11,6 +11,7 @@ mod messages;
 pub mod retry;
 pub mod schema;
 mod users;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,6 +61,7 @@ pub use messages::{
     SenderGuard, Shown,
 };
 pub use users::{BlockOutcome, Device, DeviceWrite, Devices, LoginRecord, OwnerBlocks};
+pub use webhooks::{BODY_PART_BYTES, body_parts};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())

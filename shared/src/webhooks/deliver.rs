@@ -316,13 +316,26 @@ impl Deliverer {
             Ok(k) => k,
             Err(why) => return Ok(Outcome::Refused(why)),
         };
-        let body = job.body.as_bytes();
+        let body = if job.body_parts == 0 {
+            job.body.clone()
+        } else {
+            match self
+                .store
+                .webhook_body(&job.app_id, &job.id, job.body_parts)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(b) => b,
+                None => return Ok(Outcome::Refused("the stored body has expired".into())),
+            }
+        };
+        let headers = sign::headers(&key, &job.id, now_ms() / 1000, body.as_bytes());
         let mut request = self
             .http
             .post(&url)
             .header("content-type", "application/json")
-            .body(job.body.clone());
-        for (name, value) in sign::headers(&key, &job.id, now_ms() / 1000, body) {
+            .body(body);
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         Ok(match request.send().await {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::records::{Change, StreamRecord, Subject, changes};
-use super::{Job, Target, WebhookSettings};
+use super::{INLINE_BODY_BYTES, Job, STORED_BODY_TTL_S, Target, WebhookSettings};
 use crate::Error;
 use crate::auth::AppId;
 use crate::domain::{channels, messages};
@@ -58,16 +58,31 @@ pub async fn dispatch(
         // A change of an app that no longer exists, or is deactivated, is nobody's event.
         let Some(webhook) = webhook else { continue };
         let wants_webhook = webhook.url_for(change.event).is_some();
-        // Only messages can reach bots; anything else nobody wants costs no read.
-        if !wants_webhook && change.event != "message" {
-            continue;
+        if !wants_webhook {
+            // Nobody but a bot may want it: only a message can reach a bot, and only in a
+            // channel with bots (one item read, not the channel and its members' profiles).
+            let Subject::Message { channel_id, .. } = &change.subject else {
+                continue;
+            };
+            let bots = store.channel_bot_count(&change.app_id, channel_id).await?;
+            if bots.unwrap_or(0) == 0 {
+                continue;
+            }
         }
         let Some((body, bots)) = payload(store, &change).await? else {
             continue;
         };
         out.events += 1;
-        let body = body.to_string();
+        let mut body = body.to_string();
         let id = webhook_id(&change);
+        let mut body_parts = 0;
+        if body.len() > INLINE_BODY_BYTES {
+            let expires = now_ms() / 1000 + STORED_BODY_TTL_S;
+            body_parts = store
+                .put_webhook_body(&change.app_id, &id, &body, expires)
+                .await?;
+            body = String::new();
+        }
         let mut targets = Vec::new();
         if wants_webhook {
             targets.push(Target::Webhook);
@@ -82,6 +97,7 @@ pub async fn dispatch(
                 retry: webhook.retry,
                 queued_at: now_ms(),
                 body: body.clone(),
+                body_parts,
             };
             queue
                 .send(&change.scope(), &job)

@@ -136,9 +136,24 @@ pub struct Job {
     pub retry: RetrySchedule,
     /// When the job was queued (ms): the retry window counts from here.
     pub queued_at: i64,
-    /// The raw JSON body.
+    /// The raw JSON body; empty when it is kept in the table instead (`body_parts`).
     pub body: String,
+    /// A body over `INLINE_BODY_BYTES` is kept in the table in this many parts, under the
+    /// job's app and id (`Store::put_webhook_body`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub body_parts: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The largest body a queued job carries itself: SQS messages are at most 256 KiB, and the
+/// job's other fields and JSON escaping need room.
+pub const INLINE_BODY_BYTES: usize = 160 * 1024;
+
+/// How long a body kept in the table lives: past the queue's retention (14 days).
+pub const STORED_BODY_TTL_S: i64 = 15 * 24 * 3600;
 
 /// Whether a webhook URL may be set: `https`, or plain `http` to loopback for local
 /// development. (Where it resolves to is checked again at each delivery.)
