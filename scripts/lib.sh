@@ -47,11 +47,11 @@ setup_sam() {
 }
 
 # moto's server: the SQS endpoint of the local webhook pipeline (make dev) and of the tests.
+# The server needs moto's `server` extra (flask-cors and friends), which `pip show moto` does
+# not tell apart, so the check is an import of both.
 setup_moto() {
-    venv_install "moto==$MOTO_VERSION"
-    # The server's extras (flask and friends) come with moto[server]; venv_install checks
-    # versions by name, so they are installed through it once.
-    if [ ! -x "$VENV/bin/moto_server" ]; then
+    venv_install
+    if ! "$VENV/bin/python" -c "import sys, moto, flask_cors; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
         log "pip install moto[server]==$MOTO_VERSION"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
     fi
