@@ -118,6 +118,7 @@ pub struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     plan: Arc<Mutex<VecDeque<u16>>>,
     always: Arc<Mutex<Option<u16>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Receiver {
@@ -131,6 +132,7 @@ impl Receiver {
             got: Arc::default(),
             plan: Arc::default(),
             always: Arc::default(),
+            down: Arc::default(),
         };
         let me = r.clone();
         tokio::spawn(async move {
@@ -151,6 +153,11 @@ impl Receiver {
         *self.always.lock().unwrap() = Some(status);
     }
 
+    /// Down: connections are dropped unanswered, as by a receiver that crashed.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
@@ -164,6 +171,9 @@ impl Receiver {
     }
 
     async fn serve(&self, mut socket: tokio::net::TcpStream) {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
         let head_end = loop {

@@ -302,6 +302,19 @@ async fn a_receiver_down_for_a_while_gets_everything_after_with_the_same_ids() {
         ["one", "two", "three"],
         "in order, behind the retried one"
     );
+
+    // Down altogether (connections dropped unanswered), then back: the retry gets through.
+    receiver.set_down(true);
+    send_text(&app, "d", "a", "four").await;
+    pipeline.run_until(Duration::from_secs(2), || false).await;
+    assert_eq!(receiver.received().len(), 5, "nothing answered while down");
+    receiver.set_down(false);
+    assert!(
+        pipeline
+            .run_until(Duration::from_secs(30), || receiver.delivered().len() == 5)
+            .await
+    );
+    assert_eq!(receiver.delivered()[4].json()["message"]["text"], "four");
 }
 
 #[tokio::test]
