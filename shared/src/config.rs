@@ -5,21 +5,15 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The table every function reads and writes.
 pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
 
-/// Loads the AWS configuration from the environment (region, credentials, and
-/// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine) and builds a DynamoDB client.
-pub async fn dynamodb_client() -> Client {
-    Client::new(&aws_config().await)
-}
-
 /// The AWS configuration every client is built from (DynamoDB, and for webhooks SQS and
-/// KMS): region, credentials and `AWS_ENDPOINT_URL_<SERVICE>` from the environment.
+/// KMS), loaded once per process: region, credentials and `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
+/// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine) from the environment.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())

@@ -39,6 +39,12 @@ impl Services {
 
     /// From the environment: `TABLE_NAME`, `AUTH_CACHE_SECONDS`, and the AWS variables.
     pub async fn from_env() -> Result<Self, Error> {
+        Self::from_config(&crate::config::aws_config().await)
+    }
+
+    /// As `from_env`, with the AWS configuration already loaded (a worker that builds other
+    /// clients from it loads it once per cold start).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, Error> {
         let table = crate::config::table_name()?;
         let ttl = match std::env::var(AUTH_CACHE_SECONDS_VAR) {
             Ok(v) => Duration::from_secs(
@@ -47,7 +53,7 @@ impl Services {
             ),
             Err(_) => auth::DEFAULT_CACHE_TTL,
         };
-        let client = crate::config::dynamodb_client().await;
+        let client = aws_sdk_dynamodb::Client::new(config);
         Ok(Services::new(Store::new(client, table), ttl))
     }
 }
@@ -219,8 +225,9 @@ pub async fn serve_stream() -> Result<(), Error> {
 pub async fn serve_webhook_dispatch() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_logging();
-    let services = Services::from_env().await?;
-    let queue = crate::webhooks::queue::Queue::from_env().await?;
+    let config = crate::config::aws_config().await;
+    let services = Services::from_config(&config)?;
+    let queue = crate::webhooks::queue::Queue::from_env(&config)?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| {
             let store = services.store.clone();
@@ -246,11 +253,14 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
 pub async fn serve_webhook_delivery() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_logging();
-    let services = Services::from_env().await?;
-    let queue = crate::webhooks::queue::Queue::from_env().await?;
-    let deliverer = std::sync::Arc::new(
-        crate::webhooks::deliver::Deliverer::from_env(services.store.clone(), queue).await?,
-    );
+    let config = crate::config::aws_config().await;
+    let services = Services::from_config(&config)?;
+    let queue = crate::webhooks::queue::Queue::from_env(&config)?;
+    let deliverer = std::sync::Arc::new(crate::webhooks::deliver::Deliverer::from_env(
+        services.store.clone(),
+        queue,
+        &config,
+    )?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| {
             let deliverer = deliverer.clone();

@@ -57,11 +57,10 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// The sealer the environment configures: KMS when `TALKPLUS_KMS_KEY_ID` is set, else the
     /// development key, else none.
-    pub async fn from_env() -> Option<Sealer> {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Option<Sealer> {
         if let Some(key_id) = std::env::var(KMS_KEY_VAR).ok().filter(|v| !v.is_empty()) {
-            let config = crate::config::aws_config().await;
             return Some(Sealer::Kms {
-                client: aws_sdk_kms::Client::new(&config),
+                client: aws_sdk_kms::Client::new(config),
                 key_id,
             });
         }

@@ -134,6 +134,25 @@ pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
     })
 }
 
+/// A host that is this machine: `localhost` or a loopback address (IPv6 in brackets or not).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where callbacks may go (a bot's `callbackUrl`, an app's webhook): an absolute `https` URL,
+/// or `http` to a loopback host for local development; never with credentials, which would
+/// be sent to whoever the host is.
+pub fn is_callback_url(url: &str) -> bool {
+    let Some(p) = url_parts(url) else {
+        return false;
+    };
+    !p.credentials && (p.scheme == "https" || (p.scheme == "http" && is_loopback_host(p.host)))
+}
+
 /// A required field: absent and `null` are both `1002`.
 pub fn required<T>(field: &'static str, value: Option<T>) -> Result<T, Error> {
     value.ok_or(Error::MissingParam(field))
@@ -157,6 +176,29 @@ pub fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Err
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn loopback_hosts_are_this_machine_only() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.0.0.2",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "localhost.evil.com",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 
     #[test]
     fn ids_follow_the_uri_safe_rule_and_length() {

@@ -627,17 +627,36 @@ async fn dispatch_reads_what_a_payload_needs_and_nothing_for_unwanted_events() {
     let done = pipeline.dispatch().await;
     assert_eq!((done.events, done.queued), (1, 1));
     // The app; the channel as GET /channels/{id} reads it (one parallel round of queries,
-    // then the members' profiles); the message's author.
+    // then the members' profiles and the newest message's author). The event's message is
+    // that newest message, its author a member: nothing more to read.
+    let channel_read = ["GetItem", "Query", "Query", "Query", "BatchGetItem"];
+    assert_eq!(app.calls.take(), channel_read);
+
+    let members_only = vec!["member_added".to_owned()];
+    pipeline
+        .set_webhook(
+            &format!("{}/hook", receiver.url),
+            Some(&members_only),
+            RetrySchedule::Standard,
+        )
+        .await;
+    app.add_users(&["c"]).await;
+    pipeline.dispatch().await;
+    // A member added: the channel read has the new member's profile.
+    change_members(&app, "t", "add", &["c"]).await;
+    app.calls.take();
+    let done = pipeline.dispatch().await;
+    assert_eq!((done.events, done.queued), (1, 1));
+    assert_eq!(app.calls.take(), channel_read);
+    // A message nobody's webhook wants, in a channel without bots: the channel item alone.
+    send_text(&app, "t", "a", "unwanted").await;
+    app.calls.take();
+    let done = pipeline.dispatch().await;
+    assert_eq!(done.events, 0);
     assert_eq!(
         app.calls.take(),
-        [
-            "GetItem",
-            "Query",
-            "Query",
-            "Query",
-            "BatchGetItem",
-            "BatchGetItem"
-        ]
+        ["GetItem", "GetItem"],
+        "the app, the channel item"
     );
 }
 

@@ -43,19 +43,7 @@ pub fn validate_callback_url(url: &str) -> Result<(), Error> {
             "callbackUrl must be an absolute https URL (http only for localhost)".into(),
         )
     };
-    let parts = validate::url_parts(url).ok_or_else(bad)?;
-    let secure = match parts.scheme {
-        "https" => true,
-        "http" => false,
-        _ => return Err(bad()),
-    };
-    // Credentials in a callback URL would be sent to whoever the host is; refuse them.
-    if parts.credentials {
-        return Err(bad());
-    }
-    let host = parts.host;
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
-    if !secure && !loopback {
+    if !validate::is_callback_url(url) {
         return Err(bad());
     }
     Ok(())

@@ -21,17 +21,12 @@ use super::{Job, Target, sign};
 use crate::model::{AppCredentials, now_ms};
 use crate::seal::Sealer;
 use crate::store::Store;
+use crate::validate::is_loopback_host;
 
 pub const ALLOW_LOOPBACK_VAR: &str = "TALKPLUS_WEBHOOK_ALLOW_LOOPBACK";
 pub const TIMEOUT_VAR: &str = "TALKPLUS_WEBHOOK_TIMEOUT_MS";
 /// Short, so a slow receiver costs its own deliveries time, not everyone's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// Whether a delivery may connect to `ip`: public unicast only (loopback too when allowed).
 pub fn allowed_ip(ip: IpAddr, allow_loopback: bool) -> bool {
@@ -163,7 +158,11 @@ impl Deliverer {
     /// Configured by the environment: the sealer (`crate::seal`), loopback
     /// (`TALKPLUS_WEBHOOK_ALLOW_LOOPBACK=1`, local development only) and the receiver timeout
     /// (`TALKPLUS_WEBHOOK_TIMEOUT_MS`).
-    pub async fn from_env(store: Store, queue: Queue) -> Result<Deliverer, String> {
+    pub fn from_env(
+        store: Store,
+        queue: Queue,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Deliverer, String> {
         let allow_loopback = std::env::var(ALLOW_LOOPBACK_VAR).is_ok_and(|v| v == "1");
         let timeout = std::env::var(TIMEOUT_VAR)
             .ok()
@@ -173,7 +172,7 @@ impl Deliverer {
         Deliverer::new(
             store,
             queue,
-            Sealer::from_env().await,
+            Sealer::from_env(config),
             allow_loopback,
             timeout,
         )
@@ -455,8 +454,6 @@ mod tests {
         assert!(allowed_ip("127.0.0.1".parse().unwrap(), true));
         assert!(allowed_ip("::1".parse().unwrap(), true));
         assert!(!allowed_ip("169.254.169.254".parse().unwrap(), true));
-        assert!(is_loopback_host("localhost") && is_loopback_host("[::1]"));
-        assert!(!is_loopback_host("example.com"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::Error;
 use crate::auth::AppId;
 use crate::domain::{channels, messages};
 use crate::model::{
-    Ban, BannedUser, ChannelDetail, Member, Membership, Message, MessageDetail, now_ms,
+    Ban, BannedUser, ChannelDetail, Member, Membership, Message, MessageDetail, User, now_ms,
 };
 use crate::store::Store;
 use crate::wire::{ChannelView, MemberView, MessageView, UserView};
@@ -170,6 +170,16 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
         .map(|b| b.ban.user_id.clone())
         .collect();
     let bots: Vec<_> = detail.bots.clone();
+    // What the channel read already showed: its newest message (most often the message of the
+    // event) and the profiles of its members and banned users.
+    let newest = detail.last_message.clone();
+    let mut known: HashMap<String, User> = HashMap::new();
+    for p in detail.members.iter().filter_map(|m| m.profile.as_ref()) {
+        known.insert(p.id.clone(), p.clone());
+    }
+    for p in detail.banned.iter().filter_map(|b| b.profile.as_ref()) {
+        known.insert(p.id.clone(), p.clone());
+    }
     let mut body = head(ChannelView::from(detail));
     match &change.subject {
         Subject::Members { members, .. } => {
@@ -183,8 +193,8 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
             if members.is_empty() {
                 return Ok(None);
             }
-            let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-            let profiles = store.users_by_id(&change.app_id, &ids).await?;
+            let ids = members.iter().map(|m| m.user_id.as_str());
+            let profiles = profiles(store, &change.app_id, ids, known).await?;
             let users: Vec<MemberView> = members
                 .into_iter()
                 .map(|m| {
@@ -197,8 +207,8 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
             body["users"] = json!(users);
         }
         Subject::Bans { bans, .. } => {
-            let ids: Vec<String> = bans.iter().map(|b| b.user_id.clone()).collect();
-            let profiles = store.users_by_id(&change.app_id, &ids).await?;
+            let ids = bans.iter().map(|b| b.user_id.as_str());
+            let profiles = profiles(store, &change.app_id, ids, known).await?;
             let users: Vec<MemberView> = bans
                 .iter()
                 .map(|b| {
@@ -217,10 +227,16 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
             let message = Message::try_from((**message).clone())?;
             let author = message.user_id.clone();
             let from_bot = message.message_type.is_bot();
-            let mut shown: Vec<MessageDetail> =
-                messages::details(store, &change.app_id, vec![message]).await?;
-            let Some(detail) = shown.pop() else {
-                return Ok(None);
+            let detail = match newest {
+                Some(d) if d.message.id == message.id => d,
+                _ => {
+                    let mut shown: Vec<MessageDetail> =
+                        messages::details(store, &change.app_id, vec![message]).await?;
+                    let Some(d) = shown.pop() else {
+                        return Ok(None);
+                    };
+                    d
+                }
             };
             body["message"] = json!(MessageView::from(detail));
             if change.event == "message" {
@@ -237,4 +253,22 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
         Subject::Channel { .. } | Subject::Block { .. } => {}
     }
     Ok(Some((body, Vec::new())))
+}
+
+/// The profiles of `ids`: those the channel read found, and one batch read for the rest
+/// (users no longer members; every one in a super channel, whose members are never read).
+async fn profiles(
+    store: &Store,
+    app_id: &str,
+    ids: impl Iterator<Item = &str>,
+    mut known: HashMap<String, User>,
+) -> Result<HashMap<String, User>, Error> {
+    let missing: Vec<String> = ids
+        .filter(|id| !known.contains_key(*id))
+        .map(str::to_owned)
+        .collect();
+    if !missing.is_empty() {
+        known.extend(store.users_by_id(app_id, &missing).await?);
+    }
+    Ok(known)
 }

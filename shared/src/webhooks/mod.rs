@@ -155,18 +155,17 @@ pub const INLINE_BODY_BYTES: usize = 160 * 1024;
 /// How long a body kept in the table lives: past the queue's retention (14 days).
 pub const STORED_BODY_TTL_S: i64 = 15 * 24 * 3600;
 
-/// Whether a webhook URL may be set: `https`, or plain `http` to loopback for local
-/// development. (Where it resolves to is checked again at each delivery.)
+/// Whether a webhook URL may be set: the rule of bot callbacks (`validate::is_callback_url`:
+/// `https`, plain `http` only to loopback for local development). Where it resolves to is
+/// checked again at each delivery.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let parts =
-        crate::validate::url_parts(url).ok_or_else(|| format!("{url:?} is not an absolute URL"))?;
-    match parts.scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if deliver::is_loopback_host(parts.host) => Ok(()),
-        "http" => Err(format!(
-            "{url:?}: webhooks must use https (plain http only to loopback, for local development)"
-        )),
-        other => Err(format!("{url:?}: scheme {other:?} is not https")),
+    if crate::validate::is_callback_url(url) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?}: a webhook URL must be an absolute https URL without credentials \
+             (plain http only to loopback, for local development)"
+        ))
     }
 }
 
@@ -220,5 +219,6 @@ mod tests {
         assert!(check_url("http://10.0.0.1/h").is_err());
         assert!(check_url("ftp://example.com/h").is_err());
         assert!(check_url("example.com/h").is_err());
+        assert!(check_url("https://user:pw@example.com/h").is_err());
     }
 }

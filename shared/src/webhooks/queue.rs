@@ -53,11 +53,10 @@ impl Queue {
     }
 
     /// The queues template.yaml creates, named by the environment.
-    pub async fn from_env() -> Result<Queue, String> {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Queue, String> {
         let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
         let (url, dead) = (var(QUEUE_URL_VAR)?, var(DEAD_LETTER_URL_VAR)?);
-        let config = crate::config::aws_config().await;
-        Ok(Queue::new(Client::new(&config), url, dead))
+        Ok(Queue::new(Client::new(config), url, dead))
     }
 
     /// Creates the two FIFO queues unless they exist (local stacks and tests; on AWS the

@@ -141,8 +141,14 @@ async fn existing_app(
 
 /// Seals the app's key for webhook signing where a sealing key is configured; says so on
 /// stderr where none is (the app works, but its webhooks can't be signed).
-async fn seal_key(store: &Store, app_id: &str, api_key: &str, now: i64) -> Result<bool, String> {
-    let Some(sealer) = Sealer::from_env().await else {
+async fn seal_key(
+    store: &Store,
+    config: &aws_config::SdkConfig,
+    app_id: &str,
+    api_key: &str,
+    now: i64,
+) -> Result<bool, String> {
+    let Some(sealer) = Sealer::from_env(config) else {
         eprintln!(
             "talkplus-admin: note: {} (the key is not kept for webhook signing)",
             shared::seal::SealError::NotConfigured
@@ -162,7 +168,8 @@ async fn seal_key(store: &Store, app_id: &str, api_key: &str, now: i64) -> Resul
 
 async fn run(cli: Cli) -> Result<serde_json::Value, String> {
     let table = shared::config::table_name()?;
-    let store = Store::new(shared::config::dynamodb_client().await, table.clone());
+    let config = shared::config::aws_config().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&config), table.clone());
     let now = now_ms();
     let err = |e: shared::Error| e.to_string();
     Ok(match cli.command {
@@ -186,7 +193,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .create_app(&app, &secret_digest(&api_key))
                 .await
                 .map_err(err)?;
-            seal_key(&store, &app_id, &api_key, now).await?;
+            seal_key(&store, &config, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key})
         }
         Command::EnsureApp {
@@ -219,7 +226,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     true
                 }
             };
-            seal_key(&store, &app_id, &api_key, now).await?;
+            seal_key(&store, &config, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key, "created": created})
         }
         Command::ListApps => {
@@ -248,7 +255,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 .await
                 .map_err(err)?;
             // Webhooks are signed with the new key from now on.
-            seal_key(&store, &app_id, &api_key, now).await?;
+            seal_key(&store, &config, &app_id, &api_key, now).await?;
             json!({"appId": app_id, "apiKey": api_key})
         }
         Command::DeactivateApp { app_id } => {
@@ -333,7 +340,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             queue_name,
             checkpoint,
         } => {
-            run_webhooks(store, &table, &queue_name, checkpoint.as_deref()).await?;
+            run_webhooks(store, &config, &table, &queue_name, checkpoint.as_deref()).await?;
             json!({})
         }
         Command::Sweep { watch } => loop {
@@ -363,6 +370,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
 /// The local webhook pipeline: two loops, as the two event source mappings on AWS.
 async fn run_webhooks(
     store: Store,
+    config: &aws_config::SdkConfig,
     table: &str,
     queue_name: &str,
     checkpoint: Option<&str>,
@@ -370,8 +378,7 @@ async fn run_webhooks(
     use shared::webhooks::{deliver::Deliverer, dispatch, local, queue::Queue};
     // Each delivery's outcome, as the functions log it on AWS.
     shared::lambda::init_logging();
-    let config = shared::config::aws_config().await;
-    let queue = Queue::ensure(aws_sdk_sqs::Client::new(&config), queue_name).await?;
+    let queue = Queue::ensure(aws_sdk_sqs::Client::new(config), queue_name).await?;
     let start = match checkpoint.and_then(|f| std::fs::read_to_string(f).ok()) {
         Some(saved) => local::Start::After(
             serde_json::from_str(&saved).map_err(|e| format!("checkpoint {checkpoint:?}: {e}"))?,
@@ -379,7 +386,7 @@ async fn run_webhooks(
         None => local::Start::Latest,
     };
     let mut poller = local::StreamPoller::from_env(table, start).await?;
-    let deliverer = Deliverer::from_env(store.clone(), queue.clone()).await?;
+    let deliverer = Deliverer::from_env(store.clone(), queue.clone(), config)?;
     eprintln!(
         "talkplus-admin webhooks: stream of {table} -> {} -> receivers",
         queue.url()
