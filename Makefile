@@ -8,9 +8,10 @@ dev:
 test:
 	bash scripts/test.sh
 
-# Benchmarks; figures go to stdout (see bench/README.md).
+# Benchmarks: builds what it needs, writes bench/results.json and BENCHMARKS.md (see
+# bench/README.md). Run `make test` first for the target/ size it records.
 bench:
-	cargo run --release -p talkplus-bench
+	bash scripts/bench.sh
 
 # Regenerate openapi.yaml from the code (the layout test fails while it is stale).
 openapi:

@@ -8,6 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+started=$(date +%s)
 
 ddb_pid=""
 stack_pid=""
@@ -37,7 +38,7 @@ log "cargo test (unit tests; integration tests on dynoxide, in-process)"
 cargo test --workspace
 
 log "bench smoke run (every path of make bench, at a small scale)"
-cargo run -q -p talkplus-bench -- --smoke >"$ROOT/target/bench-smoke.md"
+cargo run -q -p talkplus-bench -- --smoke >"$ROOT/target/bench-smoke.log"
 
 log "storage and integration tests on DynamoDB Local"
 ddb_port=$(free_port)
@@ -80,4 +81,8 @@ if [ -n "$leftover" ]; then
     echo "processes left running: $leftover" >&2
     exit 1
 fi
+# What the run left in target/, for `make bench` (build.target_bytes_after_test).
+printf '{"target_bytes": %s, "seconds": %s, "commit": "%s"}\n' \
+    "$(du -sb "${CARGO_TARGET_DIR:-$ROOT/target}" | cut -f1)" "$(( $(date +%s) - started ))" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" >"${CARGO_TARGET_DIR:-$ROOT/target}/footprint.json"
 log "all checks passed"

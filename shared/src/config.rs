@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The table every function reads and writes.
@@ -23,12 +23,35 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// `native` makes the AWS clients trust the system's root certificates rather than only
+/// Amazon Trust Services' (for an endpoint behind another CA, such as a proxy or an emulator
+/// on https).
+pub const TLS_ROOTS_VAR: &str = "TALKPLUS_TLS_ROOTS";
+
+/// The roots every AWS service endpoint's certificate chains to.
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("tls/amazon-trust-services.pem");
+
 /// rustls with ring instead of the SDK's default aws-lc: the same TLS, a much shorter build
 /// and a smaller binary. Plain http (local engines) goes through it too.
+///
+/// It trusts Amazon Trust Services' six roots, not the system's store: reading and parsing
+/// the system's certificates (a bundle, and on Debian a directory of ~300 files) was most of
+/// a function's init beyond a bare runtime's (bench/README.md, "Cold starts").
 pub fn http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    let native = std::env::var(TLS_ROOTS_VAR).is_ok_and(|v| v == "native");
+    let trust = if native {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES)
+    };
+    let builder =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Building the context cannot fail today (it only stores the roots); were it to,
+        // the SDK's default roots are the safe fallback.
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// Attempts are short so that the SDK's retries plus the store's (`store::retry`) fit the

@@ -178,7 +178,43 @@ pub fn log_filter(level: Option<&str>) -> lambda_http::tracing::subscriber::EnvF
     filter
 }
 
-/// `main` of every function crate: logging, the client (once per cold start), then the loop.
+/// `main` of the deployed API binary and of the function crates: serves the route or the
+/// sweeper called `name` (`functions::FUNCTIONS`). Webhook workers are another binary's
+/// (`serve_webhook_worker`): they bring the SQS and KMS clients and an HTTP client, which
+/// the routes have no use for, so a route's binary stays small.
+pub async fn serve_function(name: &str) -> Result<(), Error> {
+    use crate::functions::{self, Function};
+    // Boxed: one state machine holding both loops is too deep for the compiler to lay out,
+    // and only one ever runs.
+    type Serving = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+    let serving: Serving = match functions::find(name) {
+        Some(Function::Route(handler)) => Box::pin(serve(handler)),
+        Some(Function::Sweeper) => Box::pin(serve_stream()),
+        Some(Function::WebhooksDispatch | Function::WebhooksDeliver) => {
+            return Err(format!("{name} is a webhook worker: serve_webhook_worker").into());
+        }
+        None => return Err(format!("no function called {name:?} (shared::functions)").into()),
+    };
+    serving.await
+}
+
+/// `main` of the webhook workers' binary and crates: the worker called `name`.
+pub async fn serve_webhook_worker(name: &str) -> Result<(), Error> {
+    use crate::functions::{self, Function};
+    match functions::find(name) {
+        Some(Function::WebhooksDispatch) => Box::pin(serve_webhook_dispatch()).await,
+        Some(Function::WebhooksDeliver) => Box::pin(serve_webhook_delivery()).await,
+        _ => Err(format!("{name} is not a webhook worker (shared::functions)").into()),
+    }
+}
+
+/// The function the deployed binary is to serve: `TALKPLUS_FUNCTION`.
+pub fn configured_function() -> Result<String, Error> {
+    let var = crate::functions::FUNCTION_VAR;
+    std::env::var(var).map_err(|_| format!("{var} is not set").into())
+}
+
+/// A route: logging, the client (once per cold start), then the loop.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(Ctx) -> Fut + Clone + Send + Sync + 'static,

@@ -144,7 +144,13 @@ pub fn client() -> Client {
 
 /// `client()` that records its calls in `log`.
 pub fn client_with_log(log: CallLog) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    Client::from_conf(client_config().interceptor(log).build())
+}
+
+/// The configuration of `client()`, for a caller that adds interceptors of its own (the
+/// bench records each call's request and consumed capacity).
+pub fn client_config() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
@@ -164,9 +170,6 @@ pub fn client_with_log(log: CallLog) -> Client {
                 .build(),
         )
         .retry_config(shared::config::retries())
-        .interceptor(log)
-        .build();
-    Client::from_conf(config)
 }
 
 /// The shared test table, created on first use, without a change stream: the tests that
@@ -256,6 +259,11 @@ impl TestApp {
     pub async fn with_limits(ttl: Duration, rate_limits: RateLimits) -> TestApp {
         let calls = CallLog::default();
         Self::provision(client_with_log(calls.clone()), calls, ttl, rate_limits).await
+    }
+
+    /// A test app whose services use `client` (its `calls` log stays empty).
+    pub async fn with_client(client: Client, ttl: Duration, rate_limits: RateLimits) -> TestApp {
+        Self::provision(client, CallLog::default(), ttl, rate_limits).await
     }
 
     /// A test app (limits off, no auth cache) whose services talk to the engine through a
@@ -478,60 +486,12 @@ impl TestApp {
         invariants::check_users(self.store(), &self.app_id).await
     }
 
-    /// Runs `req` through the handler of the function crate named `function`, as the
-    /// deployed function would. Every crate in functions/ must be here: tests that walk
-    /// every route (tenant isolation) fail on a function they cannot call.
+    /// Runs `req` through the handler of the function named `function`, as the deployed
+    /// function would: the one table of `shared::functions`.
     pub async fn call_function(&self, function: &str, req: Request) -> Reply {
-        use shared::handlers::{bots, channels, members, messages, users};
-        match function {
-            "users-create" => self.call(users::create, req).await,
-            "users-get" => self.call(users::get, req).await,
-            "users-list" => self.call(users::list, req).await,
-            "users-update" => self.call(users::update, req).await,
-            "users-login" => self.call(users::login, req).await,
-            "users-password" => self.call(users::password, req).await,
-            "users-activate" => self.call(users::activate, req).await,
-            "users-deactivate" => self.call(users::deactivate, req).await,
-            "users-push-enable" => self.call(users::push_enable, req).await,
-            "users-push-disable" => self.call(users::push_disable, req).await,
-            "users-register-fcm" => self.call(users::register_fcm, req).await,
-            "users-delete" => self.call(users::delete, req).await,
-            "users-block" => self.call(users::block, req).await,
-            "users-unblock" => self.call(users::unblock, req).await,
-            "users-blocked" => self.call(users::blocked, req).await,
-            "users-channels" => self.call(channels::user_channels, req).await,
-            "channels-create" => self.call(channels::create, req).await,
-            "channels-get" => self.call(channels::get, req).await,
-            "channels-update" => self.call(channels::update, req).await,
-            "channels-delete" => self.call(channels::delete, req).await,
-            "channels-list" => self.call(channels::list, req).await,
-            "channels-freeze" => self.call(channels::freeze, req).await,
-            "channels-unfreeze" => self.call(channels::unfreeze, req).await,
-            "channels-members" => self.call(members::list, req).await,
-            "channels-member" => self.call(members::get, req).await,
-            "channels-members-add" => self.call(members::add, req).await,
-            "channels-members-remove" => self.call(members::remove, req).await,
-            "channels-members-ban" => self.call(members::ban, req).await,
-            "channels-members-unban" => self.call(members::unban, req).await,
-            "channels-members-banned" => self.call(members::banned, req).await,
-            "channels-members-mute" => self.call(members::mute, req).await,
-            "channels-members-unmute" => self.call(members::unmute, req).await,
-            "channels-members-muted" => self.call(members::muted, req).await,
-            "bots-create" => self.call(bots::create, req).await,
-            "bots-list" => self.call(bots::list, req).await,
-            "bots-get" => self.call(bots::get, req).await,
-            "bots-update" => self.call(bots::update, req).await,
-            "bots-delete" => self.call(bots::delete, req).await,
-            "bots-join" => self.call(bots::join, req).await,
-            "bots-leave" => self.call(bots::leave, req).await,
-            "bots-channels" => self.call(bots::channels, req).await,
-            "bots-send" => self.call(messages::bot_send, req).await,
-            "channels-messages-send" => self.call(messages::send, req).await,
-            "channels-messages" => self.call(messages::list, req).await,
-            "channels-messages-get" => self.call(messages::get, req).await,
-            "channels-message-get" => self.call(messages::get_singular, req).await,
-            "channels-messages-delete" => self.call(messages::delete, req).await,
-            other => panic!("no handler for function {other}: add it to TestApp::call_function"),
+        match shared::functions::find(function) {
+            Some(shared::functions::Function::Route(handler)) => self.call(handler, req).await,
+            _ => panic!("{function} is not a route (shared::functions::FUNCTIONS)"),
         }
     }
 

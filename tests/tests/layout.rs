@@ -23,6 +23,11 @@ fn functions(t: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The function a template function is: the `TALKPLUS_FUNCTION` its binary serves.
+fn function_name(f: &Value) -> Option<&str> {
+    f["Properties"]["Environment"]["Variables"]["TALKPLUS_FUNCTION"].as_str()
+}
+
 fn function_crates() -> BTreeSet<String> {
     std::fs::read_dir(workspace_root().join("functions"))
         .expect("functions/")
@@ -55,12 +60,7 @@ fn workers_of(t: &Value, source: &str) -> BTreeSet<String> {
                 .as_mapping()
                 .is_some_and(|e| e.values().all(|e| e["Type"].as_str() == Some(source)))
         })
-        .map(|(_, f)| {
-            f["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|(_, f)| function_name(&f).unwrap().to_owned())
         .collect()
 }
 
@@ -81,12 +81,33 @@ fn template_routes_router_and_crates_agree() {
     let workers = workers(&t);
     let mut from_template = Vec::new();
     for (name, f) in functions(&t) {
-        let binary = f["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name}: Metadata.BuildProperties.Binary"));
+        let binary = function_name(&f)
+            .unwrap_or_else(|| panic!("{name}: Environment.Variables.TALKPLUS_FUNCTION"));
         assert_eq!(
             f["Metadata"]["BuildMethod"].as_str(),
             Some("rust-cargolambda"),
+            "{name}"
+        );
+        // One build for all: the routes and the sweeper run `talkplus`, the webhook workers
+        // `talkplus-webhooks` (lambda/Cargo.toml); each serves the function it is told.
+        let webhook_worker = matches!(
+            shared::functions::find(binary),
+            Some(
+                shared::functions::Function::WebhooksDispatch
+                    | shared::functions::Function::WebhooksDeliver
+            )
+        );
+        assert!(
+            shared::functions::find(binary).is_some(),
+            "{name}: {binary} is in shared::functions"
+        );
+        assert_eq!(
+            f["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(if webhook_worker {
+                "talkplus-webhooks"
+            } else {
+                "talkplus"
+            }),
             "{name}"
         );
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
@@ -135,6 +156,19 @@ fn template_routes_router_and_crates_agree() {
         function_crates(),
         "routed functions and workers vs functions/"
     );
+    let table: BTreeSet<String> = shared::functions::FUNCTIONS
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(table, function_crates(), "shared::functions vs functions/");
+    let lambda: toml::Table = read("lambda/Cargo.toml").parse().unwrap();
+    let bins: BTreeSet<&str> = lambda["bin"]
+        .as_array()
+        .expect("[[bin]]")
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bins, BTreeSet::from(["talkplus", "talkplus-webhooks"]));
     for name in function_crates() {
         let manifest: toml::Table = read(&format!("functions/{name}/Cargo.toml"))
             .parse()
@@ -152,11 +186,7 @@ fn every_function_has_its_own_narrow_policy() {
     let t = template();
     let workers = workers(&t);
     for (name, f) in functions(&t) {
-        let worker = workers.contains(
-            f["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .unwrap_or_default(),
-        );
+        let worker = workers.contains(function_name(&f).unwrap_or_default());
         let policies = f["Properties"]["Policies"]
             .as_sequence()
             .unwrap_or_else(|| panic!("{name}: Policies"));

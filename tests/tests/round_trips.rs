@@ -213,7 +213,9 @@ async fn bot_join_and_leave_take_two_sequential_round_trips_when_warm() {
     assert_eq!(r.status, 200, "{}", r.body);
     app.calls.take();
 
-    // The transaction and the channel read side by side, then one round of profile reads.
+    // The channel read beside the transaction, then the profile reads (which wait for the
+    // read, not for the transaction: the transaction may finish either side of them). The
+    // bench measures the rounds (`round_trips.bot_join` in bench/results.json).
     for (join, path) in [
         (true, "/v1.4/api/bots/rb/channels/rc/join"),
         (true, "/v1.4/api/bots/rb/channels/rc/join"),
@@ -228,10 +230,18 @@ async fn bot_join_and_leave_take_two_sequential_round_trips_when_warm() {
         assert_eq!(r.status, 200, "{}", r.body);
         let calls = app.calls.take();
         assert_eq!(
-            sorted(calls[..4].to_vec()),
-            ["Query", "Query", "Query", "TransactWriteItems"],
+            sorted(calls.clone()),
+            [
+                "BatchGetItem",
+                "Query",
+                "Query",
+                "Query",
+                "TransactWriteItems"
+            ],
             "{path}"
         );
-        assert_eq!(calls[4..], ["BatchGetItem"], "{path}");
+        let profiles = calls.iter().position(|c| c == "BatchGetItem");
+        let last_query = calls.iter().rposition(|c| c == "Query");
+        assert!(profiles > last_query, "{path}: {calls:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! DELETE /v1.4/api/bots/{botId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::bots::delete).await
+    shared::lambda::serve_function("bots-delete").await
 }

@@ -1,5 +1,5 @@
 //! GET /v1.4/api/bots/{botId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::bots::get).await
+    shared::lambda::serve_function("bots-get").await
 }

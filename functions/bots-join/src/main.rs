@@ -1,5 +1,5 @@
 //! POST /v1.4/api/bots/{botId}/channels/{channelId}/join
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::bots::join).await
+    shared::lambda::serve_function("bots-join").await
 }

@@ -1,5 +1,5 @@
 //! GET /v1.4/api/bots
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::bots::list).await
+    shared::lambda::serve_function("bots-list").await
 }

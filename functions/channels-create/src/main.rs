@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/create
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::channels::create).await
+    shared::lambda::serve_function("channels-create").await
 }

@@ -1,5 +1,5 @@
 //! DELETE /v1.4/api/channels/{channelId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::channels::delete).await
+    shared::lambda::serve_function("channels-delete").await
 }

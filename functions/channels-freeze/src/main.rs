@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/{channelId}/freeze
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::channels::freeze).await
+    shared::lambda::serve_function("channels-freeze").await
 }

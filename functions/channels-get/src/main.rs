@@ -1,5 +1,5 @@
 //! GET /v1.4/api/channels/{channelId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::channels::get).await
+    shared::lambda::serve_function("channels-get").await
 }

@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/{channelId}/members/add
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::members::add).await
+    shared::lambda::serve_function("channels-members-add").await
 }

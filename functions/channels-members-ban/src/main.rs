@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/{channelId}/members/ban
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::members::ban).await
+    shared::lambda::serve_function("channels-members-ban").await
 }

@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/{channelId}/members/unban
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::members::unban).await
+    shared::lambda::serve_function("channels-members-unban").await
 }

@@ -1,5 +1,5 @@
 //! GET /v1.4/api/channels/{channelId}/members
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::members::list).await
+    shared::lambda::serve_function("channels-members").await
 }

@@ -1,5 +1,5 @@
 //! POST /v1.4/api/channels/{channelId}/unfreeze
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::channels::unfreeze).await
+    shared::lambda::serve_function("channels-unfreeze").await
 }

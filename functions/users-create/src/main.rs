@@ -1,5 +1,5 @@
 //! POST /v1.4/api/users/create
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::users::create).await
+    shared::lambda::serve_function("users-create").await
 }

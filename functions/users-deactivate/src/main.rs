@@ -1,5 +1,5 @@
 //! POST /v1.4/api/users/{userId}/deactivate
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::users::deactivate).await
+    shared::lambda::serve_function("users-deactivate").await
 }

@@ -1,5 +1,5 @@
 //! DELETE /v1.4/api/users/{userId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::users::delete).await
+    shared::lambda::serve_function("users-delete").await
 }

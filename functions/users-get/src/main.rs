@@ -1,5 +1,5 @@
 //! GET /v1.4/api/users/{userId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::users::get).await
+    shared::lambda::serve_function("users-get").await
 }

@@ -1,5 +1,5 @@
 //! PUT /v1.4/api/users/{userId}
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve(shared::handlers::users::update).await
+    shared::lambda::serve_function("users-update").await
 }

@@ -176,9 +176,11 @@ fn validate_ids(bot_id: &str, channel_id: &str) -> Result<(), Error> {
     validate_channel_id(channel_id)
 }
 
-/// `POST /bots/{botId}/channels/{channelId}/join`. The transaction and the channel read run
-/// side by side; the read is then corrected for this bot, whose membership the transaction
-/// decided. Then one round of profile reads: two sequential round trips.
+/// `POST /bots/{botId}/channels/{channelId}/join`: two sequential round trips. The
+/// transaction goes beside the channel read and, once the read is back, beside the profile
+/// reads, which are made for the channel as the join leaves it (the bot in it). A write waits
+/// for the rate limiter's count (`ratelimit::WriteGate`), which shares the first round with
+/// the channel read; chaining the profiles after the transaction would make that three.
 pub async fn join(
     store: &Store,
     app: &AppId,
@@ -188,29 +190,31 @@ pub async fn join(
     validate_ids(bot_id, channel_id)?;
     let mut attempt = 1;
     loop {
-        let (moved, lookup) = futures::future::try_join(
+        let (moved, shown) = futures::future::try_join(
             store.join_bot(app.as_str(), bot_id, channel_id, now_ms()),
-            store.channel(app.as_str(), channel_id),
+            channel_as_left(store, app, channel_id, |bots| {
+                let full = bots.len() >= MAX_BOTS_PER_CHANNEL as usize;
+                if let Err(at) = bots.binary_search_by(|b| b.as_str().cmp(bot_id)) {
+                    bots.insert(at, bot_id.to_owned());
+                }
+                full
+            }),
         )
         .await?;
         if moved == BotMove::BotMissing {
             return Err(Error::BotNotFound(bot_id.to_owned()));
         }
-        let ChannelLookup::Found(mut cm) = lookup else {
+        let Some((detail, full)) = shown else {
             return Err(Error::ChannelNotFound(channel_id.to_owned()));
         };
         if moved == BotMove::ChannelRefused {
-            let full = cm.bot_ids.len() >= MAX_BOTS_PER_CHANNEL as usize;
             if full || attempt >= JOIN_ATTEMPTS {
                 return Err(Error::TooManyBots(channel_id.to_owned()));
             }
             attempt += 1;
             continue;
         }
-        if let Err(at) = cm.bot_ids.binary_search_by(|b| b.as_str().cmp(bot_id)) {
-            cm.bot_ids.insert(at, bot_id.to_owned());
-        }
-        return one(add_profiles(store, app, vec![*cm], HashMap::new()).await?);
+        return Ok(detail);
     }
 }
 
@@ -222,22 +226,35 @@ pub async fn leave(
     channel_id: &str,
 ) -> Result<ChannelDetail, Error> {
     validate_ids(bot_id, channel_id)?;
-    let (moved, lookup) = futures::future::try_join(
+    let (moved, shown) = futures::future::try_join(
         store.leave_bot(app.as_str(), bot_id, channel_id),
-        store.channel(app.as_str(), channel_id),
+        channel_as_left(store, app, channel_id, |bots| bots.retain(|b| b != bot_id)),
     )
     .await?;
     if moved == BotMove::BotMissing {
         return Err(Error::BotNotFound(bot_id.to_owned()));
     }
-    let ChannelLookup::Found(mut cm) = lookup else {
-        return Err(Error::ChannelNotFound(channel_id.to_owned()));
-    };
-    if moved == BotMove::ChannelMissing {
-        return Err(Error::ChannelNotFound(channel_id.to_owned()));
+    match shown {
+        Some((detail, ())) if moved != BotMove::ChannelMissing => Ok(detail),
+        _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
     }
-    cm.bot_ids.retain(|b| b != bot_id);
-    one(add_profiles(store, app, vec![*cm], HashMap::new()).await?)
+}
+
+/// The channel with its profiles as a bot move leaves it: `change` corrects the bot list
+/// read (the transaction beside decides the bot's own membership) and says what it saw.
+/// `None` when there is no channel.
+async fn channel_as_left<T>(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    change: impl FnOnce(&mut Vec<String>) -> T,
+) -> Result<Option<(ChannelDetail, T)>, Error> {
+    let ChannelLookup::Found(mut cm) = store.channel(app.as_str(), channel_id).await? else {
+        return Ok(None);
+    };
+    let seen = change(&mut cm.bot_ids);
+    let detail = one(add_profiles(store, app, vec![*cm], HashMap::new()).await?)?;
+    Ok(Some((detail, seen)))
 }
 
 /// `GET /bots/{botId}/channels`: a page of the bot's reverse index (read beside the bot, for

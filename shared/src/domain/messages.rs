@@ -92,7 +92,7 @@ pub fn parse_message_id(field: &str, id: &str) -> Result<ulid::Ulid, Error> {
 }
 
 /// A new message id: now, then 80 random bits.
-fn new_message_id(now: i64) -> String {
+pub fn new_message_id(now: i64) -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the OS random number generator is available");
     let random = u128::from_le_bytes(b) & ((1u128 << 80) - 1);

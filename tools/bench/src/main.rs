@@ -1,50 +1,52 @@
-//! `talkplus-bench`: figures for the choices the code makes. Run with
-//! `cargo run --release -p talkplus-bench` (or `make bench`); prints a Markdown table.
-//! `--smoke` runs every path at a small scale (part of `make test`, so the bench cannot rot).
+//! `talkplus-bench` (`make bench`): the figures behind the project's speed and size claims,
+//! written to bench/results.json and BENCHMARKS.md with the machine, commit and date.
+//! Medians throughout, and every comparison measured side by side in the same run: these
+//! machines are shared and noisy.
 //!
-//! Password hashing: Argon2id at OWASP's equal-strength settings, timed here, and the time
-//! estimated for a 128 MB Lambda. Lambda gives a function CPU in proportion to its memory,
-//! one full vCPU at 1,769 MB, so 128 MB gets 128/1769 of one: about 13.8x the single-core
-//! time measured here (an estimate that assumes this core is as fast as Lambda's).
+//! - Cold starts (`cold`): each release bootstrap under a Runtime API emulator
+//!   (`runtime`), to init and to its first answer, against a hello-world `lambda_http`.
+//! - Warm overhead, round trips and capacity (`overhead`, `record`): each operation through
+//!   the function pipeline, and the same DynamoDB calls sent directly.
+//! - Sizes and builds (`footprint`), scaling and older figures (`figures`).
 //!
-//! Login (`users/login`): the median time of a login through the function pipeline for a
-//! known user with the right password, with a wrong one, and for an unknown user. The Argon2id
-//! verification dominates all three, and the unknown user's (against a dummy hash) must cost
-//! the same as the others: the timing tells nothing about which users exist.
-//!
-//! Super channel membership changes: add, mute, unmute, remove, ban, unban on a super channel
-//! of 10 members and of 100,000 (seeded straight into an in-process engine), through the
-//! same pipeline as a function; median latency and DynamoDB calls per change. The promise is
-//! that the two columns are the same.
-//!
-//! Message sends: the rate of sends into one channel from 50 concurrent senders, and into
-//! 100 channels from the same 50 clients, in one run; and a single sender's median latency.
-//! The in-process engine has no partition limits (DynamoDB's ~1,000 write units a second per
-//! partition is the real ceiling of one channel; see docs/design.md), so these figures are
-//! our own cost per send and whether senders into one channel hold each other up.
+//! `--smoke` runs every path at a small scale in the dev profile (part of `make test`, so the
+//! bench cannot rot); its output goes to target/bench-smoke/, and it checks that every key
+//! results.json promises is there.
 
-use std::time::{Duration, Instant};
+mod cold;
+mod figures;
+mod footprint;
+mod overhead;
+mod record;
+mod runtime;
 
-use lambda_http::http::Method;
-use serde_json::json;
-use talkplus_tests::TestApp;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use shared::secrets::{PASSWORD_M_COST_KIB, PASSWORD_T_COST, hash_password_with, verify_password};
+use serde_json::Value;
 
 /// How much the bench does: the full figures, or (`--smoke`) a run small enough for
-/// `make test` that takes every code path, so the bench cannot rot unnoticed.
+/// `make test` that takes every code path.
 #[derive(Debug, Clone, Copy)]
-struct Scale {
-    runs: usize,
-    login_runs: usize,
-    change_runs: usize,
-    sizes: [usize; 2],
-    senders: usize,
-    sends_each: usize,
-    channels: usize,
+pub struct Scale {
+    pub release: bool,
+    pub runs: usize,
+    pub login_runs: usize,
+    pub change_runs: usize,
+    pub sizes: [usize; 2],
+    pub senders: usize,
+    pub sends_each: usize,
+    pub channels: usize,
+    /// Runs of each operation for the warm figures.
+    pub op_runs: usize,
+    /// Starts of each function (and as many of the hello world) for the cold figures.
+    pub cold_runs: usize,
+    /// The functions whose cold start is measured; all of functions/ when `None`.
+    pub cold_functions: Option<&'static [&'static str]>,
 }
 
 const FULL: Scale = Scale {
+    release: true,
     runs: 15,
     login_runs: 25,
     change_runs: 20,
@@ -52,9 +54,13 @@ const FULL: Scale = Scale {
     senders: 50,
     sends_each: 20,
     channels: 100,
+    op_runs: 101,
+    cold_runs: 21,
+    cold_functions: None,
 };
 
 const SMOKE: Scale = Scale {
+    release: false,
     runs: 2,
     login_runs: 2,
     change_runs: 2,
@@ -62,291 +68,227 @@ const SMOKE: Scale = Scale {
     senders: 4,
     sends_each: 2,
     channels: 8,
+    op_runs: 3,
+    cold_runs: 2,
+    cold_functions: Some(&["bots-join", "channels-get"]),
 };
 
 static SCALE: std::sync::OnceLock<Scale> = std::sync::OnceLock::new();
 
-fn scale() -> Scale {
+pub fn scale() -> Scale {
     *SCALE.get().unwrap_or(&FULL)
 }
-const LAMBDA_FULL_VCPU_MB: f64 = 1769.0;
-const LAMBDA_MB: f64 = 128.0;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+pub fn median(v: Vec<Duration>) -> Duration {
+    percentile(&v, 50)
+}
+
+/// The `p`th percentile (nearest rank) of `v`.
+pub fn percentile(v: &[Duration], p: usize) -> Duration {
+    assert!(!v.is_empty(), "a percentile of no samples");
+    let mut sorted = v.to_vec();
+    sorted.sort();
+    let rank = (p * sorted.len()).div_ceil(100).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The run's Markdown (printed as it goes) and results.json.
+#[derive(Default)]
+pub struct Report {
+    markdown: String,
+    json: BTreeMap<String, Value>,
+}
+
+impl Report {
+    pub fn line(&mut self, line: impl AsRef<str>) {
+        println!("{}", line.as_ref());
+        self.markdown.push_str(line.as_ref());
+        self.markdown.push('\n');
+    }
+
+    /// Sets `path` (dot-separated) in results.json.
+    pub fn set(&mut self, path: &str, value: impl Into<Value>) {
+        self.json.insert(path.to_owned(), value.into());
+    }
+
+    fn json(&self) -> Value {
+        let mut root = Value::Object(Default::default());
+        for (path, value) in &self.json {
+            let mut node = &mut root;
+            for part in path.split('.') {
+                node = node
+                    .as_object_mut()
+                    .expect("results.json paths do not overlap")
+                    .entry(part)
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+            *node = value.clone();
+        }
+        root
+    }
+}
+
+/// Keys results.json must carry (issue 13); the smoke run fails without them.
+const REQUIRED: &[&str] = &[
+    "cold_start.init_ratio",
+    "cold_start.first_response_ratio",
+    "cold_start.init_p50_ms",
+    "cold_start.hello_init_p50_ms",
+    "cold_start.first_p50_ms",
+    "cold_start.hello_first_p50_ms",
+    "overhead_ratio.create_channel_2",
+    "overhead_ratio.create_channel_10",
+    "overhead_ratio.create_channel_100",
+    "overhead_ratio.view_channel",
+    "overhead_ratio.bot_join",
+    "overhead_ratio.bot_leave",
+    "overhead_ratio.send_message",
+    "round_trips.create_channel_2",
+    "round_trips.bot_join",
+    "round_trips.bot_leave",
+    "round_trips.send_message",
+    "read_units.user_channels_20x100",
+    "read_units.view_channel",
+    "super_channel_join_ratio",
+    "binary_bytes_arm64.channels-create",
+    "build.release_all_s",
+    "build.target_bytes_after_test",
+    "template.resources",
+];
+
+fn git(args: &[&str]) -> String {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(footprint::root())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn machine(report: &mut Report) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    report.line(format!(
+        "Machine: {} {cpu}, {cores} cores. Commit {commit}{}. {date}. Profile: {}.",
+        std::env::consts::ARCH,
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        if scale().release {
+            "release"
+        } else {
+            "dev (smoke run: the figures mean nothing)"
+        }
+    ));
+    report.set("machine.arch", std::env::consts::ARCH);
+    report.set("machine.cpu", cpu);
+    report.set("machine.cores", cores);
+    report.set("commit", commit);
+    report.set("commit_dirty", dirty);
+    report.set("date", date);
+    report.set("smoke", !scale().release);
 }
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
     SCALE.get_or_init(|| if smoke { SMOKE } else { FULL });
-    if smoke {
-        println!("Smoke run (--smoke): every path at a small scale; the figures mean nothing.");
-    }
-    passwords();
+    let mut report = Report::default();
+    report.line("# Benchmarks");
+    report.line("");
+    report.line("Written by `make bench` (tools/bench); how to read it: bench/README.md.");
+    report.line("");
+    machine(&mut report);
+
+    report.line("");
+    report.line("## Builds and sizes");
+    let (bins, hello) = footprint::cold_start_binaries(&mut report);
+    footprint::sizes(&mut report, &hello);
+    footprint::after_test(&mut report);
+    footprint::template(&mut report);
+
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime")
         .block_on(async {
-            logins().await;
-            super_channel_changes().await;
-            sends().await;
+            report.line("");
+            report.line("## Warm operations: ours against the same DynamoDB calls made directly");
+            let recorder = record::Recorder::default();
+            let app = overhead::bench_app(&recorder).await;
+            let measured = overhead::measure(&mut report, &app, &recorder).await;
+            let direct_ms = |key: &str| {
+                measured
+                    .iter()
+                    .find(|m| m.key == key)
+                    .map(|m| ms(percentile(&m.direct, 50)))
+            };
+
+            report.line("");
+            report.line("## Cold starts (Runtime API emulator, in-process engine)");
+            let colds = cold::measure(&app, &bins, &hello).await;
+            cold::report_table(&mut report, &colds, direct_ms);
+            let in_process_ms = |key: &str| {
+                measured
+                    .iter()
+                    .find(|m| m.key == key)
+                    .map(|m| ms(percentile(&m.ours, 50)))
+            };
+            cold::warm_through_runtime(&mut report, &app, &bins, &hello, in_process_ms).await;
+
+            report.line("");
+            report.line("## Scaling and earlier figures");
+            figures::super_channel_changes(&mut report).await;
+            figures::sends(&mut report).await;
+            figures::logins(&mut report).await;
         });
-}
+    figures::passwords(&mut report);
 
-async fn logins() {
-    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
-    let r = app
-        .call_function(
-            "users-create",
-            app.request(
-                Method::POST,
-                "/v1.4/api/users/create",
-                Some(json!({"userId": "bench", "password": "right-password"})),
-            ),
+    let json = report.json();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|path| {
+            path.split('.')
+                .try_fold(&json, |node, part| node.get(part))
+                .is_none()
+        })
+        .collect();
+    assert!(missing.is_empty(), "results.json lacks {missing:?}");
+    let (json_path, md_path) = if smoke {
+        let dir = footprint::root().join("target/bench-smoke");
+        std::fs::create_dir_all(&dir).expect("target/bench-smoke");
+        (dir.join("results.json"), dir.join("BENCHMARKS.md"))
+    } else {
+        (
+            footprint::root().join("bench/results.json"),
+            footprint::root().join("BENCHMARKS.md"),
         )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let cases = [
-        ("known user, right password", "bench", "right-password", 200),
-        ("known user, wrong password", "bench", "wrong-password", 401),
-        ("unknown user", "nobody", "right-password", 404),
-    ];
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
-    // Interleaved, so the three see the same machine load.
-    for _ in 0..scale().login_runs {
-        for (i, (_, user, password, status)) in cases.iter().enumerate() {
-            let started = Instant::now();
-            let r = app
-                .call_function(
-                    "users-login",
-                    app.request(
-                        Method::POST,
-                        "/v1.4/api/users/login",
-                        Some(json!({"userId": user, "password": password})),
-                    ),
-                )
-                .await;
-            times[i].push(started.elapsed());
-            assert_eq!(r.status, *status, "{}", r.body);
-        }
-    }
-    println!();
-    println!("| login (release, in-process engine) | median (ms) |");
-    println!("|---|---|");
-    for ((name, ..), t) in cases.iter().zip(times) {
-        println!("| {name} | {:.1} |", median(t).as_secs_f64() * 1000.0);
-    }
-}
-
-/// (median ms, DynamoDB calls) of each change on a super channel of `size` members.
-async fn changes_at(size: usize) -> Vec<(&'static str, f64, usize)> {
-    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
-    app.add_users(&["owner", "x"]).await;
-    let create = app
-        .call_function(
-            "channels-create",
-            app.request(
-                Method::POST,
-                "/v1.4/api/channels/create",
-                Some(json!({"channelId": "s", "type": "super_public", "ownerId": "owner", "members": []})),
-            ),
-        )
-        .await;
-    assert_eq!(create.status, 200, "{}", create.body);
-    app.seed_members("s", shared::model::ChannelType::SuperPublic, size)
-        .await;
-    let ops = ["add", "mute", "unmute", "remove", "ban", "unban"];
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ops.len()];
-    let mut calls = vec![0; ops.len()];
-    for _ in 0..scale().change_runs {
-        // add x, mute, unmute, remove; then add, ban, unban (ban needs a member).
-        for (i, op) in ops.iter().enumerate() {
-            if *op == "ban" {
-                let r = app
-                    .call_function(
-                        "channels-members-add",
-                        app.request(
-                            Method::POST,
-                            "/v1.4/api/channels/s/members/add",
-                            Some(json!({"members": ["x"]})),
-                        ),
-                    )
-                    .await;
-                assert_eq!(r.status, 200, "{}", r.body);
-            }
-            app.calls.take();
-            let started = Instant::now();
-            let r = app
-                .call_function(
-                    &format!("channels-members-{op}"),
-                    app.request(
-                        Method::POST,
-                        &format!("/v1.4/api/channels/s/members/{op}"),
-                        Some(json!({"members": ["x"]})),
-                    ),
-                )
-                .await;
-            times[i].push(started.elapsed());
-            assert_eq!(r.status, 200, "{op}: {}", r.body);
-            calls[i] = app.calls.take().len();
-        }
-    }
-    ops.iter()
-        .zip(times)
-        .zip(calls)
-        .map(|((op, t), c)| (*op, median(t).as_secs_f64() * 1000.0, c))
-        .collect()
-}
-
-async fn super_channel_changes() {
-    println!();
-    println!(
-        "| super channel change | {} members: median (ms) | calls | {} members: median (ms) | calls |",
-        scale().sizes[0],
-        scale().sizes[1]
-    );
-    println!("|---|---|---|---|---|");
-    let small = changes_at(scale().sizes[0]).await;
-    let large = changes_at(scale().sizes[1]).await;
-    for ((op, ms_small, calls_small), (_, ms_large, calls_large)) in small.into_iter().zip(large) {
-        println!("| {op} | {ms_small:.1} | {calls_small} | {ms_large:.1} | {calls_large} |");
-    }
-}
-
-fn passwords() {
-    let settings = [(19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5)];
-    println!(
-        "| Argon2id m (MiB) | t | median hash, this machine (ms) | est. 128 MB Lambda (ms) | chosen |"
-    );
-    println!("|---|---|---|---|---|");
-    for (m, t) in settings {
-        // One warm-up, then timed runs.
-        let _ = hash_password_with("warm up", m, t);
-        let times: Vec<Duration> = (0..scale().runs)
-            .map(|i| {
-                let start = Instant::now();
-                let phc = hash_password_with(&format!("password {i}"), m, t).expect("hash");
-                let took = start.elapsed();
-                assert!(phc.starts_with("$argon2id$"));
-                took
-            })
-            .collect();
-        let med = median(times).as_secs_f64() * 1000.0;
-        let lambda = med * LAMBDA_FULL_VCPU_MB / LAMBDA_MB;
-        let chosen = if (m, t) == (PASSWORD_M_COST_KIB, PASSWORD_T_COST) {
-            "yes"
-        } else {
-            ""
-        };
-        println!("| {} | {t} | {med:.1} | {lambda:.0} | {chosen} |", m / 1024);
-    }
-    let phc = hash_password_with("check", PASSWORD_M_COST_KIB, PASSWORD_T_COST).expect("hash");
-    assert!(verify_password("check", &phc));
-}
-
-/// One message from `sender` into `channel`; panics unless it is sent.
-async fn send_one(app: &TestApp, channel: &str, sender: &str) {
-    let r = app
-        .call_function(
-            "channels-messages-send",
-            app.request(
-                Method::POST,
-                &format!("/v1.4/api/channels/{channel}/messages/send"),
-                Some(json!({"senderId": sender, "text": "a message of some ordinary length"})),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
-/// Sends per second with `senders` clients each sending `sends_each` messages (see
-/// `Scale`), client `i` into `channel_of(i)`.
-async fn send_rate(app: &TestApp, channel_of: impl Fn(usize) -> String) -> f64 {
-    let started = Instant::now();
-    let Scale {
-        senders,
-        sends_each,
-        ..
-    } = scale();
-    futures::future::join_all((0..senders).map(|i| {
-        let channel = channel_of(i);
-        async move {
-            for _ in 0..sends_each {
-                send_one(app, &channel, &format!("s{i:02}")).await;
-            }
-        }
-    }))
-    .await;
-    (senders * sends_each) as f64 / started.elapsed().as_secs_f64()
-}
-
-async fn sends() {
-    let app = TestApp::with_auth_cache(Duration::from_secs(600)).await;
-    let Scale {
-        senders: clients,
-        channels,
-        change_runs,
-        ..
-    } = scale();
-    let senders: Vec<String> = (0..clients).map(|i| format!("s{i:02}")).collect();
-    app.add_users(&senders).await;
-    let create = |channel: String, members: Vec<String>| {
-        let app = &app;
-        async move {
-            let r = app
-                .call_function(
-                    "channels-create",
-                    app.request(
-                        Method::POST,
-                        "/v1.4/api/channels/create",
-                        Some(json!({"channelId": channel, "type": "public", "members": members})),
-                    ),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
     };
-    create("one".into(), senders.clone()).await;
-    for c in 0..channels {
-        // Client i sends into channel i % channels: channel c holds client c % clients.
-        let members = senders.iter().skip(c % clients).take(1).cloned().collect();
-        create(format!("many{c:03}"), members).await;
-    }
-    // A single sender's latency, and the calls it makes.
-    let mut times = Vec::new();
-    for _ in 0..change_runs * 2 {
-        app.calls.take();
-        let started = Instant::now();
-        send_one(&app, "one", "s00").await;
-        times.push(started.elapsed());
-    }
-    let calls = app.calls.take().len();
-    // Interleaved runs, so both see the same machine load.
-    let (mut one, mut many) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        one.push(send_rate(&app, |_| "one".to_owned()).await);
-        many.push(send_rate(&app, |i| format!("many{:03}", i % channels)).await);
-    }
-    let med = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let text = serde_json::to_string_pretty(&json).expect("results serialise") + "\n";
+    std::fs::write(&json_path, text).expect("write results.json");
+    std::fs::write(&md_path, &report.markdown).expect("write BENCHMARKS.md");
     println!();
-    println!("| message send (release, in-process engine) | figure |");
-    println!("|---|---|");
-    println!(
-        "| one sender, median latency (ms) | {:.1} |",
-        median(times).as_secs_f64() * 1000.0
-    );
-    println!("| DynamoDB calls per send | {calls} |");
-    println!(
-        "| {clients} senders into one channel (sends/s, median of 3) | {:.0} |",
-        med(one)
-    );
-    println!(
-        "| {clients} senders into {channels} channels (sends/s, median of 3) | {:.0} |",
-        med(many)
-    );
+    println!("Wrote {} and {}.", json_path.display(), md_path.display());
 }
