@@ -109,9 +109,7 @@ impl Intercept for CallLog {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned());
+        let op = operation(cfg);
         let mut calls = self.0.lock().expect("call log lock");
         let mut fail = false;
         calls.faults.retain_mut(|(fault_op, skip)| {
@@ -131,6 +129,12 @@ impl Intercept for CallLog {
         }
         Ok(())
     }
+}
+
+/// The DynamoDB operation a call is, in an interceptor ("GetItem", "Query", ...).
+pub fn operation(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>()
+        .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned())
 }
 
 /// A client for the test engine with the same HTTP stack and retries as the functions.

@@ -14,11 +14,11 @@ use talkplus_tests::TestApp;
 use crate::runtime::{Sandbox, http_event};
 use crate::{Report, ms, percentile, scale};
 
-/// A first request for a function, run `i` of it: (method, route, path, path parameters,
-/// body).
-type FirstRequest = fn(
-    usize,
-) -> (
+/// A first request for a function: run `i` of it.
+type FirstRequest = fn(usize) -> Request;
+
+/// (method, route, path, path parameters, body).
+type Request = (
     Method,
     &'static str,
     String,
@@ -51,30 +51,8 @@ fn first_request(function: &str) -> Option<FirstRequest> {
                 None,
             )
         },
-        "bots-join" => |i| {
-            (
-                Method::POST,
-                "/v1.4/api/bots/{botId}/channels/{channelId}/join",
-                format!("/v1.4/api/bots/bench-bot/channels/cj-{i:04}/join"),
-                vec![
-                    ("botId", "bench-bot".into()),
-                    ("channelId", format!("cj-{i:04}")),
-                ],
-                None,
-            )
-        },
-        "bots-leave" => |i| {
-            (
-                Method::POST,
-                "/v1.4/api/bots/{botId}/channels/{channelId}/leave",
-                format!("/v1.4/api/bots/bench-bot/channels/cj-{i:04}/leave"),
-                vec![
-                    ("botId", "bench-bot".into()),
-                    ("channelId", format!("cj-{i:04}")),
-                ],
-                None,
-            )
-        },
+        "bots-join" => |i| bot_move("join", i),
+        "bots-leave" => |i| bot_move("leave", i),
         "channels-messages-send" => |_| {
             (
                 Method::POST,
@@ -104,6 +82,39 @@ fn first_request(function: &str) -> Option<FirstRequest> {
         },
         _ => return None,
     })
+}
+
+/// The API Gateway event of `request`, with these headers.
+fn event_of(request: Request, headers: &[(&str, &str)]) -> Vec<u8> {
+    let (method, route, path, params, body) = request;
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    http_event(
+        method.as_str(),
+        route,
+        &path,
+        &params,
+        headers,
+        body.as_ref(),
+    )
+}
+
+/// Run `i` of a bot join or leave: the bot moves in or out of channel `cj-{i}`.
+fn bot_move(verb: &str, i: usize) -> Request {
+    let route = if verb == "join" {
+        "/v1.4/api/bots/{botId}/channels/{channelId}/join"
+    } else {
+        "/v1.4/api/bots/{botId}/channels/{channelId}/leave"
+    };
+    (
+        Method::POST,
+        route,
+        format!("/v1.4/api/bots/bench-bot/channels/cj-{i:04}/{verb}"),
+        vec![
+            ("botId", "bench-bot".into()),
+            ("channelId", format!("cj-{i:04}")),
+        ],
+        None,
+    )
 }
 
 /// The operation of `overhead` whose direct DynamoDB time stands for a first request's.
@@ -176,18 +187,9 @@ pub async fn measure(app: &TestApp, bins: &[(String, PathBuf)], hello: &Path) ->
     let runs = scale().cold_runs;
     // Data for the first requests: channels to join and leave, one per run.
     for i in 0..runs {
-        let r = app
-            .call_function(
-                "channels-create",
-                app.request(
-                    Method::POST,
-                    "/v1.4/api/channels/create",
-                    Some(json!({"channelId": format!("cj-{i:04}"), "type": "public",
-                                "ownerId": "u000", "members": ["u000", "u001"]})),
-                ),
-            )
+        app.create_channel(json!({"channelId": format!("cj-{i:04}"), "type": "public",
+                                  "ownerId": "u000", "members": ["u000", "u001"]}))
             .await;
-        assert_eq!(r.status, 200, "{}", r.body);
     }
     let env = environment();
     let headers = [
@@ -206,19 +208,7 @@ pub async fn measure(app: &TestApp, bins: &[(String, PathBuf)], hello: &Path) ->
             hello_first: Vec::new(),
         };
         for i in 0..runs {
-            let event = request.map(|make| {
-                let (method, route, path, params, body) = make(i);
-                let params: Vec<(&str, &str)> =
-                    params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                http_event(
-                    method.as_str(),
-                    route,
-                    &path,
-                    &params,
-                    &headers,
-                    body.as_ref(),
-                )
-            });
+            let event = request.map(|make| event_of(make(i), &headers));
             let (init, first) = start_once(bootstrap, name, &env, event).await;
             cold.init.push(init);
             cold.first.extend(first);
@@ -264,16 +254,7 @@ pub async fn warm_through_runtime(
         let mut bare = Sandbox::start(hello, "bench-hello", &env).await;
         let (mut ours_t, mut bare_t) = (Vec::new(), Vec::new());
         for i in 0..=runs {
-            let (method, route, path, params, body) = make(i);
-            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let event = http_event(
-                method.as_str(),
-                route,
-                &path,
-                &params,
-                &headers,
-                body.as_ref(),
-            );
+            let event = event_of(make(i), &headers);
             let (sent, answer) = ours.invoke(&event).await;
             assert!(
                 !answer.error,
@@ -339,18 +320,10 @@ pub fn report_table(report: &mut Report, colds: &[Cold], direct_ms: impl Fn(&str
         let hello_init = ms(percentile(&c.hello_init, 50));
         let hello_first = ms(percentile(&c.hello_first, 50));
         let init_ratio = init / hello_init;
-        report.set(
-            &format!("cold_start.functions.{}.init_p50_ms", c.function),
-            init,
-        );
-        report.set(
-            &format!("cold_start.functions.{}.hello_init_p50_ms", c.function),
-            hello_init,
-        );
-        report.set(
-            &format!("cold_start.functions.{}.init_ratio", c.function),
-            init_ratio,
-        );
+        let key = |k: &str| format!("cold_start.functions.{}.{k}", c.function);
+        report.set(&key("init_p50_ms"), init);
+        report.set(&key("hello_init_p50_ms"), hello_init);
+        report.set(&key("init_ratio"), init_ratio);
         if slowest_init.is_none_or(|(s, _)| ms(percentile(&s.init, 50)) < init) {
             slowest_init = Some((c, init_ratio));
         }
@@ -359,18 +332,9 @@ pub fn report_table(report: &mut Report, colds: &[Cold], direct_ms: impl Fn(&str
         } else {
             let first = ms(percentile(&c.first, 50));
             let ratio = first / hello_first;
-            report.set(
-                &format!("cold_start.functions.{}.first_p50_ms", c.function),
-                first,
-            );
-            report.set(
-                &format!("cold_start.functions.{}.hello_first_p50_ms", c.function),
-                hello_first,
-            );
-            report.set(
-                &format!("cold_start.functions.{}.first_response_ratio", c.function),
-                ratio,
-            );
+            report.set(&key("first_p50_ms"), first);
+            report.set(&key("hello_first_p50_ms"), hello_first);
+            report.set(&key("first_response_ratio"), ratio);
             if slowest_first.is_none_or(|(s, _)| ms(percentile(&s.first, 50)) < first) {
                 slowest_first = Some((c, ratio));
             }
@@ -391,22 +355,29 @@ pub fn report_table(report: &mut Report, colds: &[Cold], direct_ms: impl Fn(&str
             c.function
         ));
     }
-    if let Some((c, ratio)) = slowest_init {
-        report.set("cold_start.init_ratio", ratio);
-        report.set("cold_start.init_slowest_function", c.function.as_str());
-        report.set("cold_start.init_p50_ms", ms(percentile(&c.init, 50)));
-        report.set(
-            "cold_start.hello_init_p50_ms",
-            ms(percentile(&c.hello_init, 50)),
-        );
-    }
-    if let Some((c, ratio)) = slowest_first {
-        report.set("cold_start.first_response_ratio", ratio);
-        report.set("cold_start.first_slowest_function", c.function.as_str());
-        report.set("cold_start.first_p50_ms", ms(percentile(&c.first, 50)));
-        report.set(
-            "cold_start.hello_first_p50_ms",
-            ms(percentile(&c.hello_first, 50)),
-        );
-    }
+    // results.json's headline keys: the slowest function's medians and ratio.
+    let mut headline = |what: &str, ratio_key: &str, slowest: Option<(&Cold, f64)>| {
+        if let Some((c, ratio)) = slowest {
+            let (ours, hello) = if what == "init" {
+                (&c.init, &c.hello_init)
+            } else {
+                (&c.first, &c.hello_first)
+            };
+            report.set(&format!("cold_start.{ratio_key}"), ratio);
+            report.set(
+                &format!("cold_start.{what}_slowest_function"),
+                c.function.as_str(),
+            );
+            report.set(
+                &format!("cold_start.{what}_p50_ms"),
+                ms(percentile(ours, 50)),
+            );
+            report.set(
+                &format!("cold_start.hello_{what}_p50_ms"),
+                ms(percentile(hello, 50)),
+            );
+        }
+    };
+    headline("init", "init_ratio", slowest_init);
+    headline("first", "first_response_ratio", slowest_first);
 }

@@ -280,20 +280,7 @@ pub async fn sends(report: &mut Report) {
     let senders: Vec<String> = (0..clients).map(|i| format!("s{i:02}")).collect();
     app.add_users(&senders).await;
     let create = |channel: String, members: Vec<String>| {
-        let app = &app;
-        async move {
-            let r = app
-                .call_function(
-                    "channels-create",
-                    app.request(
-                        Method::POST,
-                        "/v1.4/api/channels/create",
-                        Some(json!({"channelId": channel, "type": "public", "members": members})),
-                    ),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
+        app.create_channel(json!({"channelId": channel, "type": "public", "members": members}))
     };
     create("one".into(), senders.clone()).await;
     for c in 0..channels {

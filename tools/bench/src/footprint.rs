@@ -16,7 +16,8 @@ const STACK_LIMIT: u64 = 500;
 const SIZE_TARGET_BYTES: u64 = 8_000_000;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn target_dir() -> PathBuf {

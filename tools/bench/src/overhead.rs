@@ -65,12 +65,8 @@ async fn call(app: &TestApp, function: &str, method: Method, path: &str, body: O
 
 async fn create_channel(app: &TestApp, id: &str, members: usize) {
     let members: Vec<String> = (0..members).map(user).collect();
-    call(
-        app,
-        "channels-create",
-        Method::POST,
-        "/v1.4/api/channels/create",
-        Some(json!({"channelId": id, "type": "public", "ownerId": user(0), "members": members})),
+    app.create_channel(
+        json!({"channelId": id, "type": "public", "ownerId": user(0), "members": members}),
     )
     .await;
 }
@@ -202,15 +198,9 @@ async fn seed(app: &TestApp, runs: usize) {
     }
     for c in 0..20 {
         let members: Vec<String> = (0..USERS).map(user).collect();
-        call(
-            app,
-            "channels-create",
-            Method::POST,
-            "/v1.4/api/channels/create",
-            Some(json!({"channelId": format!("big-{c:02}"), "type": "public",
-                        "ownerId": user(99), "members": members})),
-        )
-        .await;
+        app.create_channel(json!({"channelId": format!("big-{c:02}"), "type": "public",
+                                  "ownerId": user(99), "members": members}))
+            .await;
     }
 }
 

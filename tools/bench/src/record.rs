@@ -23,7 +23,6 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
@@ -57,7 +56,7 @@ pub struct Recorder {
 /// network's, so calls the code sends together overlap and calls that wait for another's
 /// answer do not, however fast the in-process engine answers and however long the SDK's own
 /// work before sending takes (in a debug build, longer than the engine's answer).
-pub const COUNTING_LATENCY: Duration = Duration::from_millis(25);
+pub const COUNTING_LATENCY: Duration = Duration::from_millis(100);
 
 /// The HTTP client of the bench app: the functions' own, plus `COUNTING_LATENCY` on every
 /// call while the recorder counts.
@@ -170,9 +169,7 @@ impl Intercept for Recorder {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned());
+        let op = talkplus_tests::operation(cfg);
         let request = context.request_mut();
         let body = request.body().bytes().unwrap_or_default().to_vec();
         if self.capacity.load(Ordering::SeqCst) {
@@ -338,84 +335,47 @@ pub async fn replay(client: &Client, op: &str, body: Vec<u8>) -> Result<(), Stri
     };
     let key = |k: &str| (k.to_owned(), AttributeValue::S("placeholder".into()));
     let (pk, sk) = (key("pk"), key("sk"));
+    // Each arm: a placeholder of the operation with its required members, then the swap.
+    macro_rules! send {
+        ($builder:expr) => {
+            $builder
+                .customize()
+                .mutate_request(swap)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        };
+    }
     let outcome = match op {
-        "GetItem" => client
-            .get_item()
-            .table_name("t")
-            .key(pk.0, pk.1)
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "BatchGetItem" => client
-            .batch_get_item()
-            .set_request_items(Some(Default::default()))
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "Query" => client
-            .query()
-            .table_name("t")
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "PutItem" => client
-            .put_item()
-            .table_name("t")
-            .item(pk.0, pk.1)
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "UpdateItem" => client
-            .update_item()
-            .table_name("t")
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "DeleteItem" => client
-            .delete_item()
-            .table_name("t")
-            .key(pk.0, pk.1)
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "TransactWriteItems" => client
-            .transact_write_items()
-            .set_transact_items(Some(Vec::new()))
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        "BatchWriteItem" => client
-            .batch_write_item()
-            .set_request_items(Some(Default::default()))
-            .customize()
-            .mutate_request(swap)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
+        "GetItem" => send!(client.get_item().table_name("t").key(pk.0, pk.1)),
+        "BatchGetItem" => send!(
+            client
+                .batch_get_item()
+                .set_request_items(Some(Default::default()))
+        ),
+        "Query" => send!(client.query().table_name("t")),
+        "PutItem" => send!(client.put_item().table_name("t").item(pk.0, pk.1)),
+        "UpdateItem" => send!(
+            client
+                .update_item()
+                .table_name("t")
+                .key(pk.0, pk.1)
+                .key(sk.0, sk.1)
+        ),
+        "DeleteItem" => send!(client.delete_item().table_name("t").key(pk.0, pk.1)),
+        "TransactWriteItems" => {
+            send!(
+                client
+                    .transact_write_items()
+                    .set_transact_items(Some(Vec::new()))
+            )
+        }
+        "BatchWriteItem" => send!(
+            client
+                .batch_write_item()
+                .set_request_items(Some(Default::default()))
+        ),
         other => Err(format!("the bench cannot replay {other}")),
     };
     outcome.map_err(|e| format!("{op}: {e}"))
