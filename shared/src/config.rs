@@ -36,7 +36,8 @@ const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("tls/amazon-trust-services.p
 ///
 /// It trusts Amazon Trust Services' six roots, not the system's store: reading and parsing
 /// the system's certificates (a bundle, and on Debian a directory of ~300 files) was most of
-/// a function's init beyond a bare runtime's (bench/README.md, "Cold starts").
+/// a function's init beyond a bare runtime's (docs/design.md, "The AWS clients trust
+/// Amazon's roots, not the system's store").
 pub fn http_client() -> SharedHttpClient {
     let native = std::env::var(TLS_ROOTS_VAR).is_ok_and(|v| v == "native");
     let trust = if native {

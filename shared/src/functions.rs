@@ -1,7 +1,8 @@
 //! Every function by name: the table the deployed binary serves from (`lambda/`, one
 //! `bootstrap` for all functions, told which one it is by `TALKPLUS_FUNCTION`), the
 //! functions/ crates of `make dev` and the tests' `TestApp::call_function`. One build
-//! of one binary instead of one per function: see bench/README.md, "Release builds".
+//! of one binary instead of one per function: see docs/design.md, "One binary for all
+//! functions".
 
 use std::future::Future;
 use std::pin::Pin;
