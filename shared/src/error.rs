@@ -28,6 +28,7 @@ specs! {
     INTERNAL = "1003", "InternalServerError", 500;
     UNAVAILABLE = "1003", "InternalServerError", 503;
     UNAUTHORIZED = "1006", "Unauthorized", 401;
+    LOGIN_REQUIRED = "1007", "LoginRequired", 401;
     TOO_MANY_REQUESTS = "1010", "TooManyRequests", 429;
     INVALID_META_DATA = "1011", "InvalidMetaData", 400;
     DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
@@ -36,27 +37,40 @@ specs! {
     CHANNEL_ID_TAKEN = "2002", "ChannelIdAlreadyTaken", 409;
     CHANNEL_NOT_FOUND = "2003", "ChannelNotFound", 404;
     REUSE_MEMBERS_DIFFER = "2004", "ReuseChannelMembersDoNotMatch", 409;
+    NOT_CHANNEL_MEMBER = "2005", "UserNotChannelMember", 403;
+    UPDATE_NOT_AUTHORIZED = "2006", "ChannelUpdateNotAuthorized", 403;
     CANNOT_REMOVE_OWNER = "2007", "CannotRemoveChannelOwner", 403;
     ALREADY_MEMBER = "2008", "AlreadyMember", 409;
     REMOVE_USER_NOT_MEMBER = "2009", "RemoveUserNotMember", 404;
     BAN_USER_NOT_MEMBER = "2010", "BanUserNotMember", 404;
+    CANNOT_JOIN_PRIVATE = "2011", "CannotJoinPrivateChannel", 403;
     INVITATION_CODE_REQUIRED = "2012", "InvitationCodeRequired", 400;
     INVITATION_CODE_EMPTY = "2013", "InvitationCodeCannotBeEmpty", 400;
+    WRONG_INVITATION_CODE = "2014", "WrongInvitationCode", 403;
+    NOT_INVITATION_ONLY = "2015", "ChannelNotInvitationOnlyType", 400;
     CANNOT_BAN_OWNER = "2016", "CannotBanOwnerFromChannel", 403;
     CANNOT_ADD_BANNED = "2017", "CannotAddBannedUser", 403;
+    BANNED_FROM_CHANNEL = "2018", "BannedFromChannel", 403;
     CANNOT_MUTE_OWNER = "2028", "CannotMuteChannelOwner", 403;
     CREATE_WITH_BLOCKED = "2019", "CannotCreateChannelWithBlockedMember", 403;
     CREATE_WHEN_BLOCKED = "2020", "CannotCreateChannelWhenBlockedByMember", 403;
     ADD_BLOCKED = "2021", "CannotAddBlockedMember", 403;
     ADD_WHEN_BLOCKED = "2022", "CannotAddMemberWhenBlockedByMember", 403;
+    JOIN_BLOCKED_BY_OWNER = "2023", "CannotJoinChannelBlockedByOwner", 403;
+    JOIN_BLOCKED_OWNER = "2024", "CannotJoinChannelBlockedOwner", 403;
     FROZEN_CHANNEL = "2025", "CannotSendMessageInFrozenChannel", 403;
     MENTION_NOT_MEMBER = "2026", "MentionedUserDoesNotExist", 400;
     MUTED_IN_CHANNEL = "2027", "MutedInChannel", 403;
     CHANNEL_FULL = "2029", "MaxChannelMemberCountExceeded", 403;
     ALREADY_OWNER = "2030", "AlreadyChannelOwner", 403;
+    NOT_CHANNEL_OWNER = "2031", "NotChannelOwner", 403;
+    SESSION_NOT_FOUND = "3001", "SessionNotFound", 401;
+    SESSION_TOKEN_INVALID = "3002", "SessionTokenInvalid", 401;
     USER_NOT_FOUND = "3003", "UserNotFound", 404;
     USER_ID_TAKEN = "3004", "UserIDTaken", 409;
+    ANONYMOUS_LOGIN_NOT_ALLOWED = "3006", "AnonymousLoginNotAllowed", 403;
     WRONG_PASSWORD = "3008", "WrongPassword", 401;
+    INVALID_LOGIN_TOKEN = "3009", "InvalidLoginToken", 401;
     DEACTIVATED_USER = "3010", "DeactivatedUser", 403;
     SENDER_NOT_MEMBER = "4000", "SenderNotChannelMember", 403;
     MESSAGE_TOO_LONG = "4001", "MsgSizeLimitExceeded", 400;
@@ -100,19 +114,6 @@ impl BlockRule {
         }
     }
 }
-
-// The join rules' codes. Joining is a client API operation (to come); no route answers these
-// yet, so they stay out of `ERROR_TABLE` (and the README's table) until one does.
-pub const JOIN_BLOCKED_BY_OWNER: ErrorSpec = ErrorSpec {
-    code: "2023",
-    name: "CannotJoinChannelBlockedByOwner",
-    status: 403,
-};
-pub const JOIN_BLOCKED_OWNER: ErrorSpec = ErrorSpec {
-    code: "2024",
-    name: "CannotJoinChannelBlockedOwner",
-    status: 403,
-};
 
 /// Everything a request can fail with. Client mistakes carry a message meant for the caller;
 /// `Internal` and `Unavailable` carry detail meant for the logs only.
@@ -201,6 +202,32 @@ pub enum Error {
     BotIdTaken(String),
     #[error("channel {0} already has the most bots a channel may have")]
     TooManyBots(String),
+    #[error("LoginRequired: the request has no session token")]
+    LoginRequired,
+    #[error("SessionTokenInvalid: {0}")]
+    SessionTokenInvalid(&'static str),
+    #[error(
+        "SessionNotFound: the session has ended (logout, or the user's password, state or existence changed); log in again"
+    )]
+    SessionNotFound,
+    #[error("AnonymousLoginNotAllowed: the app does not allow anonymous login")]
+    AnonymousLoginNotAllowed,
+    #[error("InvalidLoginToken: the login token is not the user's current one")]
+    InvalidLoginToken,
+    #[error("{0} is not a member of the channel")]
+    NotChannelMember(String),
+    #[error("only the channel's owner may change it")]
+    UpdateNotAuthorized,
+    #[error("only the channel's owner may do this")]
+    NotChannelOwner,
+    #[error("channel {0} cannot be joined: it is private")]
+    CannotJoinPrivate(String),
+    #[error("the invitation code is wrong")]
+    WrongInvitationCode,
+    #[error("channel {0} is not an invitationOnly channel")]
+    NotInvitationOnly(String),
+    #[error("{0} is banned from the channel")]
+    BannedFromChannel(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("storage unavailable: {0}")]
@@ -251,6 +278,18 @@ impl Error {
             Error::BotNotFound(_) => BOT_NOT_FOUND,
             Error::BotIdTaken(_) => BOT_ID_TAKEN,
             Error::TooManyBots(_) => TOO_MANY_BOTS,
+            Error::LoginRequired => LOGIN_REQUIRED,
+            Error::SessionTokenInvalid(_) => SESSION_TOKEN_INVALID,
+            Error::SessionNotFound => SESSION_NOT_FOUND,
+            Error::AnonymousLoginNotAllowed => ANONYMOUS_LOGIN_NOT_ALLOWED,
+            Error::InvalidLoginToken => INVALID_LOGIN_TOKEN,
+            Error::NotChannelMember(_) => NOT_CHANNEL_MEMBER,
+            Error::UpdateNotAuthorized => UPDATE_NOT_AUTHORIZED,
+            Error::NotChannelOwner => NOT_CHANNEL_OWNER,
+            Error::CannotJoinPrivate(_) => CANNOT_JOIN_PRIVATE,
+            Error::WrongInvitationCode => WRONG_INVITATION_CODE,
+            Error::NotInvitationOnly(_) => NOT_INVITATION_ONLY,
+            Error::BannedFromChannel(_) => BANNED_FROM_CHANNEL,
             Error::Internal(_) => INTERNAL,
             Error::Unavailable(_) => UNAVAILABLE,
         }

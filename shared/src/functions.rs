@@ -10,7 +10,7 @@ use std::pin::Pin;
 use lambda_http::{Body, Response};
 
 use crate::Error;
-use crate::handlers::{bots, channels, members, messages, users};
+use crate::handlers::{bots, channels, client, members, messages, users};
 use crate::lambda::Ctx;
 
 /// The environment variable that names the function the binary serves (template.yaml
@@ -24,10 +24,14 @@ pub type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Error>> + S
 pub type Handler = fn(Ctx) -> Answer;
 
 /// What a function is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum Function {
-    /// An HTTP route: its handler, behind `lambda::handle`.
-    Route(Handler),
+    /// An HTTP operation: its handler on the admin API, on the client API, or both (one
+    /// function serves an operation's routes on both APIs; `lambda::Api` tells them apart).
+    Route {
+        admin: Option<Handler>,
+        client: Option<Handler>,
+    },
     /// The change stream's sweeper of deleted channels and users.
     Sweeper,
     /// The change stream's webhook dispatcher.
@@ -36,20 +40,47 @@ pub enum Function {
     WebhooksDeliver,
 }
 
-impl std::fmt::Debug for Function {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Function::Route(_) => "Route",
-            Function::Sweeper => "Sweeper",
-            Function::WebhooksDispatch => "WebhooksDispatch",
-            Function::WebhooksDeliver => "WebhooksDeliver",
-        })
+/// The handler of `admin` or `client` a request is for: the client API's when the request
+/// came through it (`Ctx::client`).
+pub fn pick(admin: Option<Handler>, client: Option<Handler>, ctx: Ctx) -> Answer {
+    let handler = if ctx.client.is_some() { client } else { admin };
+    match handler {
+        Some(handler) => handler(ctx),
+        None => Box::pin(async {
+            Err(Error::Internal(
+                "this function has no handler for the API the request came through".into(),
+            ))
+        }),
     }
 }
 
 macro_rules! route {
-    ($name:literal, $handler:path) => {
-        ($name, Function::Route(|ctx| Box::pin($handler(ctx))))
+    ($name:literal, $admin:path) => {
+        (
+            $name,
+            Function::Route {
+                admin: Some(|ctx| Box::pin($admin(ctx))),
+                client: None,
+            },
+        )
+    };
+    ($name:literal, $admin:path, client: $client:path) => {
+        (
+            $name,
+            Function::Route {
+                admin: Some(|ctx| Box::pin($admin(ctx))),
+                client: Some(|ctx| Box::pin($client(ctx))),
+            },
+        )
+    };
+    ($name:literal, client: $client:path) => {
+        (
+            $name,
+            Function::Route {
+                admin: None,
+                client: Some(|ctx| Box::pin($client(ctx))),
+            },
+        )
     };
 }
 
@@ -59,36 +90,36 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("users-create", users::create),
     route!("users-get", users::get),
     route!("users-list", users::list),
-    route!("users-update", users::update),
+    route!("users-update", users::update, client: client::user_update),
     route!("users-login", users::login),
     route!("users-password", users::password),
     route!("users-activate", users::activate),
     route!("users-deactivate", users::deactivate),
-    route!("users-push-enable", users::push_enable),
-    route!("users-push-disable", users::push_disable),
+    route!("users-push-enable", users::push_enable, client: client::push_enable),
+    route!("users-push-disable", users::push_disable, client: client::push_disable),
     route!("users-register-fcm", users::register_fcm),
-    route!("users-delete", users::delete),
-    route!("users-block", users::block),
-    route!("users-unblock", users::unblock),
-    route!("users-blocked", users::blocked),
-    route!("users-channels", channels::user_channels),
-    route!("channels-create", channels::create),
-    route!("channels-get", channels::get),
-    route!("channels-update", channels::update),
-    route!("channels-delete", channels::delete),
+    route!("users-delete", users::delete, client: client::user_delete),
+    route!("users-block", users::block, client: client::block),
+    route!("users-unblock", users::unblock, client: client::unblock),
+    route!("users-blocked", users::blocked, client: client::blocked),
+    route!("users-channels", channels::user_channels, client: client::channel_list),
+    route!("channels-create", channels::create, client: client::channel_create),
+    route!("channels-get", channels::get, client: client::channel_get),
+    route!("channels-update", channels::update, client: client::channel_update),
+    route!("channels-delete", channels::delete, client: client::channel_delete),
     route!("channels-list", channels::list),
-    route!("channels-freeze", channels::freeze),
-    route!("channels-unfreeze", channels::unfreeze),
-    route!("channels-members", members::list),
-    route!("channels-member", members::get),
-    route!("channels-members-add", members::add),
-    route!("channels-members-remove", members::remove),
-    route!("channels-members-ban", members::ban),
-    route!("channels-members-unban", members::unban),
-    route!("channels-members-banned", members::banned),
-    route!("channels-members-mute", members::mute),
-    route!("channels-members-unmute", members::unmute),
-    route!("channels-members-muted", members::muted),
+    route!("channels-freeze", channels::freeze, client: client::freeze),
+    route!("channels-unfreeze", channels::unfreeze, client: client::unfreeze),
+    route!("channels-members", members::list, client: client::member_list),
+    route!("channels-member", members::get, client: client::member_get),
+    route!("channels-members-add", members::add, client: client::member_add),
+    route!("channels-members-remove", members::remove, client: client::member_remove),
+    route!("channels-members-ban", members::ban, client: client::member_ban),
+    route!("channels-members-unban", members::unban, client: client::member_unban),
+    route!("channels-members-banned", members::banned, client: client::banned),
+    route!("channels-members-mute", members::mute, client: client::member_mute),
+    route!("channels-members-unmute", members::unmute, client: client::member_unmute),
+    route!("channels-members-muted", members::muted, client: client::muted),
     route!("bots-create", bots::create),
     route!("bots-list", bots::list),
     route!("bots-get", bots::get),
@@ -98,11 +129,17 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("bots-leave", bots::leave),
     route!("bots-channels", bots::channels),
     route!("bots-send", messages::bot_send),
-    route!("channels-messages-send", messages::send),
-    route!("channels-messages", messages::list),
-    route!("channels-messages-get", messages::get),
+    route!("channels-messages-send", messages::send, client: client::message_send),
+    route!("channels-messages", messages::list, client: client::message_list),
+    route!("channels-messages-get", messages::get, client: client::message_get),
     route!("channels-message-get", messages::get_singular),
-    route!("channels-messages-delete", messages::delete),
+    route!("channels-messages-delete", messages::delete, client: client::message_delete),
+    route!("users-login-token", client: client::login_token),
+    route!("users-login-anonymous", client: client::login_anonymous),
+    route!("users-logout", client: client::logout),
+    route!("channels-join", client: client::join),
+    route!("channels-leave", client: client::leave),
+    route!("channels-transfer-ownership", client: client::transfer_ownership),
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),

@@ -164,10 +164,18 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(200, value)
 }
 
-/// The TalkPlus error body with the status from the error table; a rate-limited request
-/// also learns when to come back (the next one-second window).
-pub fn error_response(err: &Error, request_id: &str) -> Response<Body> {
-    let mut resp = json_response(err.spec().status, &err.body(request_id));
+/// Every error of the client API is HTTP 500: the JS SDK hands the TalkPlus body (and its
+/// code) to the app only with exactly that status.
+pub const CLIENT_ERROR_STATUS: u16 = 500;
+
+/// The TalkPlus error body with the status from the error table (the client API: 500); a
+/// rate-limited request also learns when to come back (the next one-second window).
+pub fn error_response(err: &Error, request_id: &str, api: crate::lambda::Api) -> Response<Body> {
+    let status = match api {
+        crate::lambda::Api::Admin => err.spec().status,
+        _ => CLIENT_ERROR_STATUS,
+    };
+    let mut resp = json_response(status, &err.body(request_id));
     if let Error::TooManyRequests { .. } = err {
         resp.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -278,7 +286,7 @@ mod tests {
         let big = format!(r#"{{"userId":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         let e = json_body::<Body1>(&req(None, &big)).unwrap_err();
         assert_eq!(e.spec().status, 413);
-        let resp = error_response(&e, "rid");
+        let resp = error_response(&e, "rid", crate::lambda::Api::Admin);
         assert_eq!(resp.status(), 413);
     }
 }
@@ -312,7 +320,7 @@ mod properties {
             ];
             for e in errors.into_iter().flatten() {
                 prop_assert_eq!((e.spec().code, e.spec().status), ("1001", 400));
-                let resp = error_response(&e, "rid");
+                let resp = error_response(&e, "rid", crate::lambda::Api::Admin);
                 prop_assert_eq!(resp.status(), 400);
             }
         }

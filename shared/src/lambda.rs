@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
-use crate::auth::{self, AppCache, AppId};
+use crate::auth::{self, AppCache, AppId, ClientAuth, Session};
 use crate::http::error_response;
 use crate::model::now_ms;
 use crate::ratelimit::{Scope, WriteGate};
@@ -27,14 +27,28 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 pub struct Services {
     pub store: Store,
     pub apps: AppCache,
+    pub client: ClientAuth,
 }
 
 impl Services {
+    /// Without a sealer: the client API answers `1003` until one is given (`with_sealer`).
     pub fn new(store: Store, auth_cache_ttl: Duration) -> Self {
         Services {
             store,
             apps: AppCache::new(auth_cache_ttl),
+            client: ClientAuth::new(None, auth_cache_ttl),
         }
+    }
+
+    /// With the sealer that opens apps' session keys (`crate::seal`).
+    pub fn with_sealer(mut self, sealer: crate::seal::Sealer) -> Self {
+        let ttl = self.client_cache_ttl();
+        self.client = ClientAuth::new(Some(sealer), ttl);
+        self
+    }
+
+    fn client_cache_ttl(&self) -> Duration {
+        self.apps.ttl()
     }
 
     /// From the environment: `TABLE_NAME`, `AUTH_CACHE_SECONDS`, and the AWS variables.
@@ -54,15 +68,78 @@ impl Services {
             Err(_) => auth::DEFAULT_CACHE_TTL,
         };
         let client = aws_sdk_dynamodb::Client::new(config);
-        Ok(Services::new(Store::new(client, table), ttl))
+        let services = Services::new(Store::new(client, table), ttl);
+        Ok(match crate::seal::Sealer::from_env(config) {
+            Some(sealer) => services.with_sealer(sealer),
+            None => services,
+        })
     }
 }
 
-/// What a handler gets: the store, the authenticated app, and the request.
+/// What a handler gets: the store, the authenticated app, the request, and on the client
+/// API what its authentication found.
 pub struct Ctx {
     pub store: Store,
     pub app: AppId,
     pub req: Request,
+    pub client: Option<auth::Client>,
+    pub services: Services,
+}
+
+impl Ctx {
+    /// The client API's caller; a handler of the client API only ever runs with one (the
+    /// login paths aside).
+    pub fn caller(&self) -> Result<&Session, crate::Error> {
+        self.client
+            .as_ref()
+            .and_then(|c| c.session.as_ref())
+            .ok_or(crate::Error::LoginRequired)
+    }
+
+    /// Who asks: the app (admin API) or the caller's session (client API).
+    pub fn actor(&self) -> crate::domain::Actor<'_> {
+        match self.client.as_ref().and_then(|c| c.session.as_ref()) {
+            Some(session) => crate::domain::Actor::User(&session.user_id),
+            None => crate::domain::Actor::Admin,
+        }
+    }
+
+    /// The user an operation on one user is about: the caller on the client API (whose
+    /// paths name no user), the path's `userId` on the admin API.
+    pub fn subject(&self) -> Result<&str, crate::Error> {
+        match self.client.as_ref() {
+            Some(_) => self.caller().map(|s| s.user_id.as_str()),
+            None => crate::http::path_param(&self.req, "userId"),
+        }
+    }
+
+    /// What the client API's authentication found (login paths included).
+    pub fn client(&self) -> Result<&auth::Client, crate::Error> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| crate::Error::Internal("a client handler on the admin API".into()))
+    }
+}
+
+/// Which API a request is on, by its path: the admin API under `/v1.4/api/`, the client API
+/// elsewhere, its login paths coming before any session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Admin,
+    Client,
+    ClientLogin,
+}
+
+impl Api {
+    pub fn of(path: &str) -> Api {
+        if path.starts_with("/v1.4/api/") {
+            Api::Admin
+        } else if path.starts_with("/v1.4/users/login/") {
+            Api::ClientLogin
+        } else {
+            Api::Client
+        }
+    }
 }
 
 /// Runs one request through authentication and `handler`. Never fails: every outcome,
@@ -76,21 +153,42 @@ where
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_default();
+    let api = Api::of(req.uri().path());
     let work = async {
-        let (app, limits) =
-            auth::authenticate(&services.store, &services.apps, req.headers()).await?;
+        let (app, limits, client) = match api {
+            Api::Admin => {
+                let (app, limits) =
+                    auth::authenticate(&services.store, &services.apps, req.headers()).await?;
+                (app, limits, None)
+            }
+            Api::Client | Api::ClientLogin => {
+                let (app, limits, client) = auth::authenticate_client(
+                    &services.store,
+                    &services.apps,
+                    &services.client,
+                    req.headers(),
+                    api == Api::ClientLogin,
+                )
+                .await?;
+                (app, limits, Some(client))
+            }
+        };
+        let (scope, limit) = match client.as_ref().and_then(|c| c.session.as_ref()) {
+            Some(session) => (
+                Scope::Session(&session.session_id),
+                limits.client_per_second(),
+            ),
+            None if api == Api::ClientLogin => (Scope::Logins, limits.admin_per_second()),
+            None => (Scope::Admin, limits.admin_per_second()),
+        };
         // The count runs beside the handler; only the handler's writes wait for it.
-        let gate = WriteGate::start(
-            services.store.clone(),
-            app.clone(),
-            Scope::Admin,
-            limits.admin_per_second(),
-            now_ms(),
-        );
+        let gate = WriteGate::start(services.store.clone(), app.clone(), scope, limit, now_ms());
         let ctx = Ctx {
             store: services.store.with_gate(gate.clone()),
             app,
             req,
+            client,
+            services: services.clone(),
         };
         // On the heap: an operation's future (the SDK calls it runs side by side) can be
         // tens of kilobytes, and a debug build's is many times that.
@@ -118,7 +216,7 @@ where
             } else {
                 tracing::info!(code = spec.code, status = spec.status, message = %err, "request rejected");
             }
-            error_response(&err, &request_id)
+            error_response(&err, &request_id, api)
         }
     }
 }
@@ -188,7 +286,9 @@ pub async fn serve_function(name: &str) -> Result<(), Error> {
     // and only one ever runs.
     type Serving = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>>>>;
     let serving: Serving = match functions::find(name) {
-        Some(Function::Route(handler)) => Box::pin(serve(handler)),
+        Some(Function::Route { admin, client }) => {
+            Box::pin(serve(move |ctx| functions::pick(admin, client, ctx)))
+        }
         Some(Function::Sweeper) => Box::pin(serve_stream()),
         Some(Function::WebhooksDispatch | Function::WebhooksDeliver) => {
             return Err(format!("{name} is a webhook worker: serve_webhook_worker").into());

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod seal;
 pub mod secrets;
+pub mod session;
 pub mod store;
 pub mod validate;
 pub mod webhooks;

@@ -9,6 +9,9 @@ pub struct App {
     pub name: String,
     pub active: bool,
     pub rate_limits: RateLimits,
+    /// Client API: whether `users/login/anonymous` may log in (and create) users without a
+    /// login token. Off unless the app turns it on.
+    pub anonymous_login: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -21,6 +24,7 @@ impl App {
             name: name.into(),
             active: true,
             rate_limits: RateLimits::default(),
+            anonymous_login: false,
             created_at: now,
             updated_at: now,
         }
@@ -76,6 +80,23 @@ pub struct User {
 }
 
 impl User {
+    /// The user after `changes`, as the store writes them.
+    pub fn apply(&mut self, changes: &UserChanges, now: i64) {
+        if let Some(v) = &changes.username {
+            self.username = v.clone();
+        }
+        if let Some(v) = &changes.profile_image_url {
+            self.profile_image_url = v.clone();
+        }
+        if let Some(v) = &changes.data {
+            self.data = v.clone();
+        }
+        if let Some(v) = changes.disable_push_notification {
+            self.disable_push_notification = v;
+        }
+        self.updated_at = now;
+    }
+
     /// A new, active user without blocks.
     pub fn new(id: String, now: i64) -> User {
         User {
@@ -107,6 +128,31 @@ pub struct UserChanges {
     pub profile_image_url: Option<String>,
     pub data: Option<BTreeMap<String, String>>,
     pub disable_push_notification: Option<bool>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == UserChanges::default()
+    }
+
+    /// The stored attributes the changes set.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let mut fields = Vec::new();
+        if let Some(v) = &self.username {
+            fields.push(("username", A::S(v.clone())));
+        }
+        if let Some(v) = &self.profile_image_url {
+            fields.push(("profile_image_url", A::S(v.clone())));
+        }
+        if let Some(v) = &self.data {
+            fields.push(("data", crate::store::string_map(v)));
+        }
+        if let Some(v) = self.disable_push_notification {
+            fields.push(("disable_push_notification", A::Bool(v)));
+        }
+        fields
+    }
 }
 
 /// The seven TalkPlus channel types. A channel's type never changes after creation, which
@@ -247,6 +293,9 @@ pub enum MemberWrite {
     /// commits, so no membership is ever written for a deleted user. Only in a change's
     /// first transaction (its commit point).
     UserLive(String),
+    /// Writes nothing: refused unless the user is a member when the change commits (the
+    /// client API's rule that only members add members). First transaction only.
+    IsMember(String),
 }
 
 impl MemberWrite {
@@ -258,7 +307,8 @@ impl MemberWrite {
             | MemberWrite::Unban(u)
             | MemberWrite::Mute(u, _)
             | MemberWrite::Unmute(u)
-            | MemberWrite::UserLive(u) => u,
+            | MemberWrite::UserLive(u)
+            | MemberWrite::IsMember(u) => u,
         }
     }
 }
@@ -301,7 +351,7 @@ pub fn apply_pending(
                     m.mute_expires_at = None;
                 }
             }
-            MemberWrite::UserLive(_) => {}
+            MemberWrite::UserLive(_) | MemberWrite::IsMember(_) => {}
         }
     }
 }

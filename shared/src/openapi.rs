@@ -7,17 +7,20 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
 
-use crate::handlers::{bots, channels, members, messages, users};
+use crate::handlers::{bots, channels, client, members, messages, users};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
-        title = "TalkPlus-compatible admin API",
+        title = "TalkPlus-compatible admin and client API",
         version = "1.4",
-        description = "The TalkPlus REST API (`/v1.4/api/...`) as this server implements it. \
-Every request carries `app-id` and `api-key`. Success is HTTP 200 with the body wrapped by \
+        description = "The TalkPlus REST API (`/v1.4/api/...`) and the client API the TalkPlus \
+SDKs call (`/v1.4/...`, tag `client`) as this server implements them. An admin request \
+carries `app-id` and `api-key`; a client request `app-id` and, after login, \
+`Authorization: Bearer <sessionToken>`. Success is HTTP 200 with the body wrapped by \
 resource name; every failure is the TalkPlus error body with the code named in the \
-response's description."
+response's description, under the status the admin API answers with; the client API \
+answers every failure with HTTP 500."
     ),
     paths(
         users::create,
@@ -67,6 +70,41 @@ response's description."
         messages::get,
         messages::get_singular,
         messages::delete,
+        client::login_token,
+        client::login_anonymous,
+        client::logout,
+        client::user_update,
+        client::user_delete,
+        client::push_enable,
+        client::push_disable,
+        client::block,
+        client::unblock,
+        client::blocked,
+        client::channel_list,
+        client::channel_create,
+        client::channel_get,
+        client::channel_update,
+        client::channel_delete,
+        client::freeze,
+        client::unfreeze,
+        client::member_list,
+        client::member_get,
+        client::member_add,
+        client::member_remove,
+        client::member_ban,
+        client::member_unban,
+        client::member_mute,
+        client::member_unmute,
+        client::banned,
+        client::muted,
+        client::join,
+        client::join_invitation,
+        client::leave,
+        client::transfer_ownership,
+        client::message_send,
+        client::message_list,
+        client::message_get,
+        client::message_delete,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Conventions),
@@ -95,6 +133,18 @@ const COMMON: &[(&str, &str)] = &[
     ),
 ];
 
+/// What every client API operation may answer besides its own codes, all with HTTP 500.
+const CLIENT_COMMON: &str = "`1006` `app-id` missing or unknown; `1012` the app is deactivated; \
+`1007` no session token; `3002` not a valid session token of the app (or expired); `3001` the \
+session has ended (logout, password change, user deleted); `3010` the user is deactivated; \
+`1010` the session's request rate limit was reached; `1003` a server fault or storage \
+unavailable";
+
+/// A client API path (not under `/v1.4/api/`).
+pub fn is_client_path(path: &str) -> bool {
+    !path.starts_with("/v1.4/api/")
+}
+
 fn error_response(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
@@ -105,6 +155,30 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
                 .build(),
         )
         .build()
+}
+
+fn add_client_common(op: &mut Operation, login: bool) {
+    let responses = &mut op.responses.responses;
+    let common = if login {
+        "`1006` `app-id` missing or unknown; `1012` the app is deactivated; `1010` the app's \
+         login rate limit was reached; `1003` a server fault or storage unavailable"
+    } else {
+        CLIENT_COMMON
+    };
+    match responses.get_mut("500") {
+        Some(utoipa::openapi::RefOr::T(r)) => {
+            r.description = format!("{}; {common}", r.description);
+        }
+        _ => {
+            responses.insert("500".to_owned(), error_response(common).into());
+        }
+    }
+    let mut scheme =
+        utoipa::openapi::security::SecurityRequirement::new("app-id", Vec::<String>::new());
+    if !login {
+        scheme = scheme.add("session", Vec::<String>::new());
+    }
+    op.security = Some(vec![scheme]);
 }
 
 fn add_common(op: &mut Operation, has_body: bool) {
@@ -138,7 +212,18 @@ impl Modify for Conventions {
                 SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(name))),
             );
         }
-        for item in doc.paths.paths.values_mut() {
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let client = is_client_path(path);
+            let login = path.starts_with("/v1.4/users/login/");
             // A PUT is a partial update: no body (or `{}`) changes nothing but `updatedAt`.
             if let Some(utoipa::openapi::RefOr::T(body)) =
                 item.put.as_mut().and_then(|op| op.request_body.as_mut())
@@ -155,7 +240,11 @@ impl Modify for Conventions {
             .flatten()
             {
                 let has_body = op.request_body.is_some();
-                add_common(op, has_body);
+                if client {
+                    add_client_common(op, login);
+                } else {
+                    add_common(op, has_body);
+                }
             }
         }
     }
@@ -177,11 +266,14 @@ pub fn operations(doc: &OpenApi) -> Vec<(String, String, String)> {
             ("DELETE", &item.delete),
         ] {
             if let Some(op) = op {
-                ops.push((
-                    method.to_owned(),
-                    path.clone(),
-                    op.operation_id.clone().unwrap_or_default(),
-                ));
+                // A client route's id is `client.{function}`, or `client.{function}.{variant}`
+                // where a function serves two client paths.
+                let id = op.operation_id.clone().unwrap_or_default();
+                let function = match id.strip_prefix("client.") {
+                    Some(rest) => rest.split('.').next().unwrap_or_default().to_owned(),
+                    None => id,
+                };
+                ops.push((method.to_owned(), path.clone(), function));
             }
         }
     }
@@ -356,6 +448,20 @@ pub mod params {
     #[derive(IntoParams)]
     #[into_params(parameter_in = Query)]
     pub struct ChannelFilters {
+        /// Only channels of this category
+        #[param(max_length = 32)]
+        category: Option<String>,
+        /// Only channels of this subcategory
+        #[param(max_length = 32)]
+        subcategory: Option<String>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ClientChannelFilters {
+        /// `default` (the caller's channels), `public` or `hidden`
+        #[param(rename = "type", pattern = "^(default|public|hidden)?$")]
+        channel_type: Option<String>,
         /// Only channels of this category
         #[param(max_length = 32)]
         category: Option<String>,

@@ -31,6 +31,9 @@ const COUNTER_TTL_SECONDS: i64 = 60;
 pub enum Scope<'a> {
     Admin,
     Session(&'a str),
+    /// The client API's logins of one app (before there is a session to count on), held to
+    /// the admin API's per-app limit.
+    Logins,
 }
 
 impl Scope<'_> {
@@ -38,6 +41,7 @@ impl Scope<'_> {
         match self {
             Scope::Admin => "admin".to_owned(),
             Scope::Session(id) => format!("session:{id}"),
+            Scope::Logins => "logins".to_owned(),
         }
     }
 }

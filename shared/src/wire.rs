@@ -96,6 +96,40 @@ pub struct LoginRequest {
     pub password: Option<String>,
 }
 
+/// `POST /v1.4/users/login/token` and `/login/anonymous` (client API). Fields the SDKs add
+/// that a login does not use (`sdkVersion`, `sessionRefreshTargets`, ...) are ignored.
+/// Deliberately without `Debug`: it holds a login token.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientLoginRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub user_id: Option<String>,
+    /// `login/token` only: the token of admin `users/create` or `users/login`.
+    #[schema(max_length = 1024)]
+    pub login_token: Option<String>,
+    #[schema(max_length = 128)]
+    pub username: Option<String>,
+    #[schema(max_length = 2048)]
+    pub profile_image_url: Option<String>,
+    #[schema(schema_with = crate::openapi::data_schema)]
+    pub data: Option<Value>,
+    #[schema(max_length = 256)]
+    pub device_id: Option<String>,
+    /// `web`, `aos`, `ios`, `unity`, ...
+    #[schema(max_length = 16)]
+    pub device_type: Option<String>,
+}
+
+/// `{"user": {...}, "sessionId": "...", "sessionToken": "..."}`, the answer to a client login.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEnvelope {
+    pub user: UserView,
+    pub session_id: String,
+    /// A JWT (HS256) with `exp` in Unix seconds.
+    pub session_token: String,
+}
+
 /// `PUT /users/{userId}/password`. Deliberately without `Debug`: it holds a password.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -227,6 +227,8 @@ pub struct UserCensus {
     pub devices: BTreeMap<String, Vec<String>>,
     /// (channel id, user id) of memberships whose user is not live.
     pub orphans: Vec<(String, String)>,
+    /// Client API session items.
+    pub sessions: usize,
 }
 
 /// Every item of `app_id` whose partition key starts with `prefix`.
@@ -291,6 +293,20 @@ pub async fn check_users(store: &Store, app_id: &str) -> UserCensus {
                 .entry(user.to_owned())
                 .or_default()
                 .push(device.to_owned());
+        } else if let Some(session) = sk.strip_prefix(keys::SESSION_PREFIX) {
+            // A client session: its user's, expiring (by TTL) when its token does.
+            assert_eq!(text(item, "user_id"), user, "{item:?}");
+            assert_eq!(text(item, "session_id"), session, "{item:?}");
+            assert_eq!(
+                number(item, "ttl"),
+                number(item, "expires_at") / 1000,
+                "{item:?}"
+            );
+            assert!(
+                number(item, "expires_at") > number(item, "created_at"),
+                "{item:?}"
+            );
+            census.sessions += 1;
         } else {
             panic!("unexpected item in a user partition: {item:?}");
         }

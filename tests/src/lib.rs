@@ -28,6 +28,7 @@ use shared::model::{App, ChannelType, RateLimits, User, UserSecrets, now_ms};
 use shared::secrets::{new_app_id, new_secret, secret_digest};
 use shared::store::{Store, schema};
 
+pub mod client;
 pub mod faults;
 pub mod invariants;
 pub mod layout;
@@ -196,6 +197,9 @@ pub const LIMITS_OFF: RateLimits = RateLimits {
     client: Some(0),
 };
 
+/// The development sealing key of test apps (as `TALKPLUS_DEV_SEAL_KEY` is `make dev`'s).
+pub const TEST_SEAL_KEY: &str = "talkplus-test-seal-key";
+
 /// A freshly provisioned app with its own id and key, and the services a function would
 /// build for it (auth cache off, so key changes are seen at once).
 pub struct TestApp {
@@ -296,9 +300,16 @@ impl TestApp {
             .create_app(&app, &secret_digest(&api_key))
             .await
             .expect("provision test app");
+        // Sealed as talkplus-admin seals it: the client API's session key comes from it.
+        let sealer = shared::seal::Sealer::dev(TEST_SEAL_KEY);
+        let sealed = sealer.seal(&app_id, &api_key).await.expect("seal the key");
+        store
+            .set_signing_key(&app_id, &sealed, now)
+            .await
+            .expect("store the sealed key");
         calls.take();
         TestApp {
-            services: Services::new(store, ttl),
+            services: Services::new(store, ttl).with_sealer(sealer),
             app_id,
             api_key,
             calls,
@@ -494,7 +505,10 @@ impl TestApp {
     /// function would: the one table of `shared::functions`.
     pub async fn call_function(&self, function: &str, req: Request) -> Reply {
         match shared::functions::find(function) {
-            Some(shared::functions::Function::Route(handler)) => self.call(handler, req).await,
+            Some(shared::functions::Function::Route { admin, client }) => {
+                self.call(|ctx| shared::functions::pick(admin, client, ctx), req)
+                    .await
+            }
             _ => panic!("{function} is not a route (shared::functions::FUNCTIONS)"),
         }
     }

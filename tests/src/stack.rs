@@ -46,6 +46,11 @@ impl Stack {
         )
     }
 
+    /// The HTTP client (the client API's requests are built by `client::Transport`).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends `method /v1.4/api/{path}` with `key` as the API key; every answer must be JSON.
     pub async fn send_as(
         &self,

@@ -515,7 +515,7 @@ async fn a_deleted_channel_refuses_every_change() {
     app.seed_members("gone", ChannelType::Public, 0).await;
     assert!(
         app.store()
-            .delete_channel(&app.app_id, "gone", 1)
+            .delete_channel(&app.app_id, "gone", None, 1)
             .await
             .unwrap()
     );

@@ -1030,3 +1030,55 @@ async fn webhooks_arrive_through_the_local_pipeline() {
         assert_eq!(r.header("user-agent"), "TalkPlus");
     }
 }
+
+/// The client API over HTTP exactly as the SDKs call it: the walkthrough of
+/// `talkplus_tests::client` (login, channels, members, messages, the permission and join
+/// rules, logout) through `make dev`'s router and function binaries.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn the_sdk_walkthrough_over_http() {
+    let s = Stack::from_env();
+    talkplus_tests::client::walkthrough(&talkplus_tests::client::Transport::Http(&s)).await;
+}
+
+/// `talkplus-admin set-app --anonymous-login true` opens anonymous login (seen by a warm
+/// function within its auth cache's 30 s), which then creates the user.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn anonymous_login_is_opened_by_the_provisioning_tool() {
+    use talkplus_tests::client::{SdkClient, Transport};
+    let s = Stack::from_env();
+    let t = Transport::Http(&s);
+    let set = admin(&[
+        "set-app",
+        "--app-id",
+        &s.app_id,
+        "--anonymous-login",
+        "true",
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&set.stdout).expect("JSON");
+    assert_eq!(printed["anonymousLogin"], true);
+    let id = unique("anon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    let body = loop {
+        match SdkClient::login_anonymous(&t, &id).await {
+            Ok((_, body)) => break body,
+            Err(code) => {
+                assert_eq!(code, "3006");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "still refused after 45 s"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    };
+    assert_eq!(body["user"]["id"], id);
+    let got = ok(s.send(Method::GET, &format!("users/{id}"), None).await);
+    assert_eq!(got["user"]["id"], id);
+}

@@ -113,12 +113,10 @@ async fn snapshot(a: &TestApp, message_id: &str) -> Vec<Value> {
     out
 }
 
-#[tokio::test]
-async fn another_app_cannot_see_or_change_anything_on_any_route() {
-    let a = TestApp::new().await;
-    let b = TestApp::new().await;
+/// A's data: users a1 and a2, bot ab, channel ac (a1's, with a2 and the bot), a block, a
+/// message; its id.
+async fn setup_a(a: &TestApp) -> String {
     a.add_users(&["a1", "a2"]).await;
-    b.add_users(&["b-owner"]).await;
     let ok = |r: Reply| assert_eq!(r.status, 200, "setup: {}", r.body);
     ok(a.call_function(
         "bots-create",
@@ -162,14 +160,27 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
             ),
         )
         .await;
-    let message_id = sent.body["message"]["id"]
+    sent.body["message"]["id"]
         .as_str()
         .expect("sent")
-        .to_owned();
+        .to_owned()
+}
+
+const LEAKS: [&str; 4] = ["A's bot", "name-a2", "\"ac\"", "A's secret"];
+
+#[tokio::test]
+async fn another_app_cannot_see_or_change_anything_on_any_route() {
+    let a = TestApp::new().await;
+    let b = TestApp::new().await;
+    let message_id = setup_a(&a).await;
+    b.add_users(&["b-owner"]).await;
     let before = snapshot(&a, &message_id).await;
 
     // Creations last, so that the reads and changes run while B has no such ids at all.
-    let mut routes = router();
+    let mut routes: Vec<_> = router()
+        .into_iter()
+        .filter(|r| !shared::openapi::is_client_path(&r.path))
+        .collect();
     routes.sort_by_key(|r| r.function.ends_with("-create"));
     assert!(routes.len() >= 15);
     for route in routes {
@@ -189,7 +200,7 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
             None => assert_eq!(r.status, status, "{} {path}: {}", route.method, r.body),
         }
         let text = r.body.to_string();
-        for leak in ["A's bot", "name-a2", "\"ac\"", "A's secret"] {
+        for leak in LEAKS {
             assert!(
                 !text.contains(leak),
                 "{} {path} shows A's data: {text}",
@@ -224,5 +235,128 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
         .map(|u| u["id"].as_str().unwrap())
         .collect();
     assert!(!ids.contains(&"a2"), "{ids:?}");
+    a.check_channels().await;
+}
+
+/// What B's logged-in user gets on each client route with A's ids: the code, or success
+/// (the routes about the caller act on B's own user).
+fn client_expectation(function: &str) -> (Option<Value>, Option<&'static str>) {
+    match function {
+        "users-update" => (Some(json!({"username": "b-name"})), None),
+        "users-push-enable" | "users-push-disable" | "users-blocked" | "users-channels" => {
+            (None, None)
+        }
+        "users-block" | "users-unblock" => (Some(json!({"userId": "a2"})), Some("3003")),
+        "users-login-token" => (
+            Some(json!({"userId": "a1", "loginToken": "guess"})),
+            Some("3009"),
+        ),
+        "users-login-anonymous" => (Some(json!({"userId": "a1"})), Some("3006")),
+        "channels-create" => (
+            Some(json!({"channelId": "bc", "type": "public", "members": ["a2"]})),
+            Some("3003"),
+        ),
+        "channels-members-add"
+        | "channels-members-remove"
+        | "channels-members-ban"
+        | "channels-members-unban"
+        | "channels-members-mute"
+        | "channels-members-unmute" => (Some(json!({"members": ["a2"]})), Some("2003")),
+        "channels-update" => (Some(json!({"name": "stolen"})), Some("2003")),
+        "channels-transfer-ownership" => (Some(json!({"userId": "a2"})), Some("2003")),
+        "channels-join" => (Some(json!({"invitationCode": "x"})), Some("2003")),
+        "channels-messages-send" => (Some(json!({"text": "stolen"})), Some("2003")),
+        "channels-get"
+        | "channels-delete"
+        | "channels-freeze"
+        | "channels-unfreeze"
+        | "channels-members"
+        | "channels-member"
+        | "channels-members-banned"
+        | "channels-members-muted"
+        | "channels-leave"
+        | "channels-messages"
+        | "channels-messages-get"
+        | "channels-messages-delete" => (Some(json!({})), Some("2003")),
+        other => panic!("no client isolation case for {other}: add one"),
+    }
+}
+
+/// The client API: a session of B's user `a1` (an id A has too) sends every client route with
+/// A's ids. It gets not-found or its own data, never A's, and A's data is unchanged.
+#[tokio::test]
+async fn another_apps_session_cannot_reach_anything_on_any_client_route() {
+    use talkplus_tests::client::{SdkClient, Transport};
+    let a = TestApp::new().await;
+    let b = TestApp::new().await;
+    let message_id = setup_a(&a).await;
+    let before = snapshot(&a, &message_id).await;
+    let tb = Transport::InProcess(&b);
+    let r = tb
+        .admin(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": "a1", "password": "p"})),
+        )
+        .await;
+    let token = r.body["loginToken"].as_str().expect("B's a1").to_owned();
+    let (b1, _) = SdkClient::login_with_token(&tb, "a1", &token, json!({}))
+        .await
+        .unwrap();
+    let routes: Vec<_> = router()
+        .into_iter()
+        .filter(|r| shared::openapi::is_client_path(&r.path))
+        .filter(|r| !matches!(r.function.as_str(), "users-logout" | "users-delete"))
+        .collect();
+    assert!(routes.len() >= 30);
+    for route in routes {
+        let (body, code) = client_expectation(&route.function);
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let body = if method == Method::GET || method == Method::DELETE {
+            None
+        } else {
+            body
+        };
+        let path = fill(&route.path, &message_id);
+        let relative = path.strip_prefix("/v1.4/").unwrap();
+        let answer = if route.path.starts_with("/v1.4/users/login/") {
+            let login = body.unwrap_or_default();
+            match route.function.as_str() {
+                "users-login-token" => SdkClient::login_with_token(
+                    &tb,
+                    login["userId"].as_str().unwrap(),
+                    login["loginToken"].as_str().unwrap(),
+                    json!({}),
+                )
+                .await
+                .map(|(_, b)| b),
+                _ => SdkClient::login_anonymous(&tb, login["userId"].as_str().unwrap())
+                    .await
+                    .map(|(_, b)| b),
+            }
+        } else {
+            b1.call(method, relative, body).await
+        };
+        match (code, &answer) {
+            (Some(want), Err(got)) => assert_eq!(got, want, "{} {path}", route.method),
+            (None, Ok(_)) => {}
+            _ => panic!("{} {path}: {answer:?}, expected {code:?}", route.method),
+        }
+        let text = format!("{answer:?}");
+        for leak in LEAKS {
+            assert!(
+                !text.contains(leak),
+                "{} {path} shows A's data: {text}",
+                route.method
+            );
+        }
+    }
+    // The caller's own: deleting B's a1 touches nothing of A's.
+    b1.call(Method::DELETE, "users/delete", None).await.unwrap();
+    assert_eq!(
+        snapshot(&a, &message_id).await,
+        before,
+        "A's data is unchanged"
+    );
     a.check_channels().await;
 }

@@ -111,7 +111,40 @@ fn template_routes_router_and_crates_agree() {
             "{name}"
         );
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
-        assert_eq!(events.len(), 1, "{name}: one route per function");
+        if workers.contains(binary) {
+            assert_eq!(events.len(), 1, "{name}: one source per worker");
+        } else {
+            // One operation per function: at most one admin route; its client routes (the
+            // client API's path, or two where the SDKs have two forms) beside it.
+            let admin = events
+                .values()
+                .filter(|e| {
+                    e["Properties"]["Path"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("/v1.4/api/"))
+                })
+                .count();
+            assert!(admin <= 1, "{name}: one admin route per function");
+            assert!(events.len() - admin <= 2, "{name}: its client routes");
+            match shared::functions::find(binary) {
+                Some(shared::functions::Function::Route {
+                    admin: a,
+                    client: c,
+                }) => {
+                    assert_eq!(
+                        a.is_some(),
+                        admin == 1,
+                        "{name}: an admin handler for an admin route"
+                    );
+                    assert_eq!(
+                        c.is_some(),
+                        events.len() > admin,
+                        "{name}: a client handler for client routes"
+                    );
+                }
+                other => panic!("{name}: {binary} is a route, not {other:?}"),
+            }
+        }
         if streams.contains(binary) {
             let e = events.values().next().unwrap();
             assert!(
@@ -434,13 +467,27 @@ fn openapi_documents_each_code_with_its_status() {
     // nothing is named that the table does not have.
     let doc = serde_json::to_value(shared::openapi::document()).unwrap();
     let mut documented = BTreeSet::new();
-    for item in doc["paths"].as_object().unwrap().values() {
+    // The client API answers every error with 500: its codes must be the table's, whatever
+    // status the admin API gives them.
+    let mut client_codes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let client = shared::openapi::is_client_path(path);
         for op in item.as_object().unwrap().values() {
             for (status, resp) in op["responses"].as_object().unwrap() {
                 let description = resp["description"].as_str().unwrap_or_default();
+                if client {
+                    assert!(
+                        status == "200" || status == "500",
+                        "{path}: the client API answers 200 or 500, not {status}"
+                    );
+                }
                 for code in description.split('`').skip(1).step_by(2) {
                     if code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()) {
-                        documented.insert((code.to_owned(), status.parse::<u16>().unwrap()));
+                        if client {
+                            client_codes.insert(code.to_owned());
+                        } else {
+                            documented.insert((code.to_owned(), status.parse::<u16>().unwrap()));
+                        }
                     }
                 }
                 if status != "200" {
@@ -457,5 +504,28 @@ fn openapi_documents_each_code_with_its_status() {
         .iter()
         .map(|s| (s.code.to_owned(), s.status))
         .collect();
-    assert_eq!(documented, table, "codes in openapi vs ERROR_TABLE");
+    // Codes only the client API answers (sessions, permissions, join rules) are in the table
+    // under the status the admin API would give them; each is documented for the client.
+    let client_only = [
+        "1007", "2005", "2006", "2011", "2014", "2015", "2018", "2023", "2024", "2031", "3001",
+        "3002", "3006", "3009",
+    ];
+    for code in client_only {
+        assert!(
+            client_codes.contains(code),
+            "{code} documented on the client API"
+        );
+    }
+    let admin_table: BTreeSet<(String, u16)> = table
+        .iter()
+        .filter(|(c, _)| !client_only.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(documented, admin_table, "codes in openapi vs ERROR_TABLE");
+    let codes: BTreeSet<String> = table.iter().map(|(c, _)| c.clone()).collect();
+    assert!(
+        client_codes.is_subset(&codes),
+        "client codes not in ERROR_TABLE: {:?}",
+        client_codes.difference(&codes).collect::<Vec<_>>()
+    );
 }

@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::channels::client::{check_reader, reads_as_member};
 use super::channels::validate_channel_id;
 use crate::Error;
 use crate::auth::AppId;
+use crate::domain::Actor;
 use crate::model::{
     Author, Bot, Channel, Message, MessageDetail, MessageRef, MessageType, Page, User, now_ms,
 };
@@ -282,16 +284,26 @@ fn bot_author(b: &Bot) -> Author {
     }
 }
 
-/// `POST /channels/{channelId}/messages/send`.
+/// `POST /channels/{channelId}/messages/send`. On the client API the caller is the sender
+/// (whatever `senderId` says) and the admin types are not theirs to send.
 pub async fn send(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
-    req: SendMessageRequest,
+    mut req: SendMessageRequest,
     idempotency: Option<Idempotency>,
 ) -> Result<MessageDetail, Error> {
     validate_channel_id(channel_id)?;
+    if let Actor::User(caller) = actor {
+        req.sender_id = Some(caller.to_owned());
+    }
     let draft = draft(req)?;
+    if matches!(actor, Actor::User(_)) && draft.message_type.is_admin() {
+        return Err(Error::InvalidParam(
+            "type must be one of text, hidden, custom".into(),
+        ));
+    }
     send_draft(store, app, channel_id, &draft, Origin::User, idempotency).await
 }
 
@@ -355,7 +367,14 @@ async fn send_draft(
                     "Idempotency-Key was used with another request in the last 24 hours".into(),
                 ));
             }
-            return get(store, app, &record.channel_id, &record.message_id).await;
+            return get(
+                store,
+                app,
+                Actor::Admin,
+                &record.channel_id,
+                &record.message_id,
+            )
+            .await;
         }
         let sending_bot = match (bot, &reads.bot) {
             (Some(b), None) => return Err(Error::BotNotFound(b.to_owned())),
@@ -521,17 +540,21 @@ pub(crate) async fn details(
 pub async fn get(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     message_id: &str,
 ) -> Result<MessageDetail, Error> {
     validate_channel_id(channel_id)?;
     parse_message_id("messageId", message_id)?;
-    let (channel, message) = store
-        .channel_and_message(app.as_str(), channel_id, message_id)
-        .await?;
-    let ChannelLookup::Found(_) = channel else {
+    let ((channel, message), member) = futures::future::try_join(
+        store.channel_and_message(app.as_str(), channel_id, message_id),
+        reads_as_member(store, app, channel_id, actor),
+    )
+    .await?;
+    let ChannelLookup::Found(cm) = channel else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
+    check_reader(&cm.channel, actor, member)?;
     let message = message.ok_or_else(|| Error::MessageNotFound(message_id.to_owned()))?;
     let mut shown = details(store, app.as_str(), vec![message]).await?;
     shown
@@ -553,6 +576,7 @@ pub fn history_order(order: Option<&str>) -> Result<HistoryOrder, Error> {
 pub async fn list(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     last_message_id: Option<&str>,
     order: HistoryOrder,
@@ -564,14 +588,16 @@ pub async fn list(
         .map(|c| parse_message_id("lastMessageId", c))
         .transpose()?;
     let app_id = app.as_str();
-    let (channel, page) = futures::future::try_join(
+    let (channel, page, member) = futures::future::try_join3(
         store.channel_head(app_id, channel_id),
         store.messages_page(app_id, channel_id, order, cursor, limit),
+        reads_as_member(store, app, channel_id, actor),
     )
     .await?;
-    let ChannelLookup::Found(_) = channel else {
+    let ChannelLookup::Found(cm) = channel else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
+    check_reader(&cm.channel, actor, member)?;
     Ok(Page {
         items: details(store, app_id, page.items).await?,
         has_next: page.has_next,
@@ -584,12 +610,16 @@ pub async fn list(
 pub async fn delete(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     message_id: &str,
 ) -> Result<(), Error> {
     validate_channel_id(channel_id)?;
     parse_message_id("messageId", message_id)?;
     let app_id = app.as_str();
+    if let Actor::User(caller) = actor {
+        return delete_as(store, app, caller, channel_id, message_id).await;
+    }
     let (channel, deleted) = futures::future::try_join(
         store.channel_head(app_id, channel_id),
         store.delete_message(app_id, channel_id, message_id),
@@ -602,6 +632,44 @@ pub async fn delete(
         return Err(Error::MessageNotFound(message_id.to_owned()));
     }
     Ok(())
+}
+
+/// A client's delete: their own message, or any message of a channel they own (`2031`);
+/// the delete is conditioned on the same (the author, or the owner by a check of the
+/// channel item), so an ownership moved meanwhile refuses it.
+async fn delete_as(
+    store: &Store,
+    app: &AppId,
+    caller: &str,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<(), Error> {
+    for _ in 0..SEND_ATTEMPTS {
+        let (channel, message) = store
+            .channel_and_message(app.as_str(), channel_id, message_id)
+            .await?;
+        let ChannelLookup::Found(cm) = channel else {
+            return Err(Error::ChannelNotFound(channel_id.to_owned()));
+        };
+        let message = message.ok_or_else(|| Error::MessageNotFound(message_id.to_owned()))?;
+        let as_owner = if message.user_id == caller {
+            None
+        } else if cm.channel.owner_id == caller {
+            Some(caller)
+        } else {
+            return Err(Error::NotChannelOwner);
+        };
+        if store
+            .delete_message_as(app.as_str(), channel_id, message_id, caller, as_owner)
+            .await?
+        {
+            return Ok(());
+        }
+        // Gone meanwhile, or the ownership moved: decided again on what is there now.
+    }
+    Err(Error::Unavailable(format!(
+        "channel {channel_id} kept changing; retry"
+    )))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::wire::{
     )
 )]
 pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let detail = channels::create(&ctx.store, &ctx.app, json_body(&ctx.req)?).await?;
+    let detail = channels::create(&ctx.store, &ctx.app, ctx.actor(), json_body(&ctx.req)?).await?;
     Ok(ok(&ChannelEnvelope {
         channel: detail.into(),
     }))
@@ -48,7 +48,7 @@ pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
 )]
 pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
-    let detail = channels::get(&ctx.store, &ctx.app, channel_id).await?;
+    let detail = channels::client::view(&ctx.store, &ctx.app, ctx.actor(), channel_id).await?;
     Ok(ok(&ChannelEnvelope {
         channel: detail.into(),
     }))
@@ -119,7 +119,14 @@ pub(crate) fn filters(ctx: &Ctx, with_type: bool) -> Result<crate::store::Channe
 )]
 pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
-    let detail = channels::update(&ctx.store, &ctx.app, channel_id, json_body(&ctx.req)?).await?;
+    let detail = channels::update(
+        &ctx.store,
+        &ctx.app,
+        ctx.actor(),
+        channel_id,
+        json_body(&ctx.req)?,
+    )
+    .await?;
     Ok(ok(&ChannelEnvelope {
         channel: detail.into(),
     }))
@@ -139,7 +146,13 @@ pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn delete(ctx: Ctx) -> Result<Response<Body>, Error> {
-    channels::delete(&ctx.store, &ctx.app, path_param(&ctx.req, "channelId")?).await?;
+    channels::delete(
+        &ctx.store,
+        &ctx.app,
+        ctx.actor(),
+        path_param(&ctx.req, "channelId")?,
+    )
+    .await?;
     Ok(ok(&Empty {}))
 }
 
@@ -177,7 +190,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
 
 async fn set_frozen(ctx: Ctx, frozen: bool) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
-    channels::set_frozen(&ctx.store, &ctx.app, channel_id, frozen).await?;
+    channels::set_frozen(&ctx.store, &ctx.app, ctx.actor(), channel_id, frozen).await?;
     Ok(ok(&Empty {}))
 }
 

@@ -49,7 +49,16 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
 
 async fn member_list(ctx: Ctx, filter: MemberFilter) -> Result<Response<Body>, Error> {
     let (channel_id, last, limit) = page_args(&ctx)?;
-    let page = channels::members(&ctx.store, &ctx.app, channel_id, filter, last, limit).await?;
+    let page = channels::members(
+        &ctx.store,
+        &ctx.app,
+        ctx.actor(),
+        channel_id,
+        filter,
+        last,
+        limit,
+    )
+    .await?;
     Ok(ok(&MemberList {
         members: page.items.into_iter().map(Into::into).collect(),
         has_next: page.has_next,
@@ -88,7 +97,7 @@ pub async fn muted(ctx: Ctx) -> Result<Response<Body>, Error> {
 )]
 pub async fn banned(ctx: Ctx) -> Result<Response<Body>, Error> {
     let (channel_id, last, limit) = page_args(&ctx)?;
-    let page = channels::banned(&ctx.store, &ctx.app, channel_id, last, limit).await?;
+    let page = channels::banned(&ctx.store, &ctx.app, ctx.actor(), channel_id, last, limit).await?;
     Ok(ok(&UserList {
         users: page.items.into_iter().map(Into::into).collect(),
         has_next: page.has_next,
@@ -111,7 +120,7 @@ pub async fn banned(ctx: Ctx) -> Result<Response<Body>, Error> {
 pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let member_id = path_param(&ctx.req, "memberId")?;
-    let member = channels::member(&ctx.store, &ctx.app, channel_id, member_id).await?;
+    let member = channels::member(&ctx.store, &ctx.app, ctx.actor(), channel_id, member_id).await?;
     Ok(ok(&MemberEnvelope {
         member: member.into(),
     }))
@@ -125,7 +134,7 @@ async fn change(
 ) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let ids = member_ids(members)?;
-    let detail = channels::change(&ctx.store, &ctx.app, channel_id, op, ids).await?;
+    let detail = channels::change(&ctx.store, &ctx.app, channel_id, op, ctx.actor(), ids).await?;
     Ok(ok(&ChannelEnvelope {
         channel: detail.into(),
     }))

@@ -45,6 +45,7 @@ pub async fn send(ctx: Ctx) -> Result<Response<Body>, Error> {
     let message = messages::send(
         &ctx.store,
         &ctx.app,
+        ctx.actor(),
         channel_id,
         json_body(&ctx.req)?,
         idempotency,
@@ -111,6 +112,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     let page = messages::list(
         &ctx.store,
         &ctx.app,
+        ctx.actor(),
         path_param(&ctx.req, "channelId")?,
         query_param(&ctx.req, "lastMessageId"),
         order,
@@ -127,6 +129,7 @@ async fn view(ctx: Ctx) -> Result<Response<Body>, Error> {
     let message = messages::get(
         &ctx.store,
         &ctx.app,
+        ctx.actor(),
         path_param(&ctx.req, "channelId")?,
         path_param(&ctx.req, "messageId")?,
     )
@@ -188,6 +191,7 @@ pub async fn delete(ctx: Ctx) -> Result<Response<Body>, Error> {
     messages::delete(
         &ctx.store,
         &ctx.app,
+        ctx.actor(),
         path_param(&ctx.req, "channelId")?,
         path_param(&ctx.req, "messageId")?,
     )

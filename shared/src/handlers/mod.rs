@@ -3,6 +3,7 @@
 
 pub mod bots;
 pub mod channels;
+pub mod client;
 pub mod members;
 pub mod messages;
 pub mod sweeper;

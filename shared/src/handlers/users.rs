@@ -97,7 +97,7 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let user_id = path_param(&ctx.req, "userId")?;
+    let user_id = ctx.subject()?;
     let user = users::update(&ctx.store, &ctx.app, user_id, json_body(&ctx.req)?).await?;
     Ok(ok(&UserEnvelope { user: user.into() }))
 }
@@ -192,7 +192,7 @@ pub async fn deactivate(ctx: Ctx) -> Result<Response<Body>, Error> {
 }
 
 async fn set_push(ctx: Ctx, enabled: bool) -> Result<Response<Body>, Error> {
-    let user_id = path_param(&ctx.req, "userId")?;
+    let user_id = ctx.subject()?;
     let user = users::set_push(&ctx.store, &ctx.app, user_id, enabled).await?;
     Ok(ok(&UserEnvelope { user: user.into() }))
 }
@@ -265,7 +265,7 @@ pub async fn register_fcm(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn delete(ctx: Ctx) -> Result<Response<Body>, Error> {
-    users::delete::delete(&ctx.store, &ctx.app, path_param(&ctx.req, "userId")?).await?;
+    users::delete::delete(&ctx.store, &ctx.app, ctx.subject()?).await?;
     Ok(ok(&Empty {}))
 }
 
@@ -284,7 +284,7 @@ pub async fn delete(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn block(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let user_id = path_param(&ctx.req, "userId")?;
+    let user_id = ctx.subject()?;
     users::blocks::block(&ctx.store, &ctx.app, user_id, json_body(&ctx.req)?).await?;
     Ok(ok(&Empty {}))
 }
@@ -304,7 +304,7 @@ pub async fn block(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn unblock(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let user_id = path_param(&ctx.req, "userId")?;
+    let user_id = ctx.subject()?;
     users::blocks::unblock(&ctx.store, &ctx.app, user_id, json_body(&ctx.req)?).await?;
     Ok(ok(&Empty {}))
 }
@@ -331,7 +331,7 @@ pub async fn blocked(ctx: Ctx) -> Result<Response<Body>, Error> {
     let page = users::blocks::blocked(
         &ctx.store,
         &ctx.app,
-        path_param(&ctx.req, "userId")?,
+        ctx.subject()?,
         query_param(&ctx.req, "lastUserId"),
         limit,
     )

@@ -17,6 +17,7 @@ impl Store {
         app_id: &str,
         channel: &Channel,
         changes: &ChannelChanges,
+        owner: Option<&str>,
         now: i64,
     ) -> Result<Result<(), Refusal>, Error> {
         let b = |v: bool| AttributeValue::Bool(v);
@@ -55,6 +56,10 @@ impl Store {
         let mut condition = "attribute_exists(pk) AND attribute_not_exists(pending_token) \
                              AND attribute_not_exists(deleted_at)"
             .to_owned();
+        if let Some(owner) = owner {
+            condition.push_str(" AND owner_id = :actor");
+            values.insert(":actor".into(), s(owner));
+        }
         if let Some(max) = c.max_member_count.filter(|m| *m >= 0) {
             condition.push_str(" AND #member_count <= :new_max");
             names.insert("#member_count".into(), "member_count".into());

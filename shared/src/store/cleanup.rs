@@ -111,13 +111,54 @@ pub enum SweepOutcome {
 impl Store {
     /// Makes the channel a tombstone (see the module docs). True if there was a channel or a
     /// tombstone; false if neither (or only a creation still between its transactions).
+    /// With `owner` (the client API), only a live channel that user owns.
     pub async fn delete_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        owner: Option<&str>,
+        now: i64,
+    ) -> Result<bool, Error> {
+        let extra = owner.map(|o| {
+            (
+                "owner_id = :extra AND attribute_not_exists(deleted_at)",
+                s(o),
+            )
+        });
+        self.delete_channel_if(app_id, channel_id, extra, now).await
+    }
+
+    /// Deletes a live channel only while it has no members (a leave's `deleteChannelIfEmpty`).
+    pub async fn delete_empty_channel(
         &self,
         app_id: &str,
         channel_id: &str,
         now: i64,
     ) -> Result<bool, Error> {
+        let extra = (
+            "member_count = :extra AND attribute_not_exists(deleted_at)",
+            AttributeValue::N("0".into()),
+        );
+        self.delete_channel_if(app_id, channel_id, Some(extra), now)
+            .await
+    }
+
+    async fn delete_channel_if(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        extra: Option<(&str, AttributeValue)>,
+        now: i64,
+    ) -> Result<bool, Error> {
         self.may_write().await?;
+        let mut condition = "attribute_exists(pk) AND (attribute_not_exists(pending_token) \
+                             OR attribute_exists(pending_rest) OR attribute_exists(deleted_at))"
+            .to_owned();
+        let extra_value = extra.map(|(cond, value)| {
+            condition.push_str(" AND ");
+            condition.push_str(cond);
+            value
+        });
         let res = retrying(|| {
             self.client
                 .update_item()
@@ -130,9 +171,11 @@ impl Store {
                 )
                 // A creation between its two transactions does not exist yet; a pending
                 // membership change is dropped with everything else.
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(pending_token) \
-                     OR attribute_exists(pending_rest) OR attribute_exists(deleted_at))",
+                .condition_expression(&condition)
+                .set_expression_attribute_values(
+                    extra_value
+                        .clone()
+                        .map(|v| std::collections::HashMap::from([(":extra".to_owned(), v)])),
                 )
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":cleanup", s(keys::CLEANUP_INDEX))

@@ -21,6 +21,9 @@ pub struct AppItem {
     pub admin_rate_limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_rate_limit: Option<u32>,
+    /// See `model::App::anonymous_login`.
+    #[serde(default)]
+    pub anonymous_login: bool,
     /// The API key sealed for webhook signing (`crate::seal`); absent when the key was set
     /// where no sealing key was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +88,74 @@ pub struct BlockItem {
     pub user_id: String,
     pub target_id: String,
     pub created_at: i64,
+}
+
+impl UserItem {
+    /// The item of a new user.
+    pub fn new(
+        app_id: &str,
+        user: &crate::model::User,
+        secrets: &crate::model::UserSecrets,
+    ) -> Self {
+        UserItem {
+            pk: super::keys::user_pk(app_id, &user.id),
+            sk: super::keys::USER_SK.into(),
+            gsi1pk: super::keys::users_index(app_id),
+            gsi1sk: user.id.clone(),
+            entity: "user".into(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            profile_image_url: user.profile_image_url.clone(),
+            data: user.data.clone(),
+            disable_push_notification: user.disable_push_notification,
+            password_hash: secrets.password_hash.clone(),
+            login_token_digest: secrets.login_token_digest.clone(),
+            deactivated: user.deactivated,
+            blocking: 0,
+            blocked_by: 0,
+            device_count: 0,
+            password_epoch: 0,
+            deleted_at: None,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// A client API session, in its user's partition; DynamoDB's TTL removes it once expired.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub device_id: String,
+    pub device_type: String,
+    /// The user's password epoch when the session was opened: a password change ends it.
+    pub password_epoch: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Seconds, for DynamoDB's TTL.
+    pub ttl: i64,
+}
+
+impl SessionItem {
+    pub fn new(app_id: &str, s: &super::sessions::NewSession) -> Self {
+        SessionItem {
+            pk: super::keys::user_pk(app_id, &s.user_id),
+            sk: super::keys::session_sk(&s.session_id),
+            entity: "session".into(),
+            user_id: s.user_id.clone(),
+            session_id: s.session_id.clone(),
+            device_id: s.device_id.clone(),
+            device_type: s.device_type.clone(),
+            password_epoch: s.password_epoch,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            ttl: s.expires_at.div_euclid(1000),
+        }
+    }
 }
 
 /// A push device of a user (FCM).

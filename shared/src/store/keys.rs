@@ -9,6 +9,7 @@
 //! | deleted user (tombstone) | `{app}#USER#{userId}` | `USER` | `#CLEANUP` | `{app}#USER#{userId}` |
 //! | block      | `{app}#USER#{userId}`    | `BLOCK#{targetId}` | `{app}#USER#{targetId}#BLOCKERS` | `{userId}` |
 //! | device     | `{app}#USER#{userId}`    | `DEVICE#{deviceId}` | –          | –          |
+//! | session    | `{app}#USER#{userId}`    | `SESSION#{sessionId}` | –        | –          |
 //! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | `{app}#CHANNELS`   | `{chId}`   |
 //! | deleted channel (tombstone) | `{app}#CHANNEL#{chId}` | `CHANNEL` | `#CLEANUP` | `{app}#{chId}` |
 //! | ban        | `{app}#CHANNEL#{chId}`   | `BAN#{userId}` | –             | –          |
@@ -51,6 +52,8 @@ pub const BAN_PREFIX: &str = "BAN#";
 /// deleted user's partition sweep removes them).
 pub const BLOCK_PREFIX: &str = "BLOCK#";
 pub const DEVICE_PREFIX: &str = "DEVICE#";
+/// Sort key prefix of a user's client API sessions.
+pub const SESSION_PREFIX: &str = "SESSION#";
 /// Index partition of deleted channels whose partitions are still being swept (read by the
 /// sweeper only; no API path can reach it).
 pub const CLEANUP_INDEX: &str = "#CLEANUP";
@@ -104,6 +107,10 @@ pub fn member_prefix(channel_type: ChannelType) -> &'static str {
     } else {
         MEMBER_PREFIX
     }
+}
+
+pub fn session_sk(session_id: &str) -> String {
+    format!("{SESSION_PREFIX}{session_id}")
 }
 
 pub fn ban_sk(user_id: &str) -> String {

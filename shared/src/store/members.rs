@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
 use super::channels::{TransactError, action_error, item_key, membership_item, put};
 use super::items::{BanItem, MembershipItem};
@@ -35,6 +35,7 @@ impl MemberWrite {
             MemberWrite::Mute(u, t) => format!("mute:{t}:{u}"),
             MemberWrite::Unmute(u) => format!("unmute:{u}"),
             MemberWrite::UserLive(u) => format!("live:{u}"),
+            MemberWrite::IsMember(u) => format!("member:{u}"),
         }
     }
 
@@ -48,6 +49,7 @@ impl MemberWrite {
             "unban" => MemberWrite::Unban(u),
             "unmute" => MemberWrite::Unmute(u),
             "live" => MemberWrite::UserLive(u),
+            "member" => MemberWrite::IsMember(u),
             "mute" => {
                 let (t, u) = rest.split_once(':')?;
                 MemberWrite::Mute(u.to_owned(), t.parse().ok()?)
@@ -82,6 +84,19 @@ pub struct ChannelGuard {
     /// A deleted owner leaves: the channel goes on without one (`owner_id` ""), if this
     /// user still owns it.
     pub clear_owner: Option<String>,
+    /// The client API's owner-only changes: this user must still own the channel.
+    pub owner: Option<String>,
+}
+
+impl ChannelGuard {
+    /// Only conditions: written as a check of the channel item, not an update.
+    fn checks_only(&self) -> bool {
+        self.count_delta == 0
+            && self.cap.is_none()
+            && self.ban_seq.is_none()
+            && !self.bump_ban_seq
+            && self.clear_owner.is_none()
+    }
 }
 
 /// Why a change was refused.
@@ -130,7 +145,7 @@ impl Store {
         // A user check guards the commit point; once that has committed it is decided.
         let rest: Vec<MemberWrite> = rest
             .iter()
-            .filter(|w| !matches!(w, MemberWrite::UserLive(_)))
+            .filter(|w| !matches!(w, MemberWrite::UserLive(_) | MemberWrite::IsMember(_)))
             .cloned()
             .collect();
         let token = random_hex(16);
@@ -247,6 +262,22 @@ impl Store {
             "attribute_not_exists(deleted_at)".to_owned(),
         ];
         let mut values = HashMap::from([(":d".to_owned(), n(g.count_delta))]);
+        if let Some(owner) = &g.owner {
+            cond.push("owner_id = :actor".into());
+            values.insert(":actor".into(), s(owner));
+        }
+        if g.checks_only() && pending.is_none() {
+            values.remove(":d");
+            let check = ConditionCheck::builder()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(keys::CHANNEL_SK))
+                .condition_expression(cond.join(" AND "))
+                .set_expression_attribute_values(Some(values).filter(|v| !v.is_empty()))
+                .build()
+                .map_err(|e| action_error("condition check", e))?;
+            return Ok(TransactWriteItem::builder().condition_check(check).build());
+        }
         if let Some(max) = g.cap {
             values.insert(":max".into(), n(max));
             if max == crate::domain::channels::UNLIMITED {
@@ -363,6 +394,16 @@ impl Store {
                 TransactWriteItem::builder().update(u).build()
             }
             MemberWrite::UserLive(u) => self.user_live_check(app_id, u)?,
+            MemberWrite::IsMember(_) => {
+                let check = ConditionCheck::builder()
+                    .table_name(table)
+                    .key("pk", s(&pk))
+                    .key("sk", s(member_sk))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .map_err(|e| action_error("condition check", e))?;
+                TransactWriteItem::builder().condition_check(check).build()
+            }
         })
     }
 

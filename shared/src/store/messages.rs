@@ -468,6 +468,51 @@ impl Store {
         applied(res, "delete message")
     }
 
+    /// A client's delete: the message while `author` wrote it, or, with `owner`, while that
+    /// user owns the channel (a check of the channel item in the same transaction). False
+    /// when the condition failed: nothing was deleted.
+    pub async fn delete_message_as(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        message_id: &str,
+        author: &str,
+        owner: Option<&str>,
+    ) -> Result<bool, Error> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem};
+        let table = self.table();
+        let mut delete = Delete::builder()
+            .table_name(table)
+            .key("pk", s(keys::messages_pk(app_id, channel_id)))
+            .key("sk", s(keys::message_sk(message_id)));
+        delete = match owner {
+            None => delete
+                .condition_expression("attribute_exists(pk) AND user_id = :author")
+                .expression_attribute_values(":author", s(author)),
+            Some(_) => delete.condition_expression("attribute_exists(pk)"),
+        };
+        let delete = delete
+            .build()
+            .map_err(|e| super::channels::action_error("delete", e))?;
+        let mut actions = vec![TransactWriteItem::builder().delete(delete).build()];
+        if let Some(owner) = owner {
+            let check = ConditionCheck::builder()
+                .table_name(table)
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(keys::CHANNEL_SK))
+                .condition_expression("owner_id = :owner AND attribute_not_exists(deleted_at)")
+                .expression_attribute_values(":owner", s(owner))
+                .build()
+                .map_err(|e| super::channels::action_error("condition check", e))?;
+            actions.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        match self.transact("delete message", actions).await {
+            Ok(()) => Ok(true),
+            Err(super::channels::TransactError::Refused(_)) => Ok(false),
+            Err(super::channels::TransactError::Failed(e)) => Err(e),
+        }
+    }
+
     /// Current profiles of these users and bots, and these messages of a channel as they
     /// are now: one round of parallel batch reads.
     pub async fn profiles_and_messages(

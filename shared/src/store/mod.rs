@@ -10,6 +10,7 @@ mod members;
 mod messages;
 pub mod retry;
 pub mod schema;
+mod sessions;
 mod users;
 mod webhooks;
 
@@ -60,6 +61,7 @@ pub use messages::{
     HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,
     SenderGuard, Shown,
 };
+pub use sessions::{LoginProof, NewSession, SessionState};
 pub use users::{BlockOutcome, Device, DeviceWrite, Devices, LoginRecord, OwnerBlocks};
 pub use webhooks::{BODY_PART_BYTES, body_parts};
 
@@ -140,6 +142,7 @@ impl Store {
             active: app.active,
             admin_rate_limit: app.rate_limits.admin,
             client_rate_limit: app.rate_limits.client,
+            anonymous_login: app.anonymous_login,
             signing_key: None,
             webhook_url: None,
             webhook_events: None,
@@ -323,6 +326,16 @@ impl Store {
             .filter_map(|(name, v)| v.map(|v| (name, n(v))))
             .collect();
         self.update_app(app_id, &sets, now).await
+    }
+
+    /// Turns the client API's anonymous login on or off.
+    pub async fn set_anonymous_login(&self, app_id: &str, on: bool, now: i64) -> Result<(), Error> {
+        self.update_app(
+            app_id,
+            &[("anonymous_login", AttributeValue::Bool(on))],
+            now,
+        )
+        .await
     }
 
     /// Sets attributes of an existing app item (and `updated_at`).
@@ -579,6 +592,7 @@ impl From<AppItem> for AppCredentials {
                     admin: i.admin_rate_limit,
                     client: i.client_rate_limit,
                 },
+                anonymous_login: i.anonymous_login,
                 created_at: i.created_at,
                 updated_at: i.updated_at,
             },

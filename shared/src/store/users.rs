@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BlockItem, DeviceItem, UserItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{Item, SetFields, Store, decode, encode, keys, s, string_map};
+use super::{Item, SetFields, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Page, User, UserChanges, UserSecrets};
 
@@ -94,33 +94,16 @@ impl Store {
         user: &User,
         secrets: &UserSecrets,
     ) -> Result<(), Error> {
-        let item = encode(&UserItem {
-            pk: keys::user_pk(app_id, &user.id),
-            sk: keys::USER_SK.into(),
-            gsi1pk: keys::users_index(app_id),
-            gsi1sk: user.id.clone(),
-            entity: "user".into(),
-            user_id: user.id.clone(),
-            username: user.username.clone(),
-            profile_image_url: user.profile_image_url.clone(),
-            data: user.data.clone(),
-            disable_push_notification: user.disable_push_notification,
-            password_hash: secrets.password_hash.clone(),
-            login_token_digest: secrets.login_token_digest.clone(),
-            deactivated: user.deactivated,
-            blocking: 0,
-            blocked_by: 0,
-            device_count: 0,
-            password_epoch: 0,
-            deleted_at: None,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        })?;
+        let item = encode(&UserItem::new(app_id, user, secrets))?;
         self.put_new("create user", item, || Error::UserIdTaken(user.id.clone()))
             .await
     }
 
-    async fn user_item(&self, app_id: &str, user_id: &str) -> Result<Option<UserItem>, Error> {
+    pub(super) async fn user_item(
+        &self,
+        app_id: &str,
+        user_id: &str,
+    ) -> Result<Option<UserItem>, Error> {
         let out = retrying(|| {
             self.client
                 .get_item()
@@ -235,20 +218,7 @@ impl Store {
         changes: &UserChanges,
         now: i64,
     ) -> Result<User, Error> {
-        let mut fields = Vec::new();
-        if let Some(v) = &changes.username {
-            fields.push(("username", s(v)));
-        }
-        if let Some(v) = &changes.profile_image_url {
-            fields.push(("profile_image_url", s(v)));
-        }
-        if let Some(v) = &changes.data {
-            fields.push(("data", string_map(v)));
-        }
-        if let Some(v) = changes.disable_push_notification {
-            fields.push(("disable_push_notification", AttributeValue::Bool(v)));
-        }
-        self.update_user_item(app_id, user_id, SetFields::new(now, fields), None)
+        self.update_user_item(app_id, user_id, SetFields::new(now, changes.fields()), None)
             .await?
             .ok_or_else(|| Error::UserNotFound(user_id.to_owned()))
     }

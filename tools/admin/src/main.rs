@@ -64,7 +64,8 @@ enum Command {
         app_id: String,
     },
     /// Change an app's settings: rate limits in requests per second (0 = off), the admin
-    /// API's per app and the client API's per user session.
+    /// API's per app and the client API's per user session; whether the client API's
+    /// anonymous login may log in (and create) users without a login token.
     SetApp {
         #[arg(long)]
         app_id: String,
@@ -72,6 +73,8 @@ enum Command {
         admin_rate_limit: Option<u32>,
         #[arg(long)]
         client_rate_limit: Option<u32>,
+        #[arg(long)]
+        anonymous_login: Option<bool>,
     },
     /// Set an app's webhook: where events go, which ones (default: all), and the retry
     /// schedule (default: keep the current one, `standard` at first); or turn it off.
@@ -269,21 +272,33 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             app_id,
             admin_rate_limit,
             client_rate_limit,
+            anonymous_login,
         } => {
-            if admin_rate_limit.is_none() && client_rate_limit.is_none() {
-                return Err(
-                    "nothing to set: give --admin-rate-limit and/or --client-rate-limit".into(),
-                );
+            if admin_rate_limit.is_none()
+                && client_rate_limit.is_none()
+                && anonymous_login.is_none()
+            {
+                return Err("nothing to set: give --admin-rate-limit, --client-rate-limit and/or --anonymous-login".into());
             }
-            store
-                .set_rate_limits(&app_id, admin_rate_limit, client_rate_limit, now)
-                .await
-                .map_err(err)?;
+            existing_app(&store, &app_id).await?;
+            if admin_rate_limit.is_some() || client_rate_limit.is_some() {
+                store
+                    .set_rate_limits(&app_id, admin_rate_limit, client_rate_limit, now)
+                    .await
+                    .map_err(err)?;
+            }
+            if let Some(on) = anonymous_login {
+                store
+                    .set_anonymous_login(&app_id, on, now)
+                    .await
+                    .map_err(err)?;
+            }
             let app = existing_app(&store, &app_id).await?.app;
             json!({
                 "appId": app_id,
                 "adminRateLimit": app.rate_limits.admin_per_second(),
                 "clientRateLimit": app.rate_limits.client_per_second(),
+                "anonymousLogin": app.anonymous_login,
             })
         }
         Command::SetWebhook {

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::Error;
 use crate::auth::AppId;
+use crate::domain::Actor;
 use crate::model::{ChannelChanges, ChannelDetail, ChannelMembers, ChannelType, Page, now_ms};
 use crate::store::{ChannelFilter, ChannelLookup, Store, SweepOutcome, Swept};
 use crate::validate::{self, MAX_URL_CHARS, MAX_USER_ID_CHARS};
@@ -124,6 +125,9 @@ fn apply(cm: &mut ChannelMembers, ch: &ChannelChanges, now: i64) {
     c.updated_at = now;
 }
 
+/// A client's change that only the owner may make: the caller, and the refusal otherwise.
+type OwnerOnly<'a> = (&'a str, fn() -> Error);
+
 /// Reads the channel (and, for a new owner, their membership), decides the change with
 /// `decide`, writes it beside the response's profile reads: two sequential round trips.
 async fn update_with(
@@ -131,6 +135,7 @@ async fn update_with(
     app: &AppId,
     channel_id: &str,
     new_owner: Option<&str>,
+    owner_only: Option<OwnerOnly<'_>>,
     decide: impl Fn(&ChannelMembers, bool) -> Result<ChannelChanges, Error>,
 ) -> Result<ChannelDetail, Error> {
     validate_channel_id(channel_id)?;
@@ -153,6 +158,12 @@ async fn update_with(
         let new_owner_user = new_owner.and_then(|o| states.users.get(o));
         let owner_is_member = new_owner
             .is_some_and(|o| states.memberships.contains_key(o) && new_owner_user.is_some());
+        // The client API: the owner's alone, checked again by the write.
+        if let Some((caller, refused)) = owner_only
+            && cm.channel.owner_id != caller
+        {
+            return Err(refused());
+        }
         let changes = decide(&cm, owner_is_member)?;
         if let Some(u) = new_owner_user.filter(|u| u.deactivated) {
             return Err(Error::DeactivatedUser(u.id.clone()));
@@ -161,7 +172,7 @@ async fn update_with(
         let channel = cm.channel.clone();
         apply(&mut cm, &changes, now);
         let (written, detail) = futures::future::try_join(
-            store.update_channel(app_id, &channel, &changes, now),
+            store.update_channel(app_id, &channel, &changes, owner_only.map(|(c, _)| c), now),
             add_profiles(store, app, vec![*cm], HashMap::new()),
         )
         .await?;
@@ -178,6 +189,7 @@ async fn update_with(
 pub async fn update(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     req: UpdateChannelRequest,
 ) -> Result<ChannelDetail, Error> {
@@ -185,11 +197,22 @@ pub async fn update(
     if let Some(o) = &new_owner {
         validate::id("ownerId", o, MAX_USER_ID_CHARS)?;
     }
+    // A client's update is the owner's (`2006`); a client's transfer too (`2031`).
+    let refused: fn() -> Error = if new_owner.is_some() {
+        || Error::NotChannelOwner
+    } else {
+        || Error::UpdateNotAuthorized
+    };
+    let owner_only = match actor {
+        Actor::Admin => None,
+        Actor::User(caller) => Some((caller, refused)),
+    };
     update_with(
         store,
         app,
         channel_id,
         new_owner.as_deref(),
+        owner_only,
         |cm, member| plan_update(cm, member, req.clone()),
     )
     .await
@@ -199,10 +222,15 @@ pub async fn update(
 pub async fn set_frozen(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     frozen: bool,
 ) -> Result<(), Error> {
-    update_with(store, app, channel_id, None, |_, _| {
+    let owner_only = match actor {
+        Actor::Admin => None,
+        Actor::User(caller) => Some((caller, (|| Error::NotChannelOwner) as fn() -> Error)),
+    };
+    update_with(store, app, channel_id, None, owner_only, |_, _| {
         Ok(ChannelChanges {
             is_frozen: Some(frozen),
             ..Default::default()
@@ -215,12 +243,28 @@ pub async fn set_frozen(
 /// `DELETE /channels/{channelId}`: the channel is gone for every reader with the first write;
 /// its items follow, swept here for up to `INLINE_SWEEP` and by the sweeper after that.
 /// Repeating a delete is harmless: `2003` only when nothing is left under the id.
-pub async fn delete(store: &Store, app: &AppId, channel_id: &str) -> Result<(), Error> {
+/// On the client API the owner's alone (`2031`), and a deleted channel is not found.
+pub async fn delete(
+    store: &Store,
+    app: &AppId,
+    actor: Actor<'_>,
+    channel_id: &str,
+) -> Result<(), Error> {
     validate_channel_id(channel_id)?;
+    let owner = match actor {
+        Actor::Admin => None,
+        Actor::User(caller) => Some(caller),
+    };
     if !store
-        .delete_channel(app.as_str(), channel_id, now_ms())
+        .delete_channel(app.as_str(), channel_id, owner, now_ms())
         .await?
     {
+        if let Some(caller) = owner
+            && let ChannelLookup::Found(cm) = store.channel_head(app.as_str(), channel_id).await?
+            && cm.channel.owner_id != caller
+        {
+            return Err(Error::NotChannelOwner);
+        }
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     }
     sweep(store, app.as_str(), channel_id, INLINE_SWEEP).await

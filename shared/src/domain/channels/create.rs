@@ -1,6 +1,7 @@
 //! `POST /channels/create`.
 
 use super::*;
+use crate::domain::Actor;
 use crate::domain::users::blocks::{Entry, candidates, check_blocks};
 
 /// A validated create request.
@@ -146,11 +147,16 @@ pub fn reuse_channel_id(app: &AppId, sorted_member_ids: &[String]) -> String {
 /// `POST /channels/create`. Round trips, common case: one BatchGetItem (the users), one
 /// TransactWriteItems (channel and memberships). With `reuseChannel`, the channel read runs
 /// beside the users read, so reopening an existing channel is one round trip.
+/// On the client API the caller is the owner, whatever `ownerId` says.
 pub async fn create(
     store: &Store,
     app: &AppId,
-    req: CreateChannelRequest,
+    actor: Actor<'_>,
+    mut req: CreateChannelRequest,
 ) -> Result<ChannelDetail, Error> {
+    if let Actor::User(caller) = actor {
+        req.owner_id = Some(caller.to_owned());
+    }
     let plan = plan_create(app, req, now_ms())?;
     let (users, existing) = if plan.reuse {
         let (users, existing) = futures::future::try_join(

@@ -8,12 +8,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::client::{check_reader, reads_as_member};
 use super::{add_profiles, one, validate_channel_id};
 use crate::Error;
 use crate::auth::AppId;
+use crate::domain::Actor;
 use crate::domain::users::blocks::{Entry, candidates, check_entry};
 use crate::model::{
-    Ban, BannedUser, ChannelDetail, ChannelMembers, Member, Membership, Page, User, now_ms,
+    Ban, BannedUser, Channel, ChannelDetail, ChannelMembers, ChannelType, Member, Membership, Page,
+    User, now_ms,
 };
 use crate::store::{
     ChannelGuard, ChannelLookup, MAX_TRANSACT_ACTIONS, MemberStates, MemberWrite, Store,
@@ -31,10 +34,16 @@ pub const MAX_MEMBER_LIST_LIMIT: usize = 100;
 /// changing under it.
 const CHANGE_ATTEMPTS: usize = 6;
 
-/// The six membership changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The membership changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberOp {
     Add,
+    /// The client API's join of the caller, with the invitation code of `join/invitation`.
+    Join {
+        invitation_code: Option<String>,
+    },
+    /// The client API's leave of the caller (the owner too: the channel goes on without one).
+    Leave,
     Remove,
     Ban,
     Unban,
@@ -92,18 +101,43 @@ pub fn plan_change(
     cm: ChannelMembers,
     states: &MemberStates,
     ids: &[String],
-    op: MemberOp,
+    op: &MemberOp,
+    actor: Actor,
     now: i64,
 ) -> Result<ChangePlan, Error> {
     let owner = cm.channel.owner_id.clone();
     let channel_id = cm.channel.id.clone();
     let is_member = |id: &String| states.memberships.contains_key(id);
     let first = |pred: &dyn Fn(&String) -> bool| ids.iter().find(|id| pred(id)).cloned();
+    // The client rules: any member may add; joining and leaving are the caller's own; the
+    // rest is the owner's. The write checks the same again (`IsMember`, `ChannelGuard::owner`).
+    let (check_member, check_owner) = match (actor, op) {
+        (Actor::Admin, _) => (None, None),
+        (Actor::User(_), MemberOp::Join { .. } | MemberOp::Leave) => (None, None),
+        (Actor::User(caller), MemberOp::Add) => {
+            if !states.memberships.contains_key(caller) {
+                return Err(Error::NotChannelMember(caller.to_owned()));
+            }
+            (Some(caller.to_owned()), None)
+        }
+        (Actor::User(caller), _) => {
+            if owner != caller {
+                return Err(Error::NotChannelOwner);
+            }
+            (None, Some(caller.to_owned()))
+        }
+    };
     let mut after = cm;
     let shown = !after.channel.channel_type.is_super();
     let n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
     let (guard, writes) = match op {
-        MemberOp::Add => {
+        MemberOp::Add | MemberOp::Join { .. } => {
+            let entry = if let MemberOp::Join { invitation_code } = op {
+                check_join(&after.channel, invitation_code.as_deref())?;
+                Entry::Join
+            } else {
+                Entry::Add
+            };
             if let Some(id) = first(&|id| !states.users.contains_key(id)) {
                 return Err(Error::UserNotFound(id));
             }
@@ -111,12 +145,15 @@ pub fn plan_change(
                 return Err(Error::DeactivatedUser(id));
             }
             if let Some(id) = first(&|id| states.banned.contains(id)) {
-                return Err(Error::CannotAddBanned(id));
+                return Err(match entry {
+                    Entry::Join => Error::BannedFromChannel(id),
+                    _ => Error::CannotAddBanned(id),
+                });
             }
             if let Some(id) = first(&is_member) {
                 return Err(Error::AlreadyMember(id));
             }
-            check_entry(&owner, ids, &states.owner_blocks, Entry::Add)?;
+            check_entry(&owner, ids, &states.owner_blocks, entry)?;
             let max = after.channel.max_member_count;
             if max != super::UNLIMITED && after.channel.member_count + n > max {
                 return Err(Error::ChannelFull(format!(
@@ -140,12 +177,36 @@ pub fn plan_change(
             // as many as leave the rest one transaction: all up to 99 users, 98 of 100 (the
             // last two rely on a deleted user's settle time; see `users::delete`).
             let room = (2 * (MAX_TRANSACT_ACTIONS - 1)).saturating_sub(ids.len());
+            let adder = check_member.clone().map(MemberWrite::IsMember);
             let checks = ids.iter().take(room).cloned().map(MemberWrite::UserLive);
             let joins = ids.iter().cloned().map(MemberWrite::Join);
-            (Some(guard), checks.chain(joins).collect())
+            (
+                Some(guard),
+                adder.into_iter().chain(checks).chain(joins).collect(),
+            )
+        }
+        MemberOp::Leave => {
+            if let Some(id) = first(&|id| !is_member(id)) {
+                return Err(Error::NotChannelMember(id));
+            }
+            after.members.retain(|m| !ids.contains(&m.user_id));
+            after.channel.member_count -= n;
+            let leaving_owner = ids.iter().find(|id| **id == owner).cloned();
+            if leaving_owner.is_some() {
+                after.channel.owner_id = String::new();
+            }
+            let guard = ChannelGuard {
+                count_delta: -n,
+                clear_owner: leaving_owner,
+                ..ChannelGuard::default()
+            };
+            (
+                Some(guard),
+                ids.iter().cloned().map(MemberWrite::Leave).collect(),
+            )
         }
         MemberOp::Remove | MemberOp::Ban => {
-            let ban = op == MemberOp::Ban;
+            let ban = *op == MemberOp::Ban;
             if ids.contains(&owner) {
                 return Err(if ban {
                     Error::CannotBanOwner(owner)
@@ -198,7 +259,7 @@ pub fn plan_change(
         }
         MemberOp::Mute { .. } | MemberOp::Unmute => {
             let until = match op {
-                MemberOp::Mute { until } => Some(until),
+                MemberOp::Mute { until } => Some(*until),
                 _ => None,
             };
             if until.is_some() && ids.contains(&owner) {
@@ -230,11 +291,35 @@ pub fn plan_change(
             (None, writes)
         }
     };
+    // An owner-only change without a channel update of its own checks the owner with one.
+    let guard = match (guard, check_owner) {
+        (Some(g), owner) => Some(ChannelGuard { owner, ..g }),
+        (None, Some(owner)) => Some(ChannelGuard {
+            owner: Some(owner),
+            ..ChannelGuard::default()
+        }),
+        (None, None) => None,
+    };
     Ok(ChangePlan {
         guard,
         writes,
         after,
     })
+}
+
+/// Whether a channel may be joined (with `invitation_code` for `join/invitation`): private
+/// ones never (`2011`), `invitationOnly` ones with their code only (`2014`), and a code is
+/// for `invitationOnly` channels only (`2015`).
+fn check_join(channel: &Channel, invitation_code: Option<&str>) -> Result<(), Error> {
+    match (channel.channel_type, invitation_code) {
+        (ChannelType::Private | ChannelType::SuperPrivate, _) => {
+            Err(Error::CannotJoinPrivate(channel.id.clone()))
+        }
+        (ChannelType::InvitationOnly, Some(code)) if code == channel.invitation_code => Ok(()),
+        (ChannelType::InvitationOnly, _) => Err(Error::WrongInvitationCode),
+        (_, Some(_)) => Err(Error::NotInvitationOnly(channel.id.clone())),
+        (_, None) => Ok(()),
+    }
 }
 
 /// `POST /channels/{channelId}/members/{add,remove,ban,unban,mute,unmute}`.
@@ -243,15 +328,24 @@ pub async fn change(
     app: &AppId,
     channel_id: &str,
     op: MemberOp,
+    actor: Actor<'_>,
     ids: Vec<String>,
 ) -> Result<ChannelDetail, Error> {
     validate_channel_id(channel_id)?;
     let app_id = app.as_str();
+    let entering = matches!(op, MemberOp::Add | MemberOp::Join { .. });
+    // A member who adds must be one: their membership is read with the others'.
+    let mut read_ids = ids.clone();
+    if let (Actor::User(caller), MemberOp::Add) = (actor, &op)
+        && !ids.iter().any(|id| id == caller)
+    {
+        read_ids.push(caller.to_owned());
+    }
     for _ in 0..CHANGE_ATTEMPTS {
         let now = now_ms();
         let (lookup, mut states) = futures::future::try_join(
             store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &ids, op == MemberOp::Add),
+            store.member_states(app_id, channel_id, &read_ids, entering),
         )
         .await?;
         let ChannelLookup::Found(cm) = lookup else {
@@ -261,7 +355,7 @@ pub async fn change(
             store.finish_pending(app_id, channel_id).await?;
             continue;
         }
-        if op == MemberOp::Add {
+        if entering {
             // The owner's counts are not read: any named user with blocks is a candidate.
             let candidates = candidates(None, ids.iter().filter_map(|id| states.users.get(id)));
             if !cm.channel.owner_id.is_empty() && !candidates.is_empty() {
@@ -271,7 +365,7 @@ pub async fn change(
             }
         }
         let channel = cm.channel.clone();
-        let plan = plan_change(*cm, &states, &ids, op, now)?;
+        let plan = plan_change(*cm, &states, &ids, &op, actor, now)?;
         // The profiles just read serve the answer; they are not read again.
         let known: HashMap<String, User> = std::mem::take(&mut states.users);
         if plan.writes.is_empty() {
@@ -360,10 +454,24 @@ pub async fn drop_deleted_member(
 }
 
 /// Reads the channel for a member read; `2003` if there is none.
-async fn found(store: &Store, app: &AppId, channel_id: &str) -> Result<ChannelMembers, Error> {
+/// On the client API the caller must be allowed to read it (`client::check_reader`).
+async fn found(
+    store: &Store,
+    app: &AppId,
+    actor: Actor<'_>,
+    channel_id: &str,
+) -> Result<ChannelMembers, Error> {
     validate_channel_id(channel_id)?;
-    match store.channel_for_members(app.as_str(), channel_id).await? {
-        ChannelLookup::Found(cm) => Ok(*cm),
+    let (lookup, member) = futures::future::try_join(
+        store.channel_for_members(app.as_str(), channel_id),
+        reads_as_member(store, app, channel_id, actor),
+    )
+    .await?;
+    match lookup {
+        ChannelLookup::Found(cm) => {
+            check_reader(&cm.channel, actor, member)?;
+            Ok(*cm)
+        }
         _ => Err(Error::ChannelNotFound(channel_id.to_owned())),
     }
 }
@@ -451,13 +559,14 @@ pub enum MemberFilter {
 pub async fn members(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     filter: MemberFilter,
     last_user_id: Option<&str>,
     limit: usize,
 ) -> Result<Page<Member>, Error> {
     let after = validate_cursor(last_user_id)?;
-    let cm = found(store, app, channel_id).await?;
+    let cm = found(store, app, actor, channel_id).await?;
     let muted_at = (filter == MemberFilter::Muted).then(now_ms);
     member_page(store, app, cm, after, limit, muted_at).await
 }
@@ -467,20 +576,23 @@ pub async fn members(
 pub async fn member(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     member_id: &str,
 ) -> Result<Member, Error> {
     validate_channel_id(channel_id)?;
     validate::id("memberId", member_id, MAX_USER_ID_CHARS)?;
     let ids = [member_id.to_owned()];
-    let (lookup, mut states) = futures::future::try_join(
+    let (lookup, mut states, reader) = futures::future::try_join3(
         store.channel_for_members(app.as_str(), channel_id),
         store.member_states(app.as_str(), channel_id, &ids, true),
+        reads_as_member(store, app, channel_id, actor),
     )
     .await?;
     let ChannelLookup::Found(cm) = lookup else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
+    check_reader(&cm.channel, actor, reader)?;
     // A change between its transactions is shown as done.
     let mut found: Vec<Membership> = states.memberships.remove(member_id).into_iter().collect();
     if let Some((since, writes)) = &cm.pending {
@@ -503,6 +615,7 @@ pub async fn member(
 pub async fn banned(
     store: &Store,
     app: &AppId,
+    actor: Actor<'_>,
     channel_id: &str,
     last_user_id: Option<&str>,
     limit: usize,
@@ -510,7 +623,7 @@ pub async fn banned(
     let after = validate_cursor(last_user_id)?;
     validate_channel_id(channel_id)?;
     let (cm, page) = futures::future::try_join(
-        found(store, app, channel_id),
+        found(store, app, actor, channel_id),
         store.bans_page(app.as_str(), channel_id, after, limit),
     )
     .await?;

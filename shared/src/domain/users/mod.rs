@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod delete;
 pub mod devices;
 pub mod login;
+pub mod sessions;
 
 use crate::Error;
 use crate::auth::AppId;

@@ -1,0 +1,786 @@
+//! A client of the client API that speaks it as the TalkPlus SDKs do
+//! (../shared/reference/client-protocol.md): `app-id` on every request, `Authorization:
+//! Bearer <sessionToken>` after login and an empty `Authorization` on the logins, the extra
+//! body fields the JS SDK adds (`channelId`, `sessionRefreshTargets`), queries built without
+//! encoding and with the JS SDK's stray `&`. It insists on what the SDKs insist on: a
+//! success is HTTP 200 with a JSON object (`{}` when there is nothing to say), a failure is
+//! HTTP 500 with the TalkPlus error body.
+//!
+//! Requests travel in process (the function the router names, on the test's engine) or over
+//! HTTP to `make dev`'s stack, so the same scenario runs on both engines and end to end.
+
+use std::collections::HashMap;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Context, RequestExt};
+use serde_json::{Value, json};
+
+use crate::{Reply, TestApp, layout};
+
+/// Where requests go.
+pub enum Transport<'a> {
+    /// Through `shared::functions` in this process, with this app's services.
+    InProcess(&'a TestApp),
+    /// Over HTTP to a running stack (`make dev`).
+    Http(&'a crate::stack::Stack),
+}
+
+impl Transport<'_> {
+    fn app_id(&self) -> &str {
+        match self {
+            Transport::InProcess(app) => &app.app_id,
+            Transport::Http(stack) => &stack.app_id,
+        }
+    }
+
+    /// An admin API call (`/v1.4/api/{path}`) with the app's key: how a test's "app server"
+    /// makes users and login tokens.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        match self {
+            Transport::InProcess(app) => {
+                let full = format!("/v1.4/api/{path}");
+                let (route, _) = layout::route(method.as_str(), &full)
+                    .unwrap_or_else(|| panic!("no route for {method} {full}"));
+                app.route(&route.function, method, &full, body).await
+            }
+            Transport::Http(stack) => {
+                let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
+                let (status, body) = stack.send(m, path, body).await;
+                Reply {
+                    status: status.as_u16(),
+                    body,
+                }
+            }
+        }
+    }
+
+    /// A client API request as the SDK sends it: `path` relative to `/v1.4/`, `query` already
+    /// built the SDK's way, `authorization` the header's value ("" on logins).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        authorization: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let full = format!("/v1.4/{path}");
+        match self {
+            Transport::InProcess(app) => {
+                let (route, params) = layout::route(method.as_str(), &full)
+                    .unwrap_or_else(|| panic!("no route for {method} {full}"));
+                let uri = if query.is_empty() {
+                    full.clone()
+                } else {
+                    format!("{full}?{query}")
+                };
+                let mut builder = lambda_http::http::Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("app-id", self.app_id())
+                    .header("authorization", authorization);
+                let body = match body {
+                    Some(v) => {
+                        builder = builder.header("content-type", "application/json");
+                        Body::Text(v.to_string())
+                    }
+                    None => Body::Empty,
+                };
+                // As API Gateway parses a query: pairs split on `&`, empty ones skipped.
+                let mut pairs: HashMap<String, Vec<String>> = HashMap::new();
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    pairs.entry(k.to_owned()).or_default().push(v.to_owned());
+                }
+                let mut context = Context::default();
+                context.request_id = format!("client-{}", shared::secrets::random_hex(4));
+                let req = builder
+                    .body(body)
+                    .expect("valid request")
+                    .with_path_parameters(params)
+                    .with_query_string_parameters(pairs)
+                    .with_lambda_context(context);
+                app.call_function(&route.function, req).await
+            }
+            Transport::Http(stack) => {
+                let url = if query.is_empty() {
+                    format!("{}{full}", stack.base)
+                } else {
+                    format!("{}{full}?{query}", stack.base)
+                };
+                let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
+                let mut req = stack
+                    .http()
+                    .request(m, url)
+                    .header("app-id", self.app_id())
+                    .header("authorization", authorization);
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                let resp = req.send().await.expect("the stack answers");
+                let status = resp.status().as_u16();
+                Reply {
+                    status,
+                    body: resp.json().await.expect("a JSON body"),
+                }
+            }
+        }
+    }
+}
+
+/// One logged-in SDK client.
+pub struct SdkClient<'a> {
+    transport: &'a Transport<'a>,
+    pub user_id: String,
+    pub session_id: String,
+    pub session_token: String,
+}
+
+/// The SDK's view of an answer: the body of a 200, or the code of a 500.
+pub type Answer = Result<Value, String>;
+
+/// Reads an answer as the JS SDK does: only 200 is success (its body a JSON object), only
+/// 500 hands the app the TalkPlus code; any other status would lose the code.
+#[track_caller]
+pub fn as_sdk(reply: Reply) -> Answer {
+    match reply.status {
+        200 => {
+            assert!(
+                reply.body.is_object(),
+                "200 with a JSON object: {}",
+                reply.body
+            );
+            Ok(reply.body)
+        }
+        500 => {
+            assert_eq!(reply.body["error"], true, "{}", reply.body);
+            let code = reply.body["code"].as_str().expect("code is a string");
+            assert!(
+                code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()),
+                "{code}"
+            );
+            assert!(
+                reply.body["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+            Err(code.to_owned())
+        }
+        other => panic!(
+            "the client API answered {other}; the SDKs read only 200 and 500: {}",
+            reply.body
+        ),
+    }
+}
+
+/// The body fields the JS SDK adds to a login.
+fn login_body(user_id: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "userId": user_id,
+        "deviceId": format!("device-{user_id}"),
+        "deviceType": "web",
+        "sdkVersion": "1.4.0",
+        "translationTargetLanguage": "",
+        // ~650 bytes the server does not need.
+        "sessionRefreshTargets": vec!["refresh-target"; 40],
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    body
+}
+
+impl<'a> SdkClient<'a> {
+    /// `users/login/token`, with the empty `Authorization` the SDKs send.
+    pub async fn login_with_token(
+        transport: &'a Transport<'a>,
+        user_id: &str,
+        login_token: &str,
+        profile: Value,
+    ) -> Result<(SdkClient<'a>, Value), String> {
+        let mut extra = profile;
+        extra["loginToken"] = json!(login_token);
+        let body = login_body(user_id, extra);
+        let reply = transport
+            .send(Method::POST, "users/login/token", "", "", Some(body))
+            .await;
+        Self::logged_in(transport, user_id, as_sdk(reply)?)
+    }
+
+    /// `users/login/anonymous`.
+    pub async fn login_anonymous(
+        transport: &'a Transport<'a>,
+        user_id: &str,
+    ) -> Result<(SdkClient<'a>, Value), String> {
+        let body = login_body(user_id, json!({"username": format!("guest {user_id}")}));
+        let reply = transport
+            .send(Method::POST, "users/login/anonymous", "", "", Some(body))
+            .await;
+        Self::logged_in(transport, user_id, as_sdk(reply)?)
+    }
+
+    #[track_caller]
+    fn logged_in(
+        transport: &'a Transport<'a>,
+        user_id: &str,
+        body: Value,
+    ) -> Result<(SdkClient<'a>, Value), String> {
+        let token = body["sessionToken"]
+            .as_str()
+            .expect("sessionToken")
+            .to_owned();
+        let session_id = body["sessionId"].as_str().expect("sessionId").to_owned();
+        assert_eq!(body["user"]["id"], user_id, "{body}");
+        // A JWT whose payload has `exp` in seconds, more than 7 days away (the Unity and iOS
+        // SDKs then keep the session instead of logging in again).
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{token}");
+        use base64::Engine;
+        let payload: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(parts[1])
+                .expect("base64url payload"),
+        )
+        .expect("JSON payload");
+        let exp = payload["exp"].as_i64().expect("exp");
+        assert!(
+            exp > shared::model::now_ms() / 1000 + 7 * 86_400,
+            "{payload}"
+        );
+        Ok((
+            SdkClient {
+                transport,
+                user_id: user_id.to_owned(),
+                session_id,
+                session_token: token,
+            },
+            body,
+        ))
+    }
+
+    fn authorization(&self) -> String {
+        format!("Bearer {}", self.session_token)
+    }
+
+    /// A request of this session; `body` gets the `channelId` the JS SDK adds to bodies of
+    /// channel paths.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.call_query(method, path, "", body).await
+    }
+
+    /// `call` with a query built the SDK's way.
+    pub async fn call_query(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let body = body.map(|mut b| {
+            if let (Some(id), Some(obj)) = (
+                path.strip_prefix("channels/")
+                    .and_then(|p| p.split('/').next()),
+                b.as_object_mut(),
+            ) {
+                obj.entry("channelId").or_insert(json!(id));
+            }
+            b
+        });
+        as_sdk(
+            self.transport
+                .send(method, path, query, &self.authorization(), body)
+                .await,
+        )
+    }
+
+    /// A request with another `Authorization` value (tests of refused tokens).
+    pub async fn call_with_token(&self, method: Method, path: &str, authorization: &str) -> Answer {
+        as_sdk(
+            self.transport
+                .send(method, path, "", authorization, None)
+                .await,
+        )
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", shared::secrets::random_hex(5))
+}
+
+/// A user made by the app's server (admin `users/create`) and its login token.
+pub async fn provision_user(t: &Transport<'_>, prefix: &str) -> (String, String) {
+    let id = unique(prefix);
+    let r = t
+        .admin(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": id, "password": format!("pw-{id}")})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    (id, r.body["loginToken"].as_str().unwrap().to_owned())
+}
+
+#[track_caller]
+fn code(answer: Answer, want: &str) {
+    assert_eq!(answer.err().as_deref(), Some(want), "expected {want}");
+}
+
+/// What an app does through the SDK, every path of this server's client API: log in, make a
+/// channel, invite, send, read, delete, the owner's rules enforced on others, join rules,
+/// leave, log out. Runs in process (both engines) and over HTTP (`make dev`).
+pub async fn walkthrough(t: &Transport<'_>) {
+    let (alice_id, alice_token) = provision_user(t, "alice").await;
+    let (bob_id, bob_token) = provision_user(t, "bob").await;
+    let (carol_id, carol_token) = provision_user(t, "carol").await;
+
+    // Login: a wrong token, then the right one with profile fields (which update the user).
+    code(
+        SdkClient::login_with_token(t, &alice_id, "not-the-token", json!({}))
+            .await
+            .map(|(_, b)| b),
+        "3009",
+    );
+    let (alice, answer) = SdkClient::login_with_token(
+        t,
+        &alice_id,
+        &alice_token,
+        json!({"username": "Alice", "profileImageUrl": "https://img.example/a.png", "data": {"team": "red"}}),
+    )
+    .await
+    .expect("alice logs in");
+    assert_eq!(answer["user"]["username"], "Alice");
+    assert_eq!(answer["user"]["data"]["team"], "red");
+    let (bob, _) = SdkClient::login_with_token(t, &bob_id, &bob_token, json!({}))
+        .await
+        .expect("bob logs in");
+    let (carol, _) = SdkClient::login_with_token(t, &carol_id, &carol_token, json!({}))
+        .await
+        .expect("carol logs in");
+
+    // The profile through the client API.
+    let me = alice
+        .call(
+            Method::PUT,
+            "users/update",
+            Some(json!({"username": "Alice A."})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["username"], "Alice A.");
+
+    // A private channel of alice's: she is its owner whatever `ownerId` says.
+    let channel_id = unique("chat");
+    let created = alice
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": channel_id, "name": "Chat", "type": "private", "ownerId": bob_id, "members": [alice_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created["channel"]["ownerId"], alice_id);
+    let path = format!("channels/{channel_id}");
+
+    // Not a member: bob can neither read nor add to it; a private channel cannot be joined.
+    code(bob.call(Method::GET, &path, None).await, "2005");
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/members/add"),
+            Some(json!({"members": [bob_id]})),
+        )
+        .await,
+        "2005",
+    );
+    code(
+        bob.call(Method::POST, &format!("{path}/join"), Some(json!({})))
+            .await,
+        "2011",
+    );
+
+    // Alice invites bob; any member may add, so bob invites carol.
+    let after = alice
+        .call(
+            Method::POST,
+            &format!("{path}/members/add"),
+            Some(json!({"members": [bob_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after["channel"]["memberCount"], 2);
+    let after = bob
+        .call(
+            Method::POST,
+            &format!("{path}/members/add"),
+            Some(json!({"members": [carol_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after["channel"]["memberCount"], 3);
+    let got = bob.call(Method::GET, &path, None).await.unwrap();
+    assert_eq!(got["channel"]["id"], channel_id);
+
+    // Messages: sent as the caller whatever `senderId` says; admin types are not theirs.
+    let sent = bob
+        .call(
+            Method::POST,
+            &format!("{path}/messages/send"),
+            Some(json!({"type": "text", "text": "hi all", "senderId": alice_id, "data": {}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent["message"]["userId"], bob_id);
+    let bob_message = sent["message"]["id"].as_str().unwrap().to_owned();
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/messages/send"),
+            Some(json!({"type": "admin", "text": "I am the admin"})),
+        )
+        .await,
+        "1001",
+    );
+    let sent = carol
+        .call(
+            Method::POST,
+            &format!("{path}/messages/send"),
+            Some(json!({"text": "hello"})),
+        )
+        .await
+        .unwrap();
+    let carol_message = sent["message"]["id"].as_str().unwrap().to_owned();
+    let page = alice
+        .call_query(
+            Method::GET,
+            &format!("{path}/messages"),
+            "limit=10&&order=latest",
+            None,
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [carol_message.as_str(), bob_message.as_str()]);
+    let one = carol
+        .call(Method::GET, &format!("{path}/messages/{bob_message}"), None)
+        .await
+        .unwrap();
+    assert_eq!(one["message"]["text"], "hi all");
+
+    // Deleting: one's own message, or any as the owner; not another member's.
+    code(
+        carol
+            .call(
+                Method::DELETE,
+                &format!("{path}/messages/{bob_message}"),
+                None,
+            )
+            .await,
+        "2031",
+    );
+    let deleted = carol
+        .call(
+            Method::DELETE,
+            &format!("{path}/messages/{carol_message}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, json!({}), "200 with {{}}");
+    alice
+        .call(
+            Method::DELETE,
+            &format!("{path}/messages/{bob_message}"),
+            None,
+        )
+        .await
+        .unwrap();
+    code(
+        alice
+            .call(Method::GET, &format!("{path}/messages/{bob_message}"), None)
+            .await,
+        "4003",
+    );
+
+    // The owner's operations refused to a member.
+    code(
+        bob.call(Method::PUT, &path, Some(json!({"name": "mine now"})))
+            .await,
+        "2006",
+    );
+    code(
+        bob.call(Method::POST, &format!("{path}/freeze"), Some(json!({})))
+            .await,
+        "2031",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/members/remove"),
+            Some(json!({"members": [carol_id]})),
+        )
+        .await,
+        "2031",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/members/ban"),
+            Some(json!({"members": [carol_id]})),
+        )
+        .await,
+        "2031",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/members/mute"),
+            Some(json!({"members": [carol_id], "expireInMinutes": 0})),
+        )
+        .await,
+        "2031",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{path}/transfer/ownership"),
+            Some(json!({"userId": bob_id})),
+        )
+        .await,
+        "2031",
+    );
+    code(bob.call(Method::DELETE, &path, None).await, "2031");
+    // ... and done by the owner.
+    let renamed = alice
+        .call(Method::PUT, &path, Some(json!({"name": "Our chat"})))
+        .await
+        .unwrap();
+    assert_eq!(renamed["channel"]["name"], "Our chat");
+    let muted = alice
+        .call(
+            Method::POST,
+            &format!("{path}/members/mute"),
+            Some(json!({"members": [carol_id], "expireInMinutes": 5})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        muted["channel"]["mutedUsers"].as_array().map(Vec::len),
+        Some(1)
+    );
+    code(
+        carol
+            .call(
+                Method::POST,
+                &format!("{path}/messages/send"),
+                Some(json!({"text": "muted?"})),
+            )
+            .await,
+        "2027",
+    );
+
+    // A public channel: anyone may read and join; a banned user may not join again.
+    let lobby = unique("lobby");
+    let lobby_path = format!("channels/{lobby}");
+    alice
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": lobby, "type": "public", "members": []})),
+        )
+        .await
+        .unwrap();
+    let seen = carol.call(Method::GET, &lobby_path, None).await.unwrap();
+    assert_eq!(seen["channel"]["memberCount"], 1);
+    let joined = carol
+        .call(Method::POST, &format!("{lobby_path}/join"), Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(joined["channel"]["memberCount"], 2);
+    code(
+        carol
+            .call(Method::POST, &format!("{lobby_path}/join"), Some(json!({})))
+            .await,
+        "2008",
+    );
+    alice
+        .call(
+            Method::POST,
+            &format!("{lobby_path}/members/ban"),
+            Some(json!({"members": [carol_id]})),
+        )
+        .await
+        .unwrap();
+    code(
+        carol
+            .call(Method::POST, &format!("{lobby_path}/join"), Some(json!({})))
+            .await,
+        "2018",
+    );
+    code(
+        carol
+            .call(
+                Method::POST,
+                &format!("{lobby_path}/join/invitation"),
+                Some(json!({"invitationCode": "x"})),
+            )
+            .await,
+        "2015",
+    );
+
+    // An invitationOnly channel: its code, and only its code.
+    let club = unique("club");
+    let club_path = format!("channels/{club}");
+    alice
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": club, "type": "invitationOnly", "invitationCode": "open-sesame", "members": []})),
+        )
+        .await
+        .unwrap();
+    code(
+        bob.call(Method::POST, &format!("{club_path}/join"), Some(json!({})))
+            .await,
+        "2014",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{club_path}/join/invitation"),
+            Some(json!({"invitationCode": "wrong"})),
+        )
+        .await,
+        "2014",
+    );
+    bob.call(
+        Method::POST,
+        &format!("{club_path}/join/invitation"),
+        Some(json!({"invitationCode": "open-sesame"})),
+    )
+    .await
+    .unwrap();
+
+    // The caller's channels, and the app's public ones.
+    let mine = bob
+        .call_query(Method::GET, "channels", "type=default&limit=20&", None)
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = mine["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![channel_id.as_str(), club.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    let public = bob
+        .call_query(Method::GET, "channels", "type=public&limit=50", None)
+        .await
+        .unwrap();
+    assert!(
+        public["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["type"] == "public")
+    );
+
+    // Leaving: a non-member cannot; the last member may take the channel with them.
+    code(
+        carol
+            .call(Method::POST, &format!("{club_path}/leave"), Some(json!({})))
+            .await,
+        "2005",
+    );
+    assert_eq!(
+        bob.call(Method::POST, &format!("{club_path}/leave"), Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    alice
+        .call(
+            Method::POST,
+            &format!("{club_path}/leave"),
+            Some(json!({"deleteChannelIfEmpty": true})),
+        )
+        .await
+        .unwrap();
+    code(alice.call(Method::GET, &club_path, None).await, "2003");
+
+    // Ownership moves to a member; the old owner is refused what was theirs.
+    let moved = alice
+        .call(
+            Method::POST,
+            &format!("{path}/transfer/ownership"),
+            Some(json!({"userId": bob_id})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved["channel"]["ownerId"], bob_id);
+    code(
+        alice
+            .call(Method::POST, &format!("{path}/freeze"), Some(json!({})))
+            .await,
+        "2031",
+    );
+    assert_eq!(
+        bob.call(Method::POST, &format!("{path}/freeze"), Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+
+    // Blocks through the client API.
+    alice
+        .call(
+            Method::POST,
+            "users/block",
+            Some(json!({"userId": carol_id})),
+        )
+        .await
+        .unwrap();
+    let blocked = alice
+        .call(Method::GET, "users/blocked", None)
+        .await
+        .unwrap();
+    assert_eq!(blocked["users"][0]["id"], carol_id);
+
+    // Logout ends the session; the token is refused from then on.
+    assert_eq!(
+        carol
+            .call(Method::POST, "users/logout", Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    // (Asked of a function that never saw the session: one that did trusts it for up to
+    // `AUTH_CACHE_SECONDS`, as `make dev`'s functions do.)
+    code(carol.call(Method::GET, "users/blocked", None).await, "3001");
+
+    // No token, and tokens that are not this app's sessions.
+    code(alice.call_with_token(Method::GET, &path, "").await, "1007");
+    code(
+        alice
+            .call_with_token(Method::GET, &path, "Bearer nonsense")
+            .await,
+        "3002",
+    );
+    let forged = {
+        let mut parts: Vec<String> = alice.session_token.split('.').map(str::to_owned).collect();
+        parts[2] = parts[2].chars().rev().collect();
+        format!("Bearer {}", parts.join("."))
+    };
+    code(
+        alice.call_with_token(Method::GET, &path, &forged).await,
+        "3002",
+    );
+}
