@@ -228,6 +228,9 @@ pub enum Error {
     NotInvitationOnly(String),
     #[error("{0} is banned from the channel")]
     BannedFromChannel(String),
+    /// TalkPlus's `1006` also means "no permission".
+    #[error("Unauthorized: only its sender may change message {0}")]
+    NotMessageSender(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("storage unavailable: {0}")]
@@ -290,6 +293,7 @@ impl Error {
             Error::WrongInvitationCode => WRONG_INVITATION_CODE,
             Error::NotInvitationOnly(_) => NOT_INVITATION_ONLY,
             Error::BannedFromChannel(_) => BANNED_FROM_CHANNEL,
+            Error::NotMessageSender(_) => UNAUTHORIZED,
             Error::Internal(_) => INTERNAL,
             Error::Unavailable(_) => UNAVAILABLE,
         }

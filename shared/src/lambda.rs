@@ -113,6 +113,16 @@ impl Ctx {
         }
     }
 
+    /// A channel as the caller sees it (on the client API, with their unread count and read
+    /// mark).
+    pub fn channel_view(&self, detail: crate::model::ChannelDetail) -> crate::wire::ChannelView {
+        let viewer = match self.actor() {
+            crate::domain::Actor::User(u) => Some(u),
+            crate::domain::Actor::Admin => None,
+        };
+        crate::wire::ChannelView::of(detail, viewer)
+    }
+
     /// What the client API's authentication found (login paths included).
     pub fn client(&self) -> Result<&auth::Client, crate::Error> {
         self.client

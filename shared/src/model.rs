@@ -224,6 +224,9 @@ pub struct Channel {
     pub member_count: i64,
     /// `-1` means unlimited (super types only).
     pub max_member_count: i64,
+    /// Messages ever counted in the channel (non-super channels; not `hidden` types): the
+    /// members' unread counts are taken from it (`Membership::unread`).
+    pub message_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -235,6 +238,10 @@ pub struct Membership {
     pub member_info: BTreeMap<String, String>,
     pub last_read_at: i64,
     pub last_sent_at: i64,
+    /// The channel's `message_count` at the member's read mark (their join, or last
+    /// mark-read), and the messages the member sent since: what `unread` subtracts.
+    pub read_count: i64,
+    pub sent_since_read: i64,
     pub created_at: i64,
     pub updated_at: i64,
     /// `Some(0)`: muted until unmuted; `Some(t)`: muted until `t` (ms); `None`: not muted.
@@ -249,10 +256,20 @@ impl Membership {
             member_info: BTreeMap::new(),
             last_read_at: 0,
             last_sent_at: 0,
+            read_count: 0,
+            sent_since_read: 0,
             created_at: now,
             updated_at: now,
             mute_expires_at: None,
         }
+    }
+
+    /// Messages after the member's read mark that others sent, in a channel that has counted
+    /// `message_count`: exact, since every counted send moves the channel's count and the
+    /// sender's `sent_since_read` in one transaction, and a mark-read sets both marks only
+    /// while the count is the one it read.
+    pub fn unread(&self, message_count: i64) -> i64 {
+        (message_count - self.read_count - self.sent_since_read).max(0)
     }
 
     /// Whether the member is muted at `now`: a mute with an end lifts by itself, with no job
@@ -443,6 +460,14 @@ impl MessageType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
+    /// Not shown as a chat message (`hidden`, `admin_hidden`, `bot_hidden`): not unread.
+    pub fn is_hidden(self) -> bool {
+        matches!(
+            self,
+            MessageType::Hidden | MessageType::AdminHidden | MessageType::BotHidden
+        )
+    }
+
     /// Sent by the app itself: no sender needed, not held back by a freeze or a mute.
     pub fn is_admin(self) -> bool {
         matches!(self, MessageType::Admin | MessageType::AdminHidden)
@@ -470,7 +495,18 @@ pub struct Message {
     /// The message this one replies to, and its author (which never changes, so the
     /// parent's author profile is read in the same round as the parent).
     pub parent: Option<MessageRef>,
+    /// Reaction → the users who reacted with it, in id order (the client API's reactions).
+    pub reactions: BTreeMap<String, Vec<String>>,
     pub created_at: i64,
+}
+
+/// A client's edit of their message: the fields given replace the stored ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageEdit {
+    pub text: Option<String>,
+    pub data: Option<BTreeMap<String, String>>,
+    pub mentions: Option<Vec<String>>,
+    pub clear_reactions: bool,
 }
 
 /// A reply's parent: its id and author.

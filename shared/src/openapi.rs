@@ -101,6 +101,12 @@ answers every failure with HTTP 500."
         client::join_invitation,
         client::leave,
         client::transfer_ownership,
+        client::mark_read,
+        client::message_update,
+        client::react,
+        client::unreact,
+        client::unreact_body,
+        client::reactions,
         client::message_send,
         client::message_list,
         client::message_get,
@@ -419,6 +425,13 @@ pub mod params {
         /// A message id (a 26-character ULID)
         #[param(rename = "messageId", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
         message_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct Reaction {
+        /// A reaction (1–64 characters; percent-encoded when it is an emoji)
+        reaction: String,
     }
 
     #[derive(IntoParams)]

@@ -365,6 +365,26 @@ impl From<ChannelDetail> for ChannelView {
     }
 }
 
+impl ChannelView {
+    /// The channel as `viewer` sees it on the client API: their own `unreadCount` and
+    /// `lastReadAt` (non-super channels: super channels have none, as TalkPlus).
+    pub fn of(d: ChannelDetail, viewer: Option<&str>) -> ChannelView {
+        let own = viewer.and_then(|v| {
+            d.members
+                .iter()
+                .find(|m| m.membership.user_id == v)
+                .map(|m| m.membership.clone())
+        });
+        let count = d.channel.message_count;
+        let mut view = ChannelView::from(d);
+        if let Some(m) = own {
+            view.unread_count = m.unread(count);
+            view.last_read_at = m.last_read_at;
+        }
+        view
+    }
+}
+
 /// `{"channel": {...}}`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelEnvelope {
@@ -562,11 +582,44 @@ impl From<MessageDetail> for MessageView {
             mentions: m.mentions,
             parent_message_id: m.parent.map(|p| p.id).unwrap_or_default(),
             parent_message,
-            reactions: BTreeMap::new(),
+            reactions: m.reactions,
             translations: BTreeMap::new(),
             created_at: m.created_at,
         }
     }
+}
+
+/// `PUT /v1.4/channels/{channelId}/messages/{messageId}` (client API): what to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessageRequest {
+    #[schema(max_length = 8192)]
+    pub text: Option<String>,
+    /// Replaces the message's `data`; at most 10 string pairs.
+    #[schema(schema_with = crate::openapi::message_data_schema)]
+    pub data: Option<Value>,
+    /// Members of the channel (at most 100); replaces the message's.
+    #[schema(max_items = 100)]
+    pub mentions: Option<Vec<String>>,
+    /// Removes every reaction.
+    pub clear_reactions: Option<bool>,
+    /// Accepted and ignored: no translations are kept.
+    pub clear_translations: Option<bool>,
+}
+
+/// A reaction to add or (in the body form of the delete) remove.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
+    pub reaction: Option<String>,
+}
+
+/// `{"reactions": {"emoji": ["userId", ...]}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReactionsEnvelope {
+    #[schema(value_type = Object)]
+    pub reactions: BTreeMap<String, Vec<String>>,
 }
 
 /// `{"message": {...}}`

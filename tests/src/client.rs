@@ -472,6 +472,119 @@ pub async fn walkthrough(t: &Transport<'_>) {
         .unwrap();
     assert_eq!(one["message"]["text"], "hi all");
 
+    // Reactions: a member's own, in both delete forms the SDK versions use; a set per
+    // reaction, so adding twice changes nothing.
+    let reacted_path = format!("{path}/messages/{carol_message}/reactions");
+    let r = bob
+        .call(
+            Method::POST,
+            &reacted_path,
+            Some(json!({"reaction": "like"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["message"]["reactions"], json!({"like": [bob_id]}));
+    bob.call(
+        Method::POST,
+        &reacted_path,
+        Some(json!({"reaction": "like"})),
+    )
+    .await
+    .unwrap();
+    alice
+        .call(
+            Method::POST,
+            &reacted_path,
+            Some(json!({"reaction": "like"})),
+        )
+        .await
+        .unwrap();
+    let r = carol
+        .call(Method::POST, &reacted_path, Some(json!({"reaction": "😀"})))
+        .await
+        .unwrap();
+    let mut likers = vec![alice_id.clone(), bob_id.clone()];
+    likers.sort();
+    assert_eq!(
+        r["message"]["reactions"],
+        json!({"like": likers, "😀": [carol_id]})
+    );
+    let r = alice
+        .call(Method::DELETE, &format!("{reacted_path}/like"), None)
+        .await
+        .unwrap();
+    assert_eq!(r["message"]["reactions"]["like"], json!([bob_id]));
+    let r = carol
+        .call(
+            Method::DELETE,
+            &format!("{reacted_path}/%F0%9F%98%80"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["message"]["reactions"], json!({"like": [bob_id]}));
+    let r = bob
+        .call(
+            Method::DELETE,
+            &reacted_path,
+            Some(json!({"reaction": "like"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["message"]["reactions"], json!({}));
+    bob.call(
+        Method::POST,
+        &reacted_path,
+        Some(json!({"reaction": "wow"})),
+    )
+    .await
+    .unwrap();
+    let listed = alice.call(Method::GET, &reacted_path, None).await.unwrap();
+    assert_eq!(listed["reactions"], json!({"wow": [bob_id]}));
+
+    // Edits: the sender's own message only; reactions cleared when asked.
+    code(
+        bob.call(
+            Method::PUT,
+            &format!("{path}/messages/{carol_message}"),
+            Some(json!({"text": "not mine"})),
+        )
+        .await,
+        "1006",
+    );
+    let edited = carol
+        .call(
+            Method::PUT,
+            &format!("{path}/messages/{carol_message}"),
+            Some(
+                json!({"text": "hello, edited", "data": {"edited": "yes"}, "clearReactions": true}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited["message"]["text"], "hello, edited");
+    assert_eq!(edited["message"]["data"], json!({"edited": "yes"}));
+    assert_eq!(edited["message"]["reactions"], json!({}));
+    let again = bob
+        .call(
+            Method::GET,
+            &format!("{path}/messages/{carol_message}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["message"]["text"], "hello, edited");
+    code(
+        carol
+            .call(
+                Method::PUT,
+                &format!("{path}/messages/{carol_message}"),
+                Some(json!({"text": "", "data": {}})),
+            )
+            .await,
+        "4002",
+    );
+
     // Deleting: one's own message, or any as the owner; not another member's.
     code(
         carol
@@ -737,6 +850,87 @@ pub async fn walkthrough(t: &Transport<'_>) {
             .await
             .unwrap(),
         json!({})
+    );
+
+    // Unread counts: the messages after the caller's read mark that others sent (`hidden`
+    // types are not unread); a new member's mark is where the channel was when they joined.
+    let news = unique("news");
+    let news_path = format!("channels/{news}");
+    alice
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": news, "type": "public", "members": [bob_id]})),
+        )
+        .await
+        .unwrap();
+    let send = |who: &'static str, kind: &'static str| {
+        let client = if who == "alice" { &alice } else { &bob };
+        let path = format!("{news_path}/messages/send");
+        async move {
+            client
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(json!({"type": kind, "text": "news"})),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    send("bob", "text").await;
+    send("bob", "custom").await;
+    send("bob", "hidden").await;
+    send("alice", "text").await;
+    let unread = |c: &Value| (c["unreadCount"].as_i64(), c["lastReadAt"].as_i64());
+    let seen = alice.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(unread(&seen["channel"]), (Some(2), Some(0)));
+    let seen = bob.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(unread(&seen["channel"]), (Some(1), Some(0)));
+    let listed = alice
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    let entry = listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == news.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["unreadCount"], 2);
+    let marked = alice
+        .call(
+            Method::POST,
+            &format!("{news_path}/markread"),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked["channel"]["unreadCount"], 0);
+    assert!(marked["channel"]["lastReadAt"].as_i64().unwrap() > 0);
+    let joined = carol
+        .call(Method::POST, &format!("{news_path}/join"), Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        joined["channel"]["unreadCount"], 0,
+        "history before joining is not unread"
+    );
+    send("bob", "text").await;
+    let seen = alice.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(seen["channel"]["unreadCount"], 1);
+    let seen = carol.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(seen["channel"]["unreadCount"], 1);
+    code(
+        carol
+            .call(
+                Method::POST,
+                &format!("{lobby_path}/markread"),
+                Some(json!({})),
+            )
+            .await,
+        "2005",
     );
 
     // Blocks through the client API.

@@ -379,6 +379,7 @@ async fn deleting_a_bot_in_1000_channels_removes_every_membership() {
             data: Default::default(),
             member_count: 0,
             max_member_count: 100,
+            message_count: 0,
             created_at: now,
             updated_at: now,
         };

@@ -229,3 +229,148 @@ async fn a_session_of_one_app_is_refused_by_another() {
         .err();
     assert_eq!(refused.as_deref(), Some("3002"));
 }
+
+/// Unread counts stay exact while members send and mark read at once: each member's count is
+/// the others' messages after their mark, the channel's counter is its history.
+#[tokio::test]
+async fn unread_counts_are_exact_under_concurrent_sends_and_mark_reads() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut clients = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let (id, token) = provision_user(&t, name).await;
+        clients.push(
+            SdkClient::login_with_token(&t, &id, &token, json!({}))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let ids: Vec<String> = clients.iter().map(|c| c.user_id.clone()).collect();
+    let (ann, ben, cat) = (&clients[0], &clients[1], &clients[2]);
+    ann.call(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": "busy", "type": "private", "members": [ids[1], ids[2]]})),
+    )
+    .await
+    .unwrap();
+    const EACH: usize = 15;
+    let work = clients.iter().map(|c| async move {
+        for i in 0..EACH {
+            c.call(
+                Method::POST,
+                "channels/busy/messages/send",
+                Some(json!({"text": format!("{} {i}", c.user_id)})),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let marks = async {
+        for _ in 0..5 {
+            ann.call(Method::POST, "channels/busy/markread", Some(json!({})))
+                .await
+                .unwrap();
+        }
+    };
+    futures::future::join(futures::future::join_all(work), marks).await;
+
+    // Ben and Cat never marked: every message of the two others is unread.
+    assert_eq!(unread(ben).await, 2 * EACH as i64);
+    assert_eq!(unread(cat).await, 2 * EACH as i64);
+    let ann_unread = unread(ann).await;
+    assert!((0..=2 * EACH as i64).contains(&ann_unread), "{ann_unread}");
+    // The channel's counter is its history.
+    let item = app
+        .stored_item(
+            shared::store::keys::channel_pk(&app.app_id, "busy"),
+            "CHANNEL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        item["message_count"].as_n().unwrap(),
+        &(3 * EACH).to_string()
+    );
+    // A mark-read in quiet reads everything; then exactly what others send is unread.
+    ann.call(Method::POST, "channels/busy/markread", Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(unread(ann).await, 0);
+    let more = clients.iter().zip([2, 5, 3]).map(|(c, n)| async move {
+        for _ in 0..n {
+            c.call(
+                Method::POST,
+                "channels/busy/messages/send",
+                Some(json!({"text": "x"})),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    futures::future::join_all(more).await;
+    assert_eq!(unread(ann).await, 8);
+    assert_eq!(unread(ben).await, 2 * EACH as i64 + 2 + 3);
+}
+
+/// The caller's `unreadCount` of channel `busy`.
+async fn unread(c: &SdkClient<'_>) -> i64 {
+    c.call(Method::GET, "channels/busy", None).await.unwrap()["channel"]["unreadCount"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Concurrent reactions never lose one another: each is a set member, added by one update.
+#[tokio::test]
+async fn concurrent_reactions_all_land() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut clients = Vec::new();
+    for i in 0..12 {
+        let (id, token) = provision_user(&t, &format!("r{i}")).await;
+        clients.push(
+            SdkClient::login_with_token(&t, &id, &token, json!({}))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let ids: Vec<String> = clients.iter().map(|c| c.user_id.clone()).collect();
+    clients[0]
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": "fans", "type": "private", "members": ids})),
+        )
+        .await
+        .unwrap();
+    let sent = clients[0]
+        .call(
+            Method::POST,
+            "channels/fans/messages/send",
+            Some(json!({"text": "vote"})),
+        )
+        .await
+        .unwrap();
+    let path = format!(
+        "channels/fans/messages/{}/reactions",
+        sent["message"]["id"].as_str().unwrap()
+    );
+    let votes = clients.iter().enumerate().map(|(i, c)| {
+        let path = path.clone();
+        async move {
+            let reaction = if i % 2 == 0 { "up" } else { "down" };
+            c.call(Method::POST, &path, Some(json!({"reaction": reaction})))
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join_all(votes).await;
+    let got = clients[1].call(Method::GET, &path, None).await.unwrap();
+    let mut up: Vec<&String> = ids.iter().step_by(2).collect();
+    let mut down: Vec<&String> = ids.iter().skip(1).step_by(2).collect();
+    up.sort();
+    down.sort();
+    assert_eq!(got["reactions"], json!({"up": up, "down": down}));
+}

@@ -577,10 +577,11 @@ async fn seed(
             file_url: String::new(),
             mentions: Vec::new(),
             parent: None,
+            reactions: Default::default(),
             created_at: at,
         };
         app.store()
-            .send_message(&app.app_id, &m, &SenderGuard::Channel, None, now_ms())
+            .send_message(&app.app_id, &m, &SenderGuard::Channel, None, true, now_ms())
             .await
             .expect("store a message")
             .expect("the channel exists");
@@ -884,6 +885,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
         file_url: String::new(),
         mentions: Vec::new(),
         parent: None,
+        reactions: Default::default(),
         created_at: now_ms(),
     };
     let member = |user: &str, mute_applies| SenderGuard::Member {
@@ -898,6 +900,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
             &message(&id(1)),
             &member("outsider", true),
             None,
+            true,
             now_ms(),
         )
         .await
@@ -916,6 +919,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
             &message(&id(2)),
             &member("m1", true),
             None,
+            true,
             now_ms(),
         )
         .await
@@ -927,6 +931,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
             &message(&id(3)),
             &member("m1", false),
             None,
+            true,
             now_ms(),
         )
         .await
@@ -940,6 +945,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
             &message(&id(4)),
             &member("m1", true),
             None,
+            true,
             later,
         )
         .await
@@ -952,6 +958,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
                 &message(&id(5)),
                 &SenderGuard::Bot("b9".into()),
                 None,
+                true,
                 now_ms()
             )
             .await
@@ -992,6 +999,7 @@ async fn a_deleted_channel_takes_its_messages_and_refuses_new_ones() {
         file_url: String::new(),
         mentions: Vec::new(),
         parent: None,
+        reactions: Default::default(),
         created_at: now_ms(),
     };
     for guard in [
@@ -1003,7 +1011,7 @@ async fn a_deleted_channel_takes_its_messages_and_refuses_new_ones() {
     ] {
         let r = app
             .store()
-            .send_message(&app.app_id, &late, &guard, None, now_ms())
+            .send_message(&app.app_id, &late, &guard, None, true, now_ms())
             .await
             .unwrap();
         assert_eq!(r, Err(SendRefusal::Sender), "{guard:?}");

@@ -139,6 +139,23 @@ fn validate_file_url(url: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `mentions`: valid user ids, each once (in the order given), at most 100.
+pub(crate) fn mention_ids(given: Option<Vec<String>>) -> Result<Vec<String>, Error> {
+    let mut mentions: Vec<String> = Vec::new();
+    for m in given.unwrap_or_default() {
+        validate::id("mentions", &m, MAX_USER_ID_CHARS)?;
+        if !mentions.contains(&m) {
+            mentions.push(m);
+        }
+    }
+    if mentions.len() > MAX_MENTIONS {
+        return Err(Error::InvalidParam(format!(
+            "mentions may name at most {MAX_MENTIONS} users"
+        )));
+    }
+    Ok(mentions)
+}
+
 /// Checks a `messages/send` body; pure.
 pub fn draft(req: SendMessageRequest) -> Result<Draft, Error> {
     let message_type = match req.message_type.as_deref() {
@@ -157,18 +174,7 @@ pub fn draft(req: SendMessageRequest) -> Result<Draft, Error> {
         None if !message_type.is_admin() => return Err(Error::MissingParam("senderId")),
         None => {}
     }
-    let mut mentions: Vec<String> = Vec::new();
-    for m in req.mentions.unwrap_or_default() {
-        validate::id("mentions", &m, MAX_USER_ID_CHARS)?;
-        if !mentions.contains(&m) {
-            mentions.push(m);
-        }
-    }
-    if mentions.len() > MAX_MENTIONS {
-        return Err(Error::InvalidParam(format!(
-            "mentions may name at most {MAX_MENTIONS} users"
-        )));
-    }
+    let mentions = mention_ids(req.mentions)?;
     let parent_id = req.parent_message_id.filter(|p| !p.is_empty());
     if let Some(p) = &parent_id {
         parse_message_id("parentMessageId", p)?;
@@ -405,6 +411,7 @@ async fn send_draft(
                 user_id: p.user_id.clone(),
                 message_type: p.message_type,
             }),
+            reactions: Default::default(),
             created_at: now,
         };
         let claim = idempotency.as_ref().map(|i| IdempotencyClaim {
@@ -419,7 +426,14 @@ async fn send_draft(
             wanted.author(&p.user_id, p.message_type);
         }
         let (written, shown) = futures::future::try_join(
-            store.send_message(app_id, &message, &guard, claim.as_ref(), now),
+            store.send_message(
+                app_id,
+                &message,
+                &guard,
+                claim.as_ref(),
+                !cm.channel.channel_type.is_super() && !message.message_type.is_hidden(),
+                now,
+            ),
             wanted.read(store, app_id),
         )
         .await?;

@@ -3,6 +3,7 @@
 pub mod bots;
 pub mod channels;
 pub mod cleanup;
+pub mod message_changes;
 pub mod messages;
 pub mod users;
 

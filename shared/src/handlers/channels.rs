@@ -29,7 +29,7 @@ use crate::wire::{
 pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
     let detail = channels::create(&ctx.store, &ctx.app, ctx.actor(), json_body(&ctx.req)?).await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
 }
 
@@ -50,7 +50,7 @@ pub async fn get(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let detail = channels::client::view(&ctx.store, &ctx.app, ctx.actor(), channel_id).await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
 }
 
@@ -83,7 +83,11 @@ pub async fn user_channels(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&ChannelList {
-        channels: page.items.into_iter().map(Into::into).collect(),
+        channels: page
+            .items
+            .into_iter()
+            .map(|d| ctx.channel_view(d))
+            .collect(),
         has_next: page.has_next,
     }))
 }
@@ -128,7 +132,7 @@ pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
 }
 
@@ -183,7 +187,11 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&ChannelList {
-        channels: page.items.into_iter().map(Into::into).collect(),
+        channels: page
+            .items
+            .into_iter()
+            .map(|d| ctx.channel_view(d))
+            .collect(),
         has_next: page.has_next,
     }))
 }

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::Error;
 use crate::domain::channels::{self, DEFAULT_CHANNEL_LIST_LIMIT, MAX_CHANNEL_LIST_LIMIT};
+use crate::domain::message_changes;
 use crate::domain::users::sessions;
 use crate::error::ErrorBody;
 use crate::handlers::{channels as channel_handlers, members, messages, users};
@@ -18,9 +19,10 @@ use crate::lambda::Ctx;
 use crate::openapi::params;
 use crate::validate;
 use crate::wire::{
-    ChannelEnvelope, ChannelList, ClientLoginRequest, CreateChannelRequest, Empty, MemberEnvelope,
-    MemberList, MembersRequest, MessageEnvelope, MessageList, MuteRequest, SendMessageRequest,
-    SessionEnvelope, UpdateChannelRequest, UpdateUserRequest, UserEnvelope, UserList,
+    ChannelEnvelope, ChannelList, ClientLoginRequest, CreateChannelRequest, EditMessageRequest,
+    Empty, MemberEnvelope, MemberList, MembersRequest, MessageEnvelope, MessageList, MuteRequest,
+    ReactionRequest, ReactionsEnvelope, SendMessageRequest, SessionEnvelope, UpdateChannelRequest,
+    UpdateUserRequest, UserEnvelope, UserList,
 };
 
 /// `POST /v1.4/users/login/token`
@@ -220,7 +222,11 @@ pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
         }
     };
     Ok(ok(&ChannelList {
-        channels: page.items.into_iter().map(Into::into).collect(),
+        channels: page
+            .items
+            .into_iter()
+            .map(|d| ctx.channel_view(d))
+            .collect(),
         has_next: page.has_next,
     }))
 }
@@ -392,7 +398,7 @@ pub async fn join(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let detail = channels::client::join(&ctx.store, &ctx.app, caller, channel_id, code).await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
 }
 
@@ -462,8 +468,182 @@ pub async fn transfer_ownership(ctx: Ctx) -> Result<Response<Body>, Error> {
         channels::client::transfer_ownership(&ctx.store, &ctx.app, caller, channel_id, req.user_id)
             .await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
+}
+
+/// `POST /v1.4/channels/{channelId}/markread`
+#[utoipa::path(
+    post,
+    path = "/v1.4/channels/{channelId}/markread",
+    operation_id = "client.channels-markread",
+    tag = "client",
+    params(params::ChannelId),
+    responses(
+        (status = 200, description = "The channel, the caller's `unreadCount` 0 and `lastReadAt` now (a message sent meanwhile is counted again, never skipped)", body = ChannelEnvelope),
+        (status = 500, description = "`2003` no such channel; `2005` not a member", body = ErrorBody),
+    )
+)]
+pub async fn mark_read(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    let channel_id = path_param(&ctx.req, "channelId")?;
+    let detail = channels::client::mark_read(&ctx.store, &ctx.app, caller, channel_id).await?;
+    Ok(ok(&ChannelEnvelope {
+        channel: ctx.channel_view(detail),
+    }))
+}
+
+/// `PUT /v1.4/channels/{channelId}/messages/{messageId}`
+#[utoipa::path(
+    put,
+    path = "/v1.4/channels/{channelId}/messages/{messageId}",
+    operation_id = "client.channels-messages-update",
+    tag = "client",
+    request_body = EditMessageRequest,
+    params(params::ChannelId, params::MessageId),
+    responses(
+        (status = 200, description = "The message after the edit", body = MessageEnvelope),
+        (status = 500, description = "`1006` not the message's sender; `2005` not a member; `2003` no such channel; `4003` no such message; `2026` a mention who is not a member; `4001` text over 8192 characters; `4002` text and data both empty after the edit; `1011` bad `data`; `1001` a malformed value", body = ErrorBody),
+    )
+)]
+pub async fn message_update(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    let message = message_changes::edit(
+        &ctx.store,
+        &ctx.app,
+        caller,
+        path_param(&ctx.req, "channelId")?,
+        path_param(&ctx.req, "messageId")?,
+        json_body(&ctx.req)?,
+    )
+    .await?;
+    Ok(ok(&MessageEnvelope {
+        message: message.into(),
+    }))
+}
+
+/// `POST /v1.4/channels/{channelId}/messages/{messageId}/reactions`
+#[utoipa::path(
+    post,
+    path = "/v1.4/channels/{channelId}/messages/{messageId}/reactions",
+    operation_id = "client.channels-messages-react",
+    tag = "client",
+    request_body = ReactionRequest,
+    params(params::ChannelId, params::MessageId),
+    responses(
+        (status = 200, description = "The message with the caller's reaction (adding it twice changes nothing)", body = MessageEnvelope),
+        (status = 500, description = "`1002` `reaction` missing; `1001` a reaction over 64 characters, or more than 50 kinds or 1,000 users of one on a message; `2005` not a member; `2003` no such channel; `4003` no such message", body = ErrorBody),
+    )
+)]
+pub async fn react(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let req: ReactionRequest = json_body(&ctx.req)?;
+    let reaction = validate::required("reaction", req.reaction)?;
+    reaction_change(ctx, &reaction, true).await
+}
+
+async fn reaction_change(ctx: Ctx, reaction: &str, add: bool) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    let message = message_changes::react(
+        &ctx.store,
+        &ctx.app,
+        caller,
+        path_param(&ctx.req, "channelId")?,
+        path_param(&ctx.req, "messageId")?,
+        reaction,
+        add,
+    )
+    .await?;
+    Ok(ok(&MessageEnvelope {
+        message: message.into(),
+    }))
+}
+
+/// `DELETE /v1.4/channels/{channelId}/messages/{messageId}/reactions/{reaction}`
+#[utoipa::path(
+    delete,
+    path = "/v1.4/channels/{channelId}/messages/{messageId}/reactions/{reaction}",
+    operation_id = "client.channels-messages-unreact",
+    tag = "client",
+    params(params::ChannelId, params::MessageId, params::Reaction),
+    responses(
+        (status = 200, description = "The message without the caller's reaction (removing one not there changes nothing)", body = MessageEnvelope),
+        (status = 500, description = "`1001` a malformed reaction; `2005` not a member; `2003` no such channel; `4003` no such message", body = ErrorBody),
+    )
+)]
+pub async fn unreact(ctx: Ctx) -> Result<Response<Body>, Error> {
+    // Both forms the SDK versions use: the reaction in the path, or in a JSON body.
+    let reaction = match path_param(&ctx.req, "reaction") {
+        Ok(r) => percent_decoded(r)?,
+        Err(_) => {
+            let req: ReactionRequest = json_body(&ctx.req)?;
+            validate::required("reaction", req.reaction)?
+        }
+    };
+    reaction_change(ctx, &reaction, false).await
+}
+
+/// `DELETE /v1.4/channels/{channelId}/messages/{messageId}/reactions` with `{"reaction"}`
+#[utoipa::path(
+    delete,
+    path = "/v1.4/channels/{channelId}/messages/{messageId}/reactions",
+    operation_id = "client.channels-messages-unreact.body",
+    tag = "client",
+    request_body = ReactionRequest,
+    params(params::ChannelId, params::MessageId),
+    responses(
+        (status = 200, description = "The message without the caller's reaction", body = MessageEnvelope),
+        (status = 500, description = "`1002` `reaction` missing; `1001` a malformed reaction; `2005` not a member; `2003` no such channel; `4003` no such message", body = ErrorBody),
+    )
+)]
+pub async fn unreact_body(ctx: Ctx) -> Result<Response<Body>, Error> {
+    unreact(ctx).await
+}
+
+/// A path segment as sent: percent-encoded by HTTP clients when it is an emoji.
+fn percent_decoded(segment: &str) -> Result<String, Error> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    Error::InvalidParam("reaction: malformed percent-encoding".into())
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::InvalidParam("reaction is not UTF-8".into()))
+}
+
+/// `GET /v1.4/channels/{channelId}/messages/{messageId}/reactions`
+#[utoipa::path(
+    get,
+    path = "/v1.4/channels/{channelId}/messages/{messageId}/reactions",
+    operation_id = "client.channels-messages-reactions",
+    tag = "client",
+    params(params::ChannelId, params::MessageId),
+    responses(
+        (status = 200, description = "The message's reactions: reaction → the users, in id order", body = ReactionsEnvelope),
+        (status = 500, description = "`2003` no such channel; `4003` no such message; `2005` not a member of a channel that is not public", body = ErrorBody),
+    )
+)]
+pub async fn reactions(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let reactions = message_changes::reactions(
+        &ctx.store,
+        &ctx.app,
+        ctx.actor(),
+        path_param(&ctx.req, "channelId")?,
+        path_param(&ctx.req, "messageId")?,
+    )
+    .await?;
+    Ok(ok(&ReactionsEnvelope { reactions }))
 }
 
 client_route! {

@@ -136,7 +136,7 @@ async fn change(
     let ids = member_ids(members)?;
     let detail = channels::change(&ctx.store, &ctx.app, channel_id, op, ctx.actor(), ids).await?;
     Ok(ok(&ChannelEnvelope {
-        channel: detail.into(),
+        channel: ctx.channel_view(detail),
     }))
 }
 

@@ -193,6 +193,9 @@ pub struct ChannelItem {
     pub data: BTreeMap<String, String>,
     pub member_count: i64,
     pub max_member_count: i64,
+    /// See `model::Channel::message_count`.
+    #[serde(default)]
+    pub message_count: i64,
     /// Bots in the channel; written in the same transaction as each bot membership.
     #[serde(default)]
     pub bot_count: i64,
@@ -233,6 +236,11 @@ pub struct MembershipItem {
     pub member_info: BTreeMap<String, String>,
     pub last_read_at: i64,
     pub last_sent_at: i64,
+    /// See `model::Membership::read_count`.
+    #[serde(default)]
+    pub read_count: i64,
+    #[serde(default)]
+    pub sent_since_read: i64,
     pub created_at: i64,
     pub updated_at: i64,
     /// Present while muted: 0 until unmuted, else the time (ms) the mute ends by itself.
@@ -302,6 +310,10 @@ pub struct MessageItem {
     pub parent_user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_type: Option<String>,
+    /// Reaction → string set of user ids; absent until the first reaction (a set is never
+    /// empty: DynamoDB drops one with its last member).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, Vec<String>>,
     pub created_at: i64,
 }
 

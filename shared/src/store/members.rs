@@ -86,6 +86,9 @@ pub struct ChannelGuard {
     pub clear_owner: Option<String>,
     /// The client API's owner-only changes: this user must still own the channel.
     pub owner: Option<String>,
+    /// Entries: the `message_count` read, which new members' read marks take; a send since
+    /// refuses the change (it is decided again).
+    pub message_count: Option<i64>,
 }
 
 impl ChannelGuard {
@@ -96,6 +99,7 @@ impl ChannelGuard {
             && self.ban_seq.is_none()
             && !self.bump_ban_seq
             && self.clear_owner.is_none()
+            && self.message_count.is_none()
     }
 }
 
@@ -301,6 +305,14 @@ impl Store {
             values.insert(":no_owner".into(), s(""));
             values.insert(":old_owner".into(), s(owner));
         }
+        if let Some(seen) = g.message_count {
+            cond.push(
+                "(message_count = :mc OR (attribute_not_exists(message_count) AND :mc = :mc0))"
+                    .into(),
+            );
+            values.insert(":mc".into(), n(seen));
+            values.insert(":mc0".into(), n(0));
+        }
         if g.bump_ban_seq {
             sets.push("ban_seq = if_not_exists(ban_seq, :zero) + :one".into());
             values.insert(":zero".into(), n(0));
@@ -337,12 +349,17 @@ impl Store {
         let member_sk = keys::member_sk(channel.channel_type, w.user_id());
         let when = |c: &'static str| conditioned.then_some(c);
         Ok(match w {
+            // A new member's read mark is the channel's count as read: what was sent before
+            // they joined is not unread (the guard holds the count still).
             MemberWrite::Join(u) => put(
                 table,
                 encode(&membership_item(
                     app_id,
                     channel,
-                    &Membership::new(u.clone(), now),
+                    &Membership {
+                        read_count: channel.message_count,
+                        ..Membership::new(u.clone(), now)
+                    },
                 ))?,
                 when("attribute_not_exists(pk)"),
             )?,

@@ -10,7 +10,7 @@
 //! `store::cleanup`), so a send that commits while its sender is still a member is always
 //! seen by the sweep.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
@@ -20,7 +20,9 @@ use super::retry::{applied, retrying, storage_error};
 use super::users::live_user;
 use super::{Store, decode, encode, keys, s};
 use crate::Error;
-use crate::model::{Bot, Membership, Message, MessageRef, MessageType, Page, User};
+use crate::model::{
+    Bot, Channel, Membership, Message, MessageEdit, MessageRef, MessageType, Page, User,
+};
 
 /// Current profiles of users and bots, and messages (by id), read to show messages and
 /// channels.
@@ -142,6 +144,8 @@ fn message_item(app_id: &str, m: &Message) -> MessageItem {
         parent_message_id: m.parent.as_ref().map(|p| p.id.clone()),
         parent_user_id: m.parent.as_ref().map(|p| p.user_id.clone()),
         parent_type: m.parent.as_ref().map(|p| p.message_type.as_str().into()),
+        // Written by reaction updates only (as string sets), never by a send.
+        reactions: BTreeMap::new(),
         created_at: m.created_at,
     }
 }
@@ -173,6 +177,15 @@ impl TryFrom<MessageItem> for Message {
             file_url: i.file_url,
             mentions: i.mentions,
             parent,
+            reactions: i
+                .reactions
+                .into_iter()
+                .filter(|(_, users)| !users.is_empty())
+                .map(|(r, mut users)| {
+                    users.sort_unstable();
+                    (r, users)
+                })
+                .collect(),
             created_at: i.created_at,
         })
     }
@@ -264,12 +277,16 @@ impl Store {
 
     /// Writes a message with its sender's guard (and the idempotency key's claim) in one
     /// transaction; `Ok(Err(_))` when a condition failed and nothing was written.
+    /// `counted`: the message moves the channel's `message_count` (and a member sender's
+    /// `sent_since_read`) in the same transaction, for unread counts (non-super channels,
+    /// not `hidden` types; see `model::Membership::unread`).
     pub async fn send_message(
         &self,
         app_id: &str,
         message: &Message,
         guard: &SenderGuard,
         claim: Option<&IdempotencyClaim>,
+        counted: bool,
         now: i64,
     ) -> Result<Result<(), SendRefusal>, Error> {
         let table = self.table();
@@ -288,8 +305,15 @@ impl Store {
                     .table_name(table)
                     .key("pk", s(&channel_pk))
                     .key("sk", s(sort_key))
-                    .update_expression("SET last_sent_at = :now")
+                    .update_expression(if counted {
+                        "SET last_sent_at = :now ADD sent_since_read :one"
+                    } else {
+                        "SET last_sent_at = :now"
+                    })
                     .expression_attribute_values(":now", n(now));
+                if counted {
+                    u = u.expression_attribute_values(":one", n(1));
+                }
                 u = if *mute_applies {
                     // Not muted at `now`: no mute, or one with an end that has passed.
                     u.condition_expression(
@@ -313,6 +337,7 @@ impl Store {
                     .map_err(|e| action_error("condition check", e))?;
                 TransactWriteItem::builder().condition_check(c).build()
             }
+            SenderGuard::Channel if counted => self.count_message(&channel_pk)?,
             SenderGuard::Channel => {
                 let c = ConditionCheck::builder()
                     .table_name(table)
@@ -348,18 +373,239 @@ impl Store {
                 .map_err(|e| action_error("put", e))?;
             actions.push(TransactWriteItem::builder().put(p).build());
         }
+        // A member's or bot's send counts on the channel item too (the last action).
+        let channel_count = if counted && !matches!(guard, SenderGuard::Channel) {
+            actions.push(self.count_message(&channel_pk)?);
+            Some(actions.len() - 1)
+        } else {
+            None
+        };
         match self.transact("send message", actions).await {
             Ok(()) => Ok(Ok(())),
-            Err(TransactError::Refused(refused)) => Ok(Err(if refused.contains(&2) {
-                SendRefusal::Idempotency
-            } else if refused.contains(&1) {
-                SendRefusal::Sender
-            } else {
-                return Err(Error::Internal(format!(
-                    "message id {} already exists",
-                    message.id
-                )));
-            })),
+            Err(TransactError::Refused(refused)) => {
+                Ok(Err(if claim.is_some() && refused.contains(&2) {
+                    SendRefusal::Idempotency
+                } else if refused.contains(&1)
+                    || channel_count.is_some_and(|i| refused.contains(&i))
+                {
+                    SendRefusal::Sender
+                } else {
+                    return Err(Error::Internal(format!(
+                        "message id {} already exists",
+                        message.id
+                    )));
+                }))
+            }
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// A check that `user` is still a member of `channel` (client changes of messages).
+    fn member_check(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        user: &str,
+    ) -> Result<TransactWriteItem, Error> {
+        let c = ConditionCheck::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::channel_pk(app_id, &channel.id)))
+            .key("sk", s(keys::member_sk(channel.channel_type, user)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| action_error("condition check", e))?;
+        Ok(TransactWriteItem::builder().condition_check(c).build())
+    }
+
+    /// Adds or removes `user`'s `reaction` on a message while `user` is a member, as decided
+    /// on a read of the message (`had_reactions`: it had any, so the map exists). A set
+    /// holds each user once, so concurrent reactions never lose one another. False when a
+    /// condition failed (the message changed or went, the caps, the membership): decide again.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn react(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        message_id: &str,
+        user: &str,
+        reaction: &str,
+        add: bool,
+        had_reactions: bool,
+        caps: (usize, usize),
+    ) -> Result<bool, Error> {
+        let (max_kinds, max_users) = caps;
+        let one = AttributeValue::Ss(vec![user.to_owned()]);
+        let u = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::messages_pk(app_id, &channel.id)))
+            .key("sk", s(keys::message_sk(message_id)));
+        let u = match (add, had_reactions) {
+            (true, true) => u
+                .update_expression("ADD reactions.#r :u")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_exists(reactions) \
+                     AND (attribute_exists(reactions.#r) OR size(reactions) < :kinds) \
+                     AND (attribute_not_exists(reactions.#r) OR size(reactions.#r) < :users)",
+                )
+                .expression_attribute_names("#r", reaction)
+                .expression_attribute_values(":u", one)
+                .expression_attribute_values(":kinds", n(max_kinds as i64))
+                .expression_attribute_values(":users", n(max_users as i64)),
+            // No reaction read: the map is absent, or empty once its last set went.
+            (true, false) => u
+                .update_expression("SET reactions = :m")
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(reactions) OR size(reactions) = :zero)",
+                )
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(
+                    ":m",
+                    AttributeValue::M(HashMap::from([(reaction.to_owned(), one)])),
+                ),
+            (false, _) => u
+                .update_expression("DELETE reactions.#r :u")
+                .condition_expression("attribute_exists(pk) AND contains(reactions.#r, :user)")
+                .expression_attribute_names("#r", reaction)
+                .expression_attribute_values(":u", one)
+                .expression_attribute_values(":user", s(user)),
+        }
+        .build()
+        .map_err(|e| action_error("update", e))?;
+        let actions = vec![
+            TransactWriteItem::builder().update(u).build(),
+            self.member_check(app_id, channel, user)?,
+        ];
+        match self.transact("react", actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Refused(_)) => Ok(false),
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// A client's edit of their own message (`author`), while they are a member: the fields
+    /// given, and the reactions cleared when asked. False when a condition failed.
+    pub async fn edit_message(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        message_id: &str,
+        author: &str,
+        edit: &MessageEdit,
+    ) -> Result<bool, Error> {
+        let mut sets = Vec::new();
+        let mut values = HashMap::from([(":author".to_owned(), s(author))]);
+        if let Some(text) = &edit.text {
+            sets.push("#text = :text");
+            values.insert(":text".into(), s(text));
+        }
+        if let Some(data) = &edit.data {
+            sets.push("#data = :data");
+            values.insert(":data".into(), super::string_map(data));
+        }
+        if let Some(mentions) = &edit.mentions {
+            sets.push("mentions = :mentions");
+            values.insert(
+                ":mentions".into(),
+                AttributeValue::L(mentions.iter().map(s).collect()),
+            );
+        }
+        let mut expression = String::new();
+        if !sets.is_empty() {
+            expression = format!("SET {}", sets.join(", "));
+        }
+        if edit.clear_reactions {
+            expression.push_str(" REMOVE reactions");
+        }
+        let expression = expression.trim().to_owned();
+        if expression.is_empty() {
+            return Ok(true);
+        }
+        let mut names = HashMap::new();
+        if edit.text.is_some() {
+            names.insert("#text".to_owned(), "text".to_owned());
+        }
+        if edit.data.is_some() {
+            names.insert("#data".to_owned(), "data".to_owned());
+        }
+        let u = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::messages_pk(app_id, &channel.id)))
+            .key("sk", s(keys::message_sk(message_id)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk) AND user_id = :author")
+            .set_expression_attribute_names(Some(names).filter(|n| !n.is_empty()))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| action_error("update", e))?;
+        let actions = vec![
+            TransactWriteItem::builder().update(u).build(),
+            self.member_check(app_id, channel, author)?,
+        ];
+        match self.transact("edit message", actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Refused(_)) => Ok(false),
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// One more counted message on the live channel item.
+    fn count_message(&self, channel_pk: &str) -> Result<TransactWriteItem, Error> {
+        let u = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(channel_pk))
+            .key("sk", s(keys::CHANNEL_SK))
+            .update_expression("ADD message_count :one")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|e| action_error("update", e))?;
+        Ok(TransactWriteItem::builder().update(u).build())
+    }
+
+    /// Sets a member's read mark to the channel's `message_count` as read (`seen`), only while
+    /// the channel still has that count: a send in between refuses it (false) and the caller
+    /// reads again, so the mark never skips a message it did not see.
+    pub async fn mark_read(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        member_sk: &str,
+        seen: i64,
+        now: i64,
+    ) -> Result<bool, Error> {
+        let channel_pk = keys::channel_pk(app_id, channel_id);
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .key("pk", s(&channel_pk))
+            .key("sk", s(keys::CHANNEL_SK))
+            .condition_expression(
+                "attribute_not_exists(deleted_at) AND (message_count = :seen \
+                 OR (attribute_not_exists(message_count) AND :seen = :zero))",
+            )
+            .expression_attribute_values(":seen", n(seen))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(|e| action_error("condition check", e))?;
+        let mark = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(&channel_pk))
+            .key("sk", s(member_sk))
+            .update_expression(
+                "SET read_count = :seen, sent_since_read = :zero, last_read_at = :now",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":seen", n(seen))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(|e| action_error("update", e))?;
+        let actions = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().update(mark).build(),
+        ];
+        match self.transact("mark read", actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Refused(_)) => Ok(false),
             Err(TransactError::Failed(e)) => Err(e),
         }
     }

@@ -133,6 +133,65 @@ pub async fn transfer_ownership(
     .await
 }
 
+/// Reads and marks one mark-read makes before giving up on a channel whose messages keep
+/// coming in between.
+const MARK_ATTEMPTS: usize = 6;
+
+/// `POST /v1.4/channels/{channelId}/markread`: the caller's read mark moves to the channel's
+/// message count as read, in one transaction that holds only while the count is still that
+/// (a message sent in between is read again, never skipped): two round trips, the profiles
+/// of the answer read beside the write. `2005` for a non-member.
+pub async fn mark_read(
+    store: &Store,
+    app: &AppId,
+    caller: &str,
+    channel_id: &str,
+) -> Result<ChannelDetail, Error> {
+    validate_channel_id(channel_id)?;
+    let app_id = app.as_str();
+    let ids = [caller.to_owned()];
+    for _ in 0..MARK_ATTEMPTS {
+        let (lookup, states) = futures::future::try_join(
+            store.channel(app_id, channel_id),
+            store.member_states(app_id, channel_id, &ids, false),
+        )
+        .await?;
+        let ChannelLookup::Found(mut cm) = lookup else {
+            return Err(Error::ChannelNotFound(channel_id.to_owned()));
+        };
+        if cm.unfinished {
+            store.finish_pending(app_id, channel_id).await?;
+            continue;
+        }
+        if !states.memberships.contains_key(caller) {
+            return Err(Error::NotChannelMember(caller.to_owned()));
+        }
+        let now = crate::model::now_ms();
+        let seen = cm.channel.message_count;
+        for m in cm.members.iter_mut().filter(|m| m.user_id == caller) {
+            m.read_count = seen;
+            m.sent_since_read = 0;
+            m.last_read_at = now;
+        }
+        let sort_key = crate::store::keys::member_sk(cm.channel.channel_type, caller);
+        let (marked, detail) = futures::future::try_join(
+            store.mark_read(app_id, channel_id, &sort_key, seen, now),
+            super::add_profiles(store, app, vec![*cm], std::collections::HashMap::new()),
+        )
+        .await?;
+        if marked {
+            return super::one(detail);
+        }
+        tracing::debug!(
+            channel = channel_id,
+            "a message arrived during a mark-read; reading again"
+        );
+    }
+    Err(Error::Unavailable(format!(
+        "channel {channel_id} kept receiving messages during the mark-read; retry"
+    )))
+}
+
 /// Whether the channel exists (for answers that must tell `2003` from a permission).
 pub async fn exists(store: &Store, app: &AppId, channel_id: &str) -> Result<bool, Error> {
     Ok(matches!(

@@ -122,6 +122,7 @@ pub fn plan_create(app: &AppId, req: CreateChannelRequest, now: i64) -> Result<N
             data,
             member_count: count_i64,
             max_member_count,
+            message_count: 0,
             created_at: now,
             updated_at: now,
         },

@@ -162,7 +162,10 @@ pub fn plan_change(
             }
             if shown {
                 for id in ids {
-                    after.members.push(Membership::new(id.clone(), now));
+                    after.members.push(Membership {
+                        read_count: after.channel.message_count,
+                        ..Membership::new(id.clone(), now)
+                    });
                 }
                 after.members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
             }
@@ -171,6 +174,7 @@ pub fn plan_change(
                 count_delta: n,
                 cap: Some(max),
                 ban_seq: Some(after.ban_seq),
+                message_count: Some(after.channel.message_count),
                 ..ChannelGuard::default()
             };
             // The user checks first, so they fall in the first transaction (the commit point),
