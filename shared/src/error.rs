@@ -32,6 +32,9 @@ specs! {
     TOO_MANY_REQUESTS = "1010", "TooManyRequests", 429;
     INVALID_META_DATA = "1011", "InvalidMetaData", 400;
     DEACTIVATED_APP = "1012", "DeactivatedApp", 403;
+    INVALID_PRIVATE_DATA = "1013", "InvalidPrivateData", 400;
+    INVALID_PRIVATE_TAG = "1014", "InvalidPrivateTag", 400;
+    INVALID_MEMBER_INFO = "1015", "InvalidMemberInfo", 400;
     CHANNEL_OWNER_NOT_FOUND = "2000", "ChannelOwnerNotFound", 404;
     MEMBER_NOT_FOUND = "2001", "ChannelMemberNotFound", 404;
     CHANNEL_ID_TAKEN = "2002", "ChannelIdAlreadyTaken", 409;
@@ -228,6 +231,12 @@ pub enum Error {
     NotInvitationOnly(String),
     #[error("{0} is banned from the channel")]
     BannedFromChannel(String),
+    #[error("InvalidPrivateData: {0}")]
+    InvalidPrivateData(String),
+    #[error("InvalidPrivateTag: {0}")]
+    InvalidPrivateTag(String),
+    #[error("InvalidMemberInfo: {0}")]
+    InvalidMemberInfo(String),
     /// TalkPlus's `1006` also means "no permission".
     #[error("Unauthorized: only its sender may change message {0}")]
     NotMessageSender(String),
@@ -294,6 +303,9 @@ impl Error {
             Error::NotInvitationOnly(_) => NOT_INVITATION_ONLY,
             Error::BannedFromChannel(_) => BANNED_FROM_CHANNEL,
             Error::NotMessageSender(_) => UNAUTHORIZED,
+            Error::InvalidPrivateData(_) => INVALID_PRIVATE_DATA,
+            Error::InvalidPrivateTag(_) => INVALID_PRIVATE_TAG,
+            Error::InvalidMemberInfo(_) => INVALID_MEMBER_INFO,
             Error::Internal(_) => INTERNAL,
             Error::Unavailable(_) => UNAVAILABLE,
         }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use lambda_http::{Body, Response};
 
 use crate::Error;
-use crate::handlers::{bots, channels, client, members, messages, users};
+use crate::handlers::{bots, channels, client, member_state, members, messages, users};
 use crate::lambda::Ctx;
 
 /// The environment variable that names the function the binary serves (template.yaml
@@ -145,6 +145,14 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("channels-messages-react", client: client::react),
     route!("channels-messages-unreact", client: client::unreact),
     route!("channels-messages-reactions", client: client::reactions),
+    route!("channels-hide", member_state::hide, client: member_state::client_hide),
+    route!("channels-show", member_state::show, client: member_state::client_show),
+    route!("channels-push-enable", member_state::push_enable, client: member_state::client_push_enable),
+    route!("channels-push-disable", member_state::push_disable, client: member_state::client_push_disable),
+    route!("channels-push-settings", member_state::push_settings, client: member_state::client_push_settings),
+    route!("channels-private-tag", client: member_state::set_private_tag),
+    route!("channels-private-data", client: member_state::set_private_data),
+    route!("channels-member-info", client: member_state::set_member_info),
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),

@@ -242,6 +242,14 @@ pub struct Membership {
     /// mark-read), and the messages the member sent since: what `unread` subtracts.
     pub read_count: i64,
     pub sent_since_read: i64,
+    /// The member's own view of the channel (client API): hidden from their list, push
+    /// notifications off, push sounds, a private tag and private data only they see.
+    pub hidden: bool,
+    pub push_disabled: bool,
+    pub push_sound_aos: String,
+    pub push_sound_ios: String,
+    pub private_tag: String,
+    pub private_data: BTreeMap<String, String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// `Some(0)`: muted until unmuted; `Some(t)`: muted until `t` (ms); `None`: not muted.
@@ -258,6 +266,12 @@ impl Membership {
             last_sent_at: 0,
             read_count: 0,
             sent_since_read: 0,
+            hidden: false,
+            push_disabled: false,
+            push_sound_aos: String::new(),
+            push_sound_ios: String::new(),
+            private_tag: String::new(),
+            private_data: BTreeMap::new(),
             created_at: now,
             updated_at: now,
             mute_expires_at: None,
@@ -567,6 +581,9 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelDetail {
     pub channel: Channel,
+    /// The caller's membership when the answer is for a client and the channel's members are
+    /// not all read (super channels): what their own fields are shown from.
+    pub viewer: Option<Membership>,
     pub members: Vec<Member>,
     pub bots: Vec<Bot>,
     pub banned: Vec<BannedUser>,

@@ -7,7 +7,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
 
-use crate::handlers::{bots, channels, client, members, messages, users};
+use crate::handlers::{bots, channels, client, member_state, members, messages, users};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -107,6 +107,20 @@ answers every failure with HTTP 500."
         client::unreact,
         client::unreact_body,
         client::reactions,
+        member_state::hide,
+        member_state::show,
+        member_state::push_enable,
+        member_state::push_disable,
+        member_state::push_settings,
+        member_state::client_hide,
+        member_state::client_show,
+        member_state::client_push_enable,
+        member_state::client_push_disable,
+        member_state::client_push_settings,
+        member_state::client_push_settings_get,
+        member_state::set_private_tag,
+        member_state::set_private_data,
+        member_state::set_member_info,
         client::message_send,
         client::message_list,
         client::message_get,

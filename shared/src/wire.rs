@@ -307,6 +307,19 @@ pub struct ChannelView {
     pub last_read_at: i64,
     /// The newest message, or `null` when the channel has none.
     pub last_message: Option<MessageView>,
+    /// Client API only: the caller's push setting and sounds for the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_notification_disabled: Option<bool>,
+    #[serde(
+        rename = "pushNotificationSoundAOS",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub push_notification_sound_aos: Option<String>,
+    #[serde(
+        rename = "pushNotificationSoundIOS",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub push_notification_sound_ios: Option<String>,
 }
 
 impl From<ChannelDetail> for ChannelView {
@@ -361,26 +374,40 @@ impl From<ChannelDetail> for ChannelView {
             unread_count: 0,
             last_read_at: 0,
             last_message: d.last_message.map(Into::into),
+            push_notification_disabled: None,
+            push_notification_sound_aos: None,
+            push_notification_sound_ios: None,
         }
     }
 }
 
 impl ChannelView {
     /// The channel as `viewer` sees it on the client API: their own `unreadCount` and
-    /// `lastReadAt` (non-super channels: super channels have none, as TalkPlus).
+    /// `lastReadAt` (not for super channels, as TalkPlus), private tag and data, push
+    /// setting and sounds, from their membership.
     pub fn of(d: ChannelDetail, viewer: Option<&str>) -> ChannelView {
-        let own = viewer.and_then(|v| {
+        let Some(viewer) = viewer else {
+            return ChannelView::from(d);
+        };
+        let own = d.viewer.clone().or_else(|| {
             d.members
                 .iter()
-                .find(|m| m.membership.user_id == v)
+                .find(|m| m.membership.user_id == viewer)
                 .map(|m| m.membership.clone())
         });
+        let counted = !d.channel.channel_type.is_super();
         let count = d.channel.message_count;
         let mut view = ChannelView::from(d);
-        if let Some(m) = own {
+        let m = own.unwrap_or_else(|| crate::model::Membership::new(viewer, 0));
+        if counted {
             view.unread_count = m.unread(count);
             view.last_read_at = m.last_read_at;
         }
+        view.private_tag = m.private_tag;
+        view.private_data = m.private_data;
+        view.push_notification_disabled = Some(m.push_disabled);
+        view.push_notification_sound_aos = Some(m.push_sound_aos);
+        view.push_notification_sound_ios = Some(m.push_sound_ios);
         view
     }
 }
@@ -605,6 +632,52 @@ pub struct EditMessageRequest {
     pub clear_reactions: Option<bool>,
     /// Accepted and ignored: no translations are kept.
     pub clear_translations: Option<bool>,
+}
+
+/// The admin API's per-user channel settings (`hide`, `show`, `push/...`): whose.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelUserRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub user_id: Option<String>,
+}
+
+/// `push/settings`: the sounds of the channel's push notifications (and, on the admin API,
+/// whose).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushSettingsRequest {
+    /// Admin API only.
+    #[schema(pattern = "^[A-Za-z0-9._~-]{1,68}$")]
+    pub user_id: Option<String>,
+    #[schema(max_length = 256)]
+    pub push_notification_sound_aos: Option<String>,
+    #[schema(max_length = 256)]
+    pub push_notification_sound_ios: Option<String>,
+}
+
+/// `privateTag`: a tag only the caller sees on the channel.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateTagRequest {
+    #[schema(value_type = String, required = true, max_length = 128)]
+    pub private_tag: Option<String>,
+}
+
+/// `privateData`: string pairs only the caller sees on the channel.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateDataRequest {
+    #[schema(schema_with = crate::openapi::data_schema, required = true)]
+    pub private_data: Option<Value>,
+}
+
+/// `memberInfo`: string pairs about the caller as a member, which every member sees.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInfoRequest {
+    #[schema(schema_with = crate::openapi::data_schema, required = true)]
+    pub member_info: Option<Value>,
 }
 
 /// A reaction to add or (in the body form of the delete) remove.

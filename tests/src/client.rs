@@ -933,6 +933,133 @@ pub async fn walkthrough(t: &Transport<'_>) {
         "2005",
     );
 
+    // The caller's own view: hidden channels leave the default list for `type=hidden`; push
+    // settings, private tag and data are the caller's alone; member info every member sees.
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        bob.call(Method::POST, &format!("{news_path}/hide"), Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let default = bob
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert!(!ids_of(&default).contains(&news), "{default}");
+    let hidden = bob
+        .call_query(Method::GET, "channels", "type=hidden", None)
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&hidden), std::slice::from_ref(&news));
+    bob.call(Method::POST, &format!("{news_path}/show"), Some(json!({})))
+        .await
+        .unwrap();
+    let default = bob
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert!(ids_of(&default).contains(&news));
+    let off = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/push/disable"),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(off["channel"]["pushNotificationDisabled"], true);
+    let sounds = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/push/settings"),
+            Some(json!({"pushNotificationSoundAos": "ding.mp3", "pushNotificationSoundIos": "ding.caf"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sounds["channel"]["pushNotificationSoundAOS"], "ding.mp3");
+    let read_back = bob
+        .call(Method::GET, &format!("{news_path}/push/settings"), None)
+        .await
+        .unwrap();
+    assert_eq!(read_back["channel"]["pushNotificationSoundIOS"], "ding.caf");
+    assert_eq!(read_back["channel"]["pushNotificationDisabled"], true);
+    let tagged = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/privateTag"),
+            Some(json!({"privateTag": "work"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged["channel"]["privateTag"], "work");
+    let private = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/privateData"),
+            Some(json!({"privateData": {"pinned": "yes"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(private["channel"]["privateData"], json!({"pinned": "yes"}));
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{news_path}/privateTag"),
+            Some(json!({"privateTag": "x".repeat(129)})),
+        )
+        .await,
+        "1014",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{news_path}/privateData"),
+            Some(json!({"privateData": "flat"})),
+        )
+        .await,
+        "1013",
+    );
+    // Alice's view of the same channel has none of Bob's.
+    let theirs = alice.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(theirs["channel"]["privateTag"], "");
+    assert_eq!(theirs["channel"]["pushNotificationDisabled"], false);
+    let info = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/memberInfo"),
+            Some(json!({"memberInfo": {"role": "editor"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info["member"]["memberInfo"], json!({"role": "editor"}));
+    let seen = alice
+        .call(Method::GET, &format!("{news_path}/members/{bob_id}"), None)
+        .await
+        .unwrap();
+    assert_eq!(seen["member"]["memberInfo"], json!({"role": "editor"}));
+    code(
+        bob.call(Method::POST, &format!("{lobby_path}/hide"), Some(json!({})))
+            .await,
+        "2005",
+    );
+    code(
+        bob.call(
+            Method::POST,
+            &format!("{news_path}/memberInfo"),
+            Some(json!({"memberInfo": [1]})),
+        )
+        .await,
+        "1015",
+    );
+
     // Blocks through the client API.
     alice
         .call(

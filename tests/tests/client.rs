@@ -374,3 +374,62 @@ async fn concurrent_reactions_all_land() {
     down.sort();
     assert_eq!(got["reactions"], json!({"up": up, "down": down}));
 }
+
+/// The admin API's per-user counterparts name the user; the client API shows the result as
+/// that user's own view.
+#[tokio::test]
+async fn the_admin_api_hides_and_sets_push_for_a_user() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let (id, token) = provision_user(&t, "hal").await;
+    let (hal, _) = SdkClient::login_with_token(&t, &id, &token, json!({}))
+        .await
+        .unwrap();
+    hal.call(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": "ops", "type": "private", "members": []})),
+    )
+    .await
+    .unwrap();
+    let r = t
+        .admin(
+            Method::POST,
+            "channels/ops/hide",
+            Some(json!({"userId": id})),
+        )
+        .await;
+    assert_eq!((r.status, &r.body), (200, &json!({})));
+    let hidden = hal
+        .call_query(Method::GET, "channels", "type=hidden", None)
+        .await
+        .unwrap();
+    assert_eq!(hidden["channels"][0]["id"], "ops");
+    let r = t
+        .admin(
+            Method::POST,
+            "channels/ops/push/disable",
+            Some(json!({"userId": id})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["channel"].get("pushNotificationDisabled").is_none(),
+        "the admin view has no per-user fields: {}",
+        r.body
+    );
+    let seen = hal.call(Method::GET, "channels/ops", None).await.unwrap();
+    assert_eq!(seen["channel"]["pushNotificationDisabled"], true);
+    let r = t
+        .admin(Method::POST, "channels/ops/show", Some(json!({})))
+        .await;
+    r.assert_error(400, "1002");
+    let r = t
+        .admin(
+            Method::POST,
+            "channels/ops/show",
+            Some(json!({"userId": "stranger"})),
+        )
+        .await;
+    r.assert_error(404, "2001");
+}

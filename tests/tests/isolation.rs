@@ -44,6 +44,11 @@ fn expectation(function: &str) -> (Option<Value>, u16, Option<&'static str>) {
         | "channels-members-mute"
         | "channels-members-unmute" => (Some(json!({"members": ["a1"]})), 404, Some("2003")),
         "channels-list" => (None, 200, None),
+        "channels-hide"
+        | "channels-show"
+        | "channels-push-enable"
+        | "channels-push-disable"
+        | "channels-push-settings" => (Some(json!({"userId": "a1"})), 404, Some("2003")),
         "channels-messages"
         | "channels-messages-get"
         | "channels-message-get"
@@ -280,7 +285,15 @@ fn client_expectation(function: &str) -> (Option<Value>, Option<&'static str>) {
         | "channels-messages-get"
         | "channels-messages-delete"
         | "channels-markread"
-        | "channels-messages-reactions" => (Some(json!({})), Some("2003")),
+        | "channels-messages-reactions"
+        | "channels-hide"
+        | "channels-show"
+        | "channels-push-enable"
+        | "channels-push-disable"
+        | "channels-push-settings" => (Some(json!({})), Some("2003")),
+        "channels-private-tag" => (Some(json!({"privateTag": "t"})), Some("2003")),
+        "channels-private-data" => (Some(json!({"privateData": {"k": "v"}})), Some("2003")),
+        "channels-member-info" => (Some(json!({"memberInfo": {"k": "v"}})), Some("2003")),
         "channels-messages-update" => (Some(json!({"text": "stolen"})), Some("2003")),
         "channels-messages-react" | "channels-messages-unreact" => {
             (Some(json!({"reaction": "like"})), Some("2003"))

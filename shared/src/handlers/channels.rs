@@ -80,6 +80,7 @@ pub async fn user_channels(ctx: Ctx) -> Result<Response<Body>, Error> {
         query_param(&ctx.req, "lastChannelId"),
         limit,
         &filters(&ctx, false)?,
+        None,
     )
     .await?;
     Ok(ok(&ChannelList {

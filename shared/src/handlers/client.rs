@@ -174,7 +174,7 @@ client_route! {
     tag = "client",
     params(params::ChannelPage, params::ClientChannelFilters),
     responses(
-        (status = 200, description = "`type=default` (or none): the caller's channels; `public`: the app's public channels; `hidden`: the caller's hidden channels (none: hiding is not built yet). In id order", body = ChannelList),
+        (status = 200, description = "`type=default` (or none): the caller's channels but the hidden ones; `hidden`: the caller's hidden channels; `public`: the app's public channels. In id order", body = ChannelList),
         (status = 500, description = "`1001` a malformed cursor, `limit`, `type` or filter, or a filter not supported yet (`filter`/`query`, `members`, `privateTag`, `hasUnread`, `isFrozen`)", body = ErrorBody),
     )
 )]
@@ -201,20 +201,28 @@ pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
     let last = query_param(&ctx.req, "lastChannelId");
     let category = query_param(&ctx.req, "category");
     let subcategory = query_param(&ctx.req, "subcategory");
+    let ctx = &ctx;
+    let mine = |hidden: bool| async move {
+        let filter = channels::channel_filter(None, category, subcategory)?;
+        let caller = ctx.caller()?.user_id.as_str();
+        channels::user_channels(
+            &ctx.store,
+            &ctx.app,
+            caller,
+            last,
+            limit,
+            &filter,
+            Some(hidden),
+        )
+        .await
+    };
     let page = match query_param(&ctx.req, "type").unwrap_or_default() {
-        "" | "default" => {
-            let filter = channels::channel_filter(None, category, subcategory)?;
-            let caller = ctx.caller()?.user_id.as_str();
-            channels::user_channels(&ctx.store, &ctx.app, caller, last, limit, &filter).await?
-        }
+        "" | "default" => mine(false).await?,
+        "hidden" => mine(true).await?,
         "public" => {
             let filter = channels::channel_filter(Some("public"), category, subcategory)?;
             channels::list(&ctx.store, &ctx.app, last, limit, &filter).await?
         }
-        "hidden" => crate::model::Page {
-            items: Vec::new(),
-            has_next: false,
-        },
         other => {
             return Err(Error::InvalidParam(format!(
                 "type must be default, public or hidden, not {other:?}"

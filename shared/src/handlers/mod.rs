@@ -4,6 +4,7 @@
 pub mod bots;
 pub mod channels;
 pub mod client;
+pub mod member_state;
 pub mod members;
 pub mod messages;
 pub mod sweeper;

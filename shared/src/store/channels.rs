@@ -486,10 +486,35 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<String>, Error> {
-        self.index_page(
+        self.user_channel_ids_hidden(app_id, user_id, after, limit, None)
+            .await
+    }
+
+    /// `user_channel_ids` of the channels the user has hidden (`Some(true)`), has not
+    /// (`Some(false)`), or all (`None`): the memberships in the index carry the flag.
+    pub async fn user_channel_ids_hidden(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+        hidden: Option<bool>,
+    ) -> Result<Page<String>, Error> {
+        let filter = hidden.map(|h| {
+            let values = HashMap::from([(":h".to_owned(), AttributeValue::Bool(true))]);
+            // `hidden` is a reserved word: named `#hidden` (see `index_page_where`).
+            let expression = if h {
+                "#hidden = :h"
+            } else {
+                "attribute_not_exists(#hidden) OR #hidden <> :h"
+            };
+            (expression.to_owned(), values)
+        });
+        self.index_page_where(
             keys::user_channels_index(app_id, user_id),
             after,
             limit,
+            filter,
             |i| item_key(&i, "gsi1sk"),
         )
         .await
@@ -661,6 +686,12 @@ pub(super) fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> Memb
         last_sent_at: m.last_sent_at,
         read_count: m.read_count,
         sent_since_read: m.sent_since_read,
+        hidden: m.hidden,
+        push_disabled: m.push_disabled,
+        push_sound_aos: m.push_sound_aos.clone(),
+        push_sound_ios: m.push_sound_ios.clone(),
+        private_tag: m.private_tag.clone(),
+        private_data: m.private_data.clone(),
         created_at: m.created_at,
         updated_at: m.updated_at,
         mute_expires_at: m.mute_expires_at,
@@ -703,6 +734,12 @@ impl From<MembershipItem> for Membership {
             last_sent_at: i.last_sent_at,
             read_count: i.read_count,
             sent_since_read: i.sent_since_read,
+            hidden: i.hidden,
+            push_disabled: i.push_disabled,
+            push_sound_aos: i.push_sound_aos,
+            push_sound_ios: i.push_sound_ios,
+            private_tag: i.private_tag,
+            private_data: i.private_data,
             created_at: i.created_at,
             updated_at: i.updated_at,
             mute_expires_at: i.mute_expires_at,

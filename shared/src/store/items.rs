@@ -241,6 +241,19 @@ pub struct MembershipItem {
     pub read_count: i64,
     #[serde(default)]
     pub sent_since_read: i64,
+    /// See `model::Membership::hidden` and the fields after it.
+    #[serde(default)]
+    pub hidden: bool,
+    #[serde(default)]
+    pub push_disabled: bool,
+    #[serde(default)]
+    pub push_sound_aos: String,
+    #[serde(default)]
+    pub push_sound_ios: String,
+    #[serde(default)]
+    pub private_tag: String,
+    #[serde(default)]
+    pub private_data: BTreeMap<String, String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Present while muted: 0 until unmuted, else the time (ms) the mute ends by itself.

@@ -18,8 +18,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWr
 
 use super::channels::{TransactError, action_error, item_key, membership_item, put};
 use super::items::{BanItem, MembershipItem};
+use super::retry::{condition_failed, retrying, storage_error};
 use super::users::live_user;
-use super::{MAX_TRANSACT_ACTIONS, Store, decode, encode, keys, s};
+use super::{MAX_TRANSACT_ACTIONS, SetFields, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{Ban, Channel, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
@@ -101,6 +102,22 @@ impl ChannelGuard {
             && self.clear_owner.is_none()
             && self.message_count.is_none()
     }
+}
+
+/// A change of a member's own view of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberStateChange {
+    Hidden(bool),
+    /// Push notifications of the channel on (`true`) or off.
+    Push(bool),
+    /// The sounds given; `None` leaves one as it is.
+    PushSounds {
+        aos: Option<String>,
+        ios: Option<String>,
+    },
+    PrivateTag(String),
+    PrivateData(std::collections::BTreeMap<String, String>),
+    MemberInfo(std::collections::BTreeMap<String, String>),
 }
 
 /// Why a change was refused.
@@ -422,6 +439,63 @@ impl Store {
                 TransactWriteItem::builder().condition_check(check).build()
             }
         })
+    }
+
+    /// Applies `change` to `user`'s own view of the channel; the membership as stored after,
+    /// or `None` if there is no membership (any more).
+    pub async fn set_member_state(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        user: &str,
+        change: &MemberStateChange,
+    ) -> Result<Option<Membership>, Error> {
+        self.may_write().await?;
+        let b = AttributeValue::Bool;
+        let sets: Vec<(&str, AttributeValue)> = match change {
+            MemberStateChange::Hidden(v) => vec![("hidden", b(*v))],
+            MemberStateChange::Push(enabled) => vec![("push_disabled", b(!*enabled))],
+            MemberStateChange::PushSounds { aos, ios } => {
+                let mut sets = Vec::new();
+                if let Some(v) = aos {
+                    sets.push(("push_sound_aos", s(v)));
+                }
+                if let Some(v) = ios {
+                    sets.push(("push_sound_ios", s(v)));
+                }
+                sets
+            }
+            MemberStateChange::PrivateTag(v) => vec![("private_tag", s(v))],
+            MemberStateChange::PrivateData(v) => vec![("private_data", super::string_map(v))],
+            MemberStateChange::MemberInfo(v) => vec![("member_info", super::string_map(v))],
+        };
+        let SetFields {
+            expression,
+            names,
+            values,
+        } = SetFields::new(crate::model::now_ms(), sets);
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, &channel.id)))
+                .key("sk", s(keys::member_sk(channel.channel_type, user)))
+                .update_expression(&expression)
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+        })
+        .await;
+        match res {
+            Ok(out) => out
+                .attributes
+                .map(|i| decode::<MembershipItem>(i).map(Membership::from))
+                .transpose(),
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(storage_error("set member state", e)),
+        }
     }
 
     /// The named users' memberships (under either sort key: the type is not known before

@@ -56,7 +56,7 @@ pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };
 pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
-pub use members::{ChannelGuard, MemberStates, Refusal};
+pub use members::{ChannelGuard, MemberStateChange, MemberStates, Refusal};
 pub use messages::{
     HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,
     SenderGuard, Shown,
@@ -509,6 +509,15 @@ impl Store {
             values.extend(filter_values);
             expr
         });
+        // A filter may name attributes whose names are reserved words as `#name`.
+        let names: Option<HashMap<String, String>> = filter_expression.as_ref().and_then(|e| {
+            let names: HashMap<String, String> = e
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '#'))
+                .filter_map(|w| w.strip_prefix('#'))
+                .map(|n| (format!("#{n}"), n.to_owned()))
+                .collect();
+            (!names.is_empty()).then_some(names)
+        });
         let want = limit + 1;
         let mut items = Vec::with_capacity(want);
         let mut start: Option<Item> = None;
@@ -526,6 +535,7 @@ impl Store {
                     .index_name(schema::GSI1)
                     .key_condition_expression(condition)
                     .set_filter_expression(filter_expression.clone())
+                    .set_expression_attribute_names(names.clone())
                     .set_expression_attribute_values(Some(values.clone()))
                     .set_limit(remaining)
                     .set_exclusive_start_key(start.clone())

@@ -145,6 +145,7 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
             let channel = crate::model::Channel::try_from((**old).clone())?;
             let view = ChannelView::from(ChannelDetail {
                 channel,
+                viewer: None,
                 members: Vec::new(),
                 bots: Vec::new(),
                 banned: Vec::new(),

@@ -242,6 +242,7 @@ fn created_detail(plan: &NewChannel, mut users: HashMap<String, User>) -> Channe
         .collect();
     ChannelDetail {
         channel: plan.channel.clone(),
+        viewer: None,
         members,
         bots: Vec::new(),
         banned: Vec::new(),

@@ -4,6 +4,7 @@
 mod admin;
 pub mod client;
 mod create;
+pub mod member_state;
 mod members;
 
 pub use admin::*;
@@ -56,6 +57,7 @@ pub(crate) fn one(mut details: Vec<ChannelDetail>) -> Result<ChannelDetail, Erro
 fn with_profiles(cm: ChannelMembers, shown: &Shown) -> ChannelDetail {
     let (users, bots) = (&shown.users, &shown.bots);
     ChannelDetail {
+        viewer: None,
         last_message: cm.last_message.map(|m| messages::detail(m, shown)),
         members: cm
             .members
@@ -140,6 +142,8 @@ pub async fn get(store: &Store, app: &AppId, channel_id: &str) -> Result<Channel
 
 /// `GET /users/{userId}/channels`: a page of the user's reverse index (read beside the user,
 /// for `3003`), then `read_channels` (see `filtered_channels` for the filters).
+/// `hidden`: only the channels the user hid (`Some(true)`), only the others (`Some(false)`,
+/// the client API's default list), or all (the admin API).
 pub async fn user_channels(
     store: &Store,
     app: &AppId,
@@ -147,12 +151,13 @@ pub async fn user_channels(
     last_channel_id: Option<&str>,
     limit: usize,
     filter: &crate::store::ChannelFilter,
+    hidden: Option<bool>,
 ) -> Result<Page<ChannelDetail>, Error> {
     validate::id("userId", user_id, MAX_USER_ID_CHARS)?;
     let last = validate_last_channel_id(last_channel_id)?;
     let (user, page) = futures::future::try_join(
         store.user(app.as_str(), user_id),
-        store.user_channel_ids(app.as_str(), user_id, last, limit),
+        store.user_channel_ids_hidden(app.as_str(), user_id, last, limit, hidden),
     )
     .await?;
     if user.is_none() {
@@ -160,7 +165,7 @@ pub async fn user_channels(
     }
     filtered_channels(store, app, page, limit, filter, |after| async move {
         store
-            .user_channel_ids(app.as_str(), user_id, Some(&after), limit)
+            .user_channel_ids_hidden(app.as_str(), user_id, Some(&after), limit, hidden)
             .await
     })
     .await
