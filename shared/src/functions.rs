@@ -153,6 +153,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("channels-private-tag", client: member_state::set_private_tag),
     route!("channels-private-data", client: member_state::set_private_data),
     route!("channels-member-info", client: member_state::set_member_info),
+    route!("channels-unread-count", client: client::unread_count),
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),

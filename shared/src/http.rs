@@ -148,6 +148,13 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|q| q.first(name))
 }
 
+/// Every value of a query parameter that may repeat (`members=a&members=b`).
+pub fn query_params<'a>(req: &'a Request, name: &str) -> Vec<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.all(name))
+        .unwrap_or_default()
+}
+
 fn json_response<T: Serialize>(status: u16, value: &T) -> Response<Body> {
     let body = serde_json::to_string(value).unwrap_or_else(|_| {
         r#"{"error":true,"code":"1003","message":"InternalServerError"}"#.to_owned()

@@ -121,6 +121,7 @@ answers every failure with HTTP 500."
         member_state::set_private_tag,
         member_state::set_private_data,
         member_state::set_member_info,
+        client::unread_count,
         client::message_send,
         client::message_list,
         client::message_get,
@@ -495,6 +496,23 @@ pub mod params {
         /// Only channels of this subcategory
         #[param(max_length = 32)]
         subcategory: Option<String>,
+        /// `name`: filter by `query`
+        #[param(pattern = "^(name)?$")]
+        filter: Option<String>,
+        /// With `filter=name`: channels whose name contains it (ignoring case)
+        #[param(max_length = 128)]
+        query: Option<String>,
+        /// Channels with every one of these members (repeated, or comma-joined)
+        members: Option<String>,
+        /// Channels the caller tagged so
+        #[param(rename = "privateTag", max_length = 128)]
+        private_tag: Option<String>,
+        /// Channels with (or without) unread messages for the caller
+        #[param(rename = "hasUnread")]
+        has_unread: Option<bool>,
+        /// Frozen (or not) channels
+        #[param(rename = "isFrozen")]
+        is_frozen: Option<bool>,
     }
 
     #[derive(IntoParams)]

@@ -688,6 +688,12 @@ pub struct ReactionRequest {
     pub reaction: Option<String>,
 }
 
+/// `{"count": n}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountEnvelope {
+    pub count: i64,
+}
+
 /// `{"reactions": {"emoji": ["userId", ...]}}`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReactionsEnvelope {

@@ -899,6 +899,29 @@ pub async fn walkthrough(t: &Transport<'_>) {
         .expect("listed")
         .clone();
     assert_eq!(entry["unreadCount"], 2);
+    // The total over the caller's channels is the sum of the list's counts (the index behind
+    // it is eventually consistent: asked again until it agrees, at most a few seconds).
+    let sum: i64 = listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["unreadCount"].as_i64().unwrap())
+        .sum();
+    let mut total = -1;
+    for _ in 0..50 {
+        total = alice
+            .call(Method::GET, "channels/unread/count", None)
+            .await
+            .unwrap()["count"]
+            .as_i64()
+            .unwrap();
+        if total == sum {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(total, sum, "unread/count vs the list's counts");
+    assert!(total >= 2);
     let marked = alice
         .call(
             Method::POST,
@@ -1058,6 +1081,60 @@ pub async fn walkthrough(t: &Transport<'_>) {
         )
         .await,
         "1015",
+    );
+
+    // The list's filters, in the forms the SDKs send them.
+    let only = |q: &'static str| {
+        let bob = &bob;
+        async move {
+            ids_of(
+                &bob.call_query(Method::GET, "channels", q, None)
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    assert_eq!(
+        only("type=default&privateTag=work").await,
+        std::slice::from_ref(&news)
+    );
+    let mut both = vec![channel_id.clone(), news.clone()];
+    both.sort();
+    let with_alice_and_carol = format!("members={alice_id}&members={carol_id}&&limit=20");
+    let mut listed = ids_of(
+        &bob.call_query(Method::GET, "channels", &with_alice_and_carol, None)
+            .await
+            .unwrap(),
+    );
+    listed.sort();
+    assert_eq!(listed, both);
+    let comma = format!("members={alice_id},{carol_id}&limit=20");
+    let mut listed = ids_of(
+        &bob.call_query(Method::GET, "channels", &comma, None)
+            .await
+            .unwrap(),
+    );
+    listed.sort();
+    assert_eq!(listed, both);
+    assert_eq!(
+        only("filter=name&query=OUR").await,
+        std::slice::from_ref(&channel_id)
+    );
+    assert_eq!(
+        only("isFrozen=true").await,
+        std::slice::from_ref(&channel_id)
+    );
+    let unread_now = only("hasUnread=true").await;
+    let no_unread = only("hasUnread=false").await;
+    assert_eq!(
+        unread_now.len() + no_unread.len(),
+        2,
+        "{unread_now:?} {no_unread:?}"
+    );
+    code(
+        bob.call_query(Method::GET, "channels", "hasUnread=maybe", None)
+            .await,
+        "1001",
     );
 
     // Blocks through the client API.

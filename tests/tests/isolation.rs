@@ -249,9 +249,11 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
 fn client_expectation(function: &str) -> (Option<Value>, Option<&'static str>) {
     match function {
         "users-update" => (Some(json!({"username": "b-name"})), None),
-        "users-push-enable" | "users-push-disable" | "users-blocked" | "users-channels" => {
-            (None, None)
-        }
+        "users-push-enable"
+        | "users-push-disable"
+        | "users-blocked"
+        | "users-channels"
+        | "channels-unread-count" => (None, None),
         "users-block" | "users-unblock" => (Some(json!({"userId": "a2"})), Some("3003")),
         "users-login-token" => (
             Some(json!({"userId": "a1", "loginToken": "guess"})),

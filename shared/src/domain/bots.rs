@@ -277,7 +277,7 @@ pub async fn channels(
     if bot.is_none() {
         return Err(Error::BotNotFound(bot_id.to_owned()));
     }
-    filtered_channels(store, app, page, limit, filter, |after| async move {
+    filtered_channels(store, app, page, limit, filter, None, |after| async move {
         store
             .bot_channel_ids(app.as_str(), bot_id, Some(&after), limit)
             .await

@@ -19,10 +19,10 @@ use crate::lambda::Ctx;
 use crate::openapi::params;
 use crate::validate;
 use crate::wire::{
-    ChannelEnvelope, ChannelList, ClientLoginRequest, CreateChannelRequest, EditMessageRequest,
-    Empty, MemberEnvelope, MemberList, MembersRequest, MessageEnvelope, MessageList, MuteRequest,
-    ReactionRequest, ReactionsEnvelope, SendMessageRequest, SessionEnvelope, UpdateChannelRequest,
-    UpdateUserRequest, UserEnvelope, UserList,
+    ChannelEnvelope, ChannelList, ClientLoginRequest, CountEnvelope, CreateChannelRequest,
+    EditMessageRequest, Empty, MemberEnvelope, MemberList, MembersRequest, MessageEnvelope,
+    MessageList, MuteRequest, ReactionRequest, ReactionsEnvelope, SendMessageRequest,
+    SessionEnvelope, UpdateChannelRequest, UpdateUserRequest, UserEnvelope, UserList,
 };
 
 /// `POST /v1.4/users/login/token`
@@ -175,7 +175,7 @@ client_route! {
     params(params::ChannelPage, params::ClientChannelFilters),
     responses(
         (status = 200, description = "`type=default` (or none): the caller's channels but the hidden ones; `hidden`: the caller's hidden channels; `public`: the app's public channels. In id order", body = ChannelList),
-        (status = 500, description = "`1001` a malformed cursor, `limit`, `type` or filter, or a filter not supported yet (`filter`/`query`, `members`, `privateTag`, `hasUnread`, `isFrozen`)", body = ErrorBody),
+        (status = 500, description = "`1001` a malformed cursor, `limit`, `type` or filter (the filters `filter=name` + `query`, `members`, `privateTag`, `hasUnread`, `isFrozen` apply to the caller's lists, not `public`)", body = ErrorBody),
     )
 )]
 pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
@@ -184,35 +184,22 @@ pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
         DEFAULT_CHANNEL_LIST_LIMIT,
         MAX_CHANNEL_LIST_LIMIT,
     )?;
-    for unsupported in [
-        "filter",
-        "query",
-        "members",
-        "privateTag",
-        "hasUnread",
-        "isFrozen",
-    ] {
-        if query_param(&ctx.req, unsupported).is_some_and(|v| !v.is_empty()) {
-            return Err(Error::InvalidParam(format!(
-                "the channel list filter {unsupported} is not supported yet"
-            )));
-        }
-    }
     let last = query_param(&ctx.req, "lastChannelId");
     let category = query_param(&ctx.req, "category");
     let subcategory = query_param(&ctx.req, "subcategory");
+    let caller = ctx.caller()?.user_id.clone();
     let ctx = &ctx;
     let mine = |hidden: bool| async move {
         let filter = channels::channel_filter(None, category, subcategory)?;
-        let caller = ctx.caller()?.user_id.as_str();
+        let client_filter = client_filter(ctx, caller, hidden)?;
         channels::user_channels(
             &ctx.store,
             &ctx.app,
-            caller,
+            &client_filter.viewer,
             last,
             limit,
             &filter,
-            Some(hidden),
+            Some(&client_filter),
         )
         .await
     };
@@ -237,6 +224,64 @@ pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
             .collect(),
         has_next: page.has_next,
     }))
+}
+
+/// The filters of `GET channels` on the caller's own lists. `members` comes repeated
+/// (`members=a&members=b`, the JS SDK) or comma-joined (Unity, iOS).
+fn client_filter(
+    ctx: &Ctx,
+    viewer: String,
+    hidden: bool,
+) -> Result<channels::client::ClientFilter, Error> {
+    let flag = |name: &str| -> Result<Option<bool>, Error> {
+        match query_param(&ctx.req, name).unwrap_or_default() {
+            "" => Ok(None),
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            other => Err(Error::InvalidParam(format!(
+                "{name} must be true or false, not {other:?}"
+            ))),
+        }
+    };
+    let name = match query_param(&ctx.req, "filter").unwrap_or_default() {
+        "" => None,
+        "name" => query_param(&ctx.req, "query")
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned),
+        other => {
+            return Err(Error::InvalidParam(format!(
+                "filter must be name, not {other:?}"
+            )));
+        }
+    };
+    if let Some(q) = &name {
+        validate::max_chars("query", q, channels::MAX_CHANNEL_NAME_CHARS)?;
+    }
+    let private_tag = query_param(&ctx.req, "privateTag")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let mut members = Vec::new();
+    for value in crate::http::query_params(&ctx.req, "members") {
+        for id in value.split(',').filter(|id| !id.is_empty()) {
+            validate::id("members", id, validate::MAX_USER_ID_CHARS)?;
+            members.push(id.to_owned());
+        }
+    }
+    if members.len() > channels::MAX_MEMBER_IDS {
+        return Err(Error::InvalidParam(format!(
+            "members may name at most {} users",
+            channels::MAX_MEMBER_IDS
+        )));
+    }
+    Ok(channels::client::ClientFilter {
+        viewer,
+        hidden,
+        name,
+        is_frozen: flag("isFrozen")?,
+        has_unread: flag("hasUnread")?,
+        private_tag,
+        members,
+    })
 }
 
 client_route! {
@@ -652,6 +697,22 @@ pub async fn reactions(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&ReactionsEnvelope { reactions }))
+}
+
+/// `GET /v1.4/channels/unread/count`
+#[utoipa::path(
+    get,
+    path = "/v1.4/channels/unread/count",
+    operation_id = "client.channels-unread-count",
+    tag = "client",
+    responses(
+        (status = 200, description = "The caller's unread messages over all their channels (super channels count none). The channels are found through an eventually consistent index: one joined a moment ago may be missing", body = CountEnvelope),
+    )
+)]
+pub async fn unread_count(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    let count = channels::client::unread_total(&ctx.store, &ctx.app, caller).await?;
+    Ok(ok(&CountEnvelope { count }))
 }
 
 client_route! {

@@ -520,6 +520,54 @@ impl Store {
         .await
     }
 
+    /// The user's unread messages over all their non-super channels: their memberships from
+    /// the index (each page of it; the index is eventually consistent, so a membership of
+    /// the last moment may be missing), then the channels' counters in batches of 100, read
+    /// side by side.
+    pub async fn unread_total(&self, app_id: &str, user_id: &str) -> Result<i64, Error> {
+        let mut marks: Vec<(String, i64)> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .index_page(
+                    keys::user_channels_index(app_id, user_id),
+                    after.as_deref(),
+                    1000,
+                    |i| {
+                        let sk = item_key(&i, "sk")?;
+                        let m = decode::<MembershipItem>(i)?;
+                        Ok((sk, m))
+                    },
+                )
+                .await?;
+            after = page.items.last().map(|(_, m)| m.channel_id.clone());
+            marks.extend(
+                page.items
+                    .into_iter()
+                    .filter(|(sk, _)| sk.starts_with(keys::MEMBER_PREFIX))
+                    .map(|(_, m)| (m.channel_id, m.read_count + m.sent_since_read)),
+            );
+            if !page.has_next {
+                break;
+            }
+        }
+        let wanted = marks
+            .iter()
+            .map(|(id, _)| (keys::channel_pk(app_id, id), keys::CHANNEL_SK.to_owned()))
+            .collect();
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for item in self.get_many(wanted).await? {
+            let channel = decode::<ChannelItem>(item)?;
+            if channel.deleted_at.is_none() && channel.pending_token.is_none() {
+                counts.insert(channel.channel_id, channel.message_count);
+            }
+        }
+        Ok(marks
+            .into_iter()
+            .filter_map(|(id, mark)| counts.get(&id).map(|count| (count - mark).max(0)))
+            .sum())
+    }
+
     /// The users among `ids` that exist, by id (see `get_many`).
     pub async fn users_by_id(
         &self,

@@ -562,51 +562,107 @@ impl Store {
         Ok(TransactWriteItem::builder().update(u).build())
     }
 
-    /// Sets a member's read mark to the channel's `message_count` as read (`seen`), only while
-    /// the channel still has that count: a send in between refuses it (false) and the caller
-    /// reads again, so the mark never skips a message it did not see.
+    /// A snapshot of what a read mark is taken from: the channel's `message_count` and the
+    /// member's membership (its sort key and `sent_since_read`), read together
+    /// (`TransactGetItems`, so no send falls between the two). `None` for a channel that is
+    /// gone, or a user who is not a member.
+    pub async fn read_mark_snapshot(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        user: &str,
+    ) -> Result<Option<(i64, String, i64)>, Error> {
+        use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+        let pk = keys::channel_pk(app_id, channel_id);
+        let mut sks = vec![keys::CHANNEL_SK.to_owned()];
+        sks.extend(keys::member_sks_either(user));
+        let gets = sks
+            .iter()
+            .map(|sk| {
+                Get::builder()
+                    .table_name(self.table())
+                    .key("pk", s(&pk))
+                    .key("sk", s(sk))
+                    .projection_expression("sk, message_count, sent_since_read, deleted_at")
+                    .build()
+                    .map(|g| TransactGetItem::builder().get(g).build())
+                    .map_err(|e| action_error("get", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = retrying(|| {
+            self.client
+                .transact_get_items()
+                .set_transact_items(Some(gets.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| storage_error("read marks", e))?;
+        let items: Vec<Option<super::Item>> = out
+            .responses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.item)
+            .collect();
+        let number = |i: &super::Item, name: &str| match i.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0),
+            _ => 0,
+        };
+        let Some(Some(channel)) = items.first() else {
+            return Ok(None);
+        };
+        if channel.contains_key("deleted_at") {
+            return Ok(None);
+        }
+        let count = number(channel, "message_count");
+        Ok(items
+            .iter()
+            .zip(&sks)
+            .skip(1)
+            .find_map(|(item, sk)| {
+                item.as_ref()
+                    .map(|m| (sk.clone(), number(m, "sent_since_read")))
+            })
+            .map(|(sk, sent)| (count, sk, sent)))
+    }
+
+    /// Moves a member's read mark to `seen` (the channel's count in the snapshot), their own
+    /// sends since the mark to none, while `sent_since_read` is still `sent` (the snapshot's):
+    /// only the member's own send in between refuses it (false). Another member's send in
+    /// between stays unread, as it should (it is not in `seen`).
     pub async fn mark_read(
         &self,
         app_id: &str,
         channel_id: &str,
         member_sk: &str,
         seen: i64,
+        sent: i64,
         now: i64,
     ) -> Result<bool, Error> {
-        let channel_pk = keys::channel_pk(app_id, channel_id);
-        let check = ConditionCheck::builder()
-            .table_name(self.table())
-            .key("pk", s(&channel_pk))
-            .key("sk", s(keys::CHANNEL_SK))
-            .condition_expression(
-                "attribute_not_exists(deleted_at) AND (message_count = :seen \
-                 OR (attribute_not_exists(message_count) AND :seen = :zero))",
-            )
-            .expression_attribute_values(":seen", n(seen))
-            .expression_attribute_values(":zero", n(0))
-            .build()
-            .map_err(|e| action_error("condition check", e))?;
-        let mark = Update::builder()
-            .table_name(self.table())
-            .key("pk", s(&channel_pk))
-            .key("sk", s(member_sk))
-            .update_expression(
-                "SET read_count = :seen, sent_since_read = :zero, last_read_at = :now",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":seen", n(seen))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":now", n(now))
-            .build()
-            .map_err(|e| action_error("update", e))?;
-        let actions = vec![
-            TransactWriteItem::builder().condition_check(check).build(),
-            TransactWriteItem::builder().update(mark).build(),
-        ];
-        match self.transact("mark read", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(member_sk))
+                .update_expression(
+                    "SET read_count = :seen, sent_since_read = :zero, last_read_at = :now",
+                )
+                .condition_expression(
+                    "attribute_exists(pk) AND (sent_since_read = :sent \
+                     OR (attribute_not_exists(sent_since_read) AND :sent = :zero))",
+                )
+                .expression_attribute_values(":seen", n(seen))
+                .expression_attribute_values(":sent", n(sent))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":now", n(now))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if super::retry::condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("mark read", e)),
         }
     }
 

@@ -2,15 +2,13 @@
 //! sweep removes them), written by a login together with the check of what the login
 //! proved, and read at most once per auth-cache period by a warm function.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::channels::{TransactError, action_error, put};
 use super::items::{SessionItem, UserItem};
 use super::retry::{retrying, storage_error};
 use super::users::LIVE_USER;
-use super::{Item, SetFields, Store, decode, encode, keys, s};
+use super::{SetFields, Store, decode, encode, keys, s};
 use crate::Error;
 use crate::model::{User, UserChanges, UserSecrets};
 
@@ -177,43 +175,12 @@ impl Store {
         session_id: &str,
     ) -> Result<SessionState, Error> {
         let pk = keys::user_pk(app_id, user_id);
-        let key = |sk: String| {
-            std::collections::HashMap::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(sk))])
-        };
-        let wanted = KeysAndAttributes::builder()
-            .keys(key(keys::USER_SK.to_owned()))
-            .keys(key(keys::session_sk(session_id)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| action_error("batch get", e))?;
-        let mut items: Vec<Item> = Vec::new();
-        let mut pending = Some(std::collections::HashMap::from([(
-            self.table().to_owned(),
-            wanted,
-        )]));
-        // Unprocessed keys are asked for again (bounded: two keys).
-        for _ in 0..5 {
-            let Some(request) = pending.take().filter(|r| !r.is_empty()) else {
-                break;
-            };
-            let out = retrying(|| {
-                self.client
-                    .batch_get_item()
-                    .set_request_items(Some(request.clone()))
-                    .send()
-            })
-            .await
-            .map_err(|e| storage_error("read session", e))?;
-            if let Some(mut found) = out.responses {
-                items.extend(found.remove(self.table()).unwrap_or_default());
-            }
-            pending = out.unprocessed_keys;
-        }
-        if pending.is_some_and(|p| !p.is_empty()) {
-            return Err(Error::Unavailable(
-                "session read kept being throttled".into(),
-            ));
-        }
+        let items = self
+            .get_many(vec![
+                (pk.clone(), keys::USER_SK.to_owned()),
+                (pk, keys::session_sk(session_id)),
+            ])
+            .await?;
         let mut state = SessionState {
             user: None,
             session: None,

@@ -351,13 +351,15 @@ pub(crate) async fn filtered_channels<F, Fut>(
     first: Page<String>,
     limit: usize,
     filter: &ChannelFilter,
+    mine: Option<&super::client::ClientFilter>,
     mut next: F,
 ) -> Result<Page<ChannelDetail>, Error>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<Page<String>, Error>>,
 {
-    if filter.is_empty() {
+    let mine = mine.filter(|m| !m.is_empty());
+    if filter.is_empty() && mine.is_none() {
         return read_channels(store, app, first).await;
     }
     let mut found = Vec::new();
@@ -369,7 +371,8 @@ where
         found.extend(
             read.items
                 .into_iter()
-                .filter(|d| filter.matches(&d.channel)),
+                .filter(|d| filter.matches(&d.channel))
+                .filter(|d| mine.is_none_or(|m| m.matches(d))),
         );
         if found.len() > limit {
             found.truncate(limit);

@@ -10,6 +10,60 @@ use crate::model::{Channel, ChannelDetail, ChannelType};
 use crate::store::{ChannelLookup, Store};
 use crate::wire::UpdateChannelRequest;
 
+/// The client API's list of the caller's channels: hidden or not, and the filters of
+/// `GET channels` that the channels read decide (each `None` / empty: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFilter {
+    pub viewer: String,
+    pub hidden: bool,
+    /// `filter=name&query=`: the name contains it, ignoring case.
+    pub name: Option<String>,
+    pub is_frozen: Option<bool>,
+    pub has_unread: Option<bool>,
+    pub private_tag: Option<String>,
+    /// Channels with every one of these members (their member lists are read: not super
+    /// channels, whose answers show no members).
+    pub members: Vec<String>,
+}
+
+impl ClientFilter {
+    /// No filter but the hidden flag (which the index read applies).
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.is_frozen.is_none()
+            && self.has_unread.is_none()
+            && self.private_tag.is_none()
+            && self.members.is_empty()
+    }
+
+    pub fn matches(&self, d: &ChannelDetail) -> bool {
+        let own = d
+            .members
+            .iter()
+            .find(|m| m.membership.user_id == self.viewer)
+            .map(|m| &m.membership)
+            .or(d.viewer.as_ref());
+        let c = &d.channel;
+        self.name
+            .as_ref()
+            .is_none_or(|q| c.name.to_lowercase().contains(&q.to_lowercase()))
+            && self.is_frozen.is_none_or(|f| c.is_frozen == f)
+            && self.has_unread.is_none_or(|want| {
+                let unread = !c.channel_type.is_super()
+                    && own.is_some_and(|m| m.unread(c.message_count) > 0);
+                unread == want
+            })
+            && self
+                .private_tag
+                .as_ref()
+                .is_none_or(|t| own.is_some_and(|m| &m.private_tag == t))
+            && self
+                .members
+                .iter()
+                .all(|id| d.members.iter().any(|m| &m.membership.user_id == id))
+    }
+}
+
 /// Channels any user of the app may read without being a member.
 pub fn open_to_readers(channel_type: ChannelType) -> bool {
     matches!(channel_type, ChannelType::Public | ChannelType::SuperPublic)
@@ -133,14 +187,16 @@ pub async fn transfer_ownership(
     .await
 }
 
-/// Reads and marks one mark-read makes before giving up on a channel whose messages keep
-/// coming in between.
+/// Snapshots and marks one mark-read makes before giving up on a caller who keeps sending
+/// in between.
 const MARK_ATTEMPTS: usize = 6;
 
 /// `POST /v1.4/channels/{channelId}/markread`: the caller's read mark moves to the channel's
-/// message count as read, in one transaction that holds only while the count is still that
-/// (a message sent in between is read again, never skipped): two round trips, the profiles
-/// of the answer read beside the write. `2005` for a non-member.
+/// message count, taken in one snapshot with their own sends since the last mark; the write
+/// holds only while those are unchanged (so only the caller's own send in between makes it
+/// read again; others' sends in between simply stay unread). Two round trips: the snapshot
+/// beside the channel read, then the mark beside the answer's profile reads. `2005` for a
+/// non-member.
 pub async fn mark_read(
     store: &Store,
     app: &AppId,
@@ -149,11 +205,10 @@ pub async fn mark_read(
 ) -> Result<ChannelDetail, Error> {
     validate_channel_id(channel_id)?;
     let app_id = app.as_str();
-    let ids = [caller.to_owned()];
     for _ in 0..MARK_ATTEMPTS {
-        let (lookup, states) = futures::future::try_join(
+        let (lookup, snapshot) = futures::future::try_join(
             store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &ids, false),
+            store.read_mark_snapshot(app_id, channel_id, caller),
         )
         .await?;
         let ChannelLookup::Found(mut cm) = lookup else {
@@ -163,19 +218,19 @@ pub async fn mark_read(
             store.finish_pending(app_id, channel_id).await?;
             continue;
         }
-        if !states.memberships.contains_key(caller) {
+        let Some((seen, sort_key, sent)) = snapshot else {
             return Err(Error::NotChannelMember(caller.to_owned()));
-        }
+        };
         let now = crate::model::now_ms();
-        let seen = cm.channel.message_count;
         for m in cm.members.iter_mut().filter(|m| m.user_id == caller) {
             m.read_count = seen;
             m.sent_since_read = 0;
             m.last_read_at = now;
         }
-        let sort_key = crate::store::keys::member_sk(cm.channel.channel_type, caller);
+        // The answer counts what arrived after the snapshot too.
+        cm.channel.message_count = cm.channel.message_count.max(seen);
         let (marked, detail) = futures::future::try_join(
-            store.mark_read(app_id, channel_id, &sort_key, seen, now),
+            store.mark_read(app_id, channel_id, &sort_key, seen, sent, now),
             super::add_profiles(store, app, vec![*cm], std::collections::HashMap::new()),
         )
         .await?;
@@ -184,12 +239,18 @@ pub async fn mark_read(
         }
         tracing::debug!(
             channel = channel_id,
-            "a message arrived during a mark-read; reading again"
+            "the caller sent during their mark-read; again"
         );
     }
     Err(Error::Unavailable(format!(
-        "channel {channel_id} kept receiving messages during the mark-read; retry"
+        "channel {channel_id}: the caller kept sending during the mark-read; retry"
     )))
+}
+
+/// `GET /v1.4/channels/unread/count`: the caller's unread messages over all their channels
+/// (super channels have none).
+pub async fn unread_total(store: &Store, app: &AppId, caller: &str) -> Result<i64, Error> {
+    store.unread_total(app.as_str(), caller).await
 }
 
 /// Whether the channel exists (for answers that must tell `2003` from a permission).

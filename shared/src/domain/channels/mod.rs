@@ -142,8 +142,8 @@ pub async fn get(store: &Store, app: &AppId, channel_id: &str) -> Result<Channel
 
 /// `GET /users/{userId}/channels`: a page of the user's reverse index (read beside the user,
 /// for `3003`), then `read_channels` (see `filtered_channels` for the filters).
-/// `hidden`: only the channels the user hid (`Some(true)`), only the others (`Some(false)`,
-/// the client API's default list), or all (the admin API).
+/// `mine`: the client API's list of the caller's own channels (hidden or not, and its
+/// filters); `None` (the admin API): every channel of the user.
 pub async fn user_channels(
     store: &Store,
     app: &AppId,
@@ -151,8 +151,9 @@ pub async fn user_channels(
     last_channel_id: Option<&str>,
     limit: usize,
     filter: &crate::store::ChannelFilter,
-    hidden: Option<bool>,
+    mine: Option<&client::ClientFilter>,
 ) -> Result<Page<ChannelDetail>, Error> {
+    let hidden = mine.map(|m| m.hidden);
     validate::id("userId", user_id, MAX_USER_ID_CHARS)?;
     let last = validate_last_channel_id(last_channel_id)?;
     let (user, page) = futures::future::try_join(
@@ -163,7 +164,7 @@ pub async fn user_channels(
     if user.is_none() {
         return Err(Error::UserNotFound(user_id.to_owned()));
     }
-    filtered_channels(store, app, page, limit, filter, |after| async move {
+    filtered_channels(store, app, page, limit, filter, mine, |after| async move {
         store
             .user_channel_ids_hidden(app.as_str(), user_id, Some(&after), limit, hidden)
             .await
