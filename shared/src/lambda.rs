@@ -123,6 +123,17 @@ impl Ctx {
         crate::wire::ChannelView::of(detail, viewer)
     }
 
+    /// A message as the caller sees it: with `ownReactions` when a client asked for them
+    /// (`includeOwnReactions=true`).
+    pub fn message_view(&self, detail: crate::model::MessageDetail) -> crate::wire::MessageView {
+        let view = crate::wire::MessageView::from(detail);
+        let asked = crate::http::query_param(&self.req, "includeOwnReactions") == Some("true");
+        match self.actor() {
+            crate::domain::Actor::User(u) if asked => view.with_own_reactions(u),
+            _ => view,
+        }
+    }
+
     /// What the client API's authentication found (login paths included).
     pub fn client(&self) -> Result<&auth::Client, crate::Error> {
         self.client

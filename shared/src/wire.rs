@@ -586,6 +586,23 @@ pub struct MessageView {
     #[schema(value_type = Object)]
     pub translations: BTreeMap<String, String>,
     pub created_at: i64,
+    /// Client API with `includeOwnReactions=true` only: the reactions the caller gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_reactions: Option<Vec<String>>,
+}
+
+impl MessageView {
+    /// With `ownReactions`: the reactions `viewer` gave.
+    pub fn with_own_reactions(mut self, viewer: &str) -> MessageView {
+        self.own_reactions = Some(
+            self.reactions
+                .iter()
+                .filter(|(_, users)| users.iter().any(|u| u == viewer))
+                .map(|(r, _)| r.clone())
+                .collect(),
+        );
+        self
+    }
 }
 
 impl From<MessageDetail> for MessageView {
@@ -612,6 +629,7 @@ impl From<MessageDetail> for MessageView {
             reactions: m.reactions,
             translations: BTreeMap::new(),
             created_at: m.created_at,
+            own_reactions: None,
         }
     }
 }

@@ -433,3 +433,155 @@ async fn the_admin_api_hides_and_sets_push_for_a_user() {
         .await;
     r.assert_error(404, "2001");
 }
+
+/// Texts of a message list, oldest first.
+fn texts(list: &serde_json::Value) -> Vec<String> {
+    let mut t: Vec<(String, String)> = list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    t.sort();
+    t.into_iter().map(|(_, text)| text).collect()
+}
+
+/// Broadcast channels show a member's message only to its sender and the owner;
+/// `hideMessagesBeforeJoin` hides the history from a member who joined later; `ownReactions`
+/// comes when asked.
+#[tokio::test]
+async fn what_each_reader_sees_of_the_history() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut c = Vec::new();
+    for name in ["own", "mem", "oth", "late"] {
+        let (id, token) = provision_user(&t, name).await;
+        c.push(
+            SdkClient::login_with_token(&t, &id, &token, json!({}))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let (owner, member, other, late) = (&c[0], &c[1], &c[2], &c[3]);
+    owner
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": "cast", "type": "broadcast", "members": [member.user_id, other.user_id]})),
+        )
+        .await
+        .unwrap();
+    let from_owner = send_text(owner, "cast", "from owner").await;
+    let from_member = send_text(member, "cast", "from member").await;
+    send_text(other, "cast", "from other").await;
+    assert_eq!(
+        texts(&cast_list(member, "limit=50").await),
+        ["from owner", "from member"]
+    );
+    assert_eq!(
+        texts(&cast_list(other, "limit=50").await),
+        ["from owner", "from other"]
+    );
+    assert_eq!(
+        texts(&cast_list(owner, "limit=50").await),
+        ["from owner", "from member", "from other"]
+    );
+    let hidden = other
+        .call(
+            Method::GET,
+            &format!("channels/cast/messages/{from_member}"),
+            None,
+        )
+        .await
+        .err();
+    assert_eq!(hidden.as_deref(), Some("4003"));
+
+    // ownReactions, only when asked.
+    member
+        .call(
+            Method::POST,
+            &format!("channels/cast/messages/{from_owner}/reactions"),
+            Some(json!({"reaction": "like"})),
+        )
+        .await
+        .unwrap();
+    let asked = cast_list(member, "limit=50&includeOwnReactions=true").await;
+    let first = &asked["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == from_owner.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(first["ownReactions"], json!(["like"]));
+    let plain = cast_list(member, "limit=50").await;
+    assert!(plain["messages"][0].get("ownReactions").is_none());
+
+    // History hidden before joining.
+    owner
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": "club", "type": "public", "hideMessagesBeforeJoin": true, "members": []})),
+        )
+        .await
+        .unwrap();
+    let early = send_text(owner, "club", "early 1").await;
+    send_text(owner, "club", "early 2").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    late.call(Method::POST, "channels/club/join", Some(json!({})))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    send_text(owner, "club", "after").await;
+    for q in [
+        "order=latest&limit=1",
+        "order=latest&limit=50",
+        "order=oldest&limit=50",
+    ] {
+        let seen = late
+            .call_query(Method::GET, "channels/club/messages", q, None)
+            .await
+            .unwrap();
+        assert_eq!(texts(&seen), ["after"], "{q}");
+        assert_eq!(seen["hasNext"], false, "{q}");
+    }
+    let refused = late
+        .call(
+            Method::GET,
+            &format!("channels/club/messages/{early}"),
+            None,
+        )
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("4003"));
+    let all = owner
+        .call_query(Method::GET, "channels/club/messages", "limit=50", None)
+        .await
+        .unwrap();
+    assert_eq!(texts(&all), ["early 1", "early 2", "after"]);
+}
+
+/// Sends `text` to `channel` as `who`; the message's id.
+async fn send_text(who: &SdkClient<'_>, channel: &str, text: &str) -> String {
+    let path = format!("channels/{channel}/messages/send");
+    who.call(Method::POST, &path, Some(json!({"text": text})))
+        .await
+        .unwrap()["message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `who`'s page of channel `cast`'s history.
+async fn cast_list(who: &SdkClient<'_>, query: &str) -> serde_json::Value {
+    who.call_query(Method::GET, "channels/cast/messages", query, None)
+        .await
+        .unwrap()
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::channels::client::{check_reader, reads_as_member};
+use super::channels::client::{Visibility, check_reader, reader_membership};
 use super::channels::validate_channel_id;
 use crate::Error;
 use crate::auth::AppId;
@@ -562,13 +562,19 @@ pub async fn get(
     parse_message_id("messageId", message_id)?;
     let ((channel, message), member) = futures::future::try_join(
         store.channel_and_message(app.as_str(), channel_id, message_id),
-        reads_as_member(store, app, channel_id, actor),
+        reader_membership(store, app, channel_id, actor),
     )
     .await?;
     let ChannelLookup::Found(cm) = channel else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
-    check_reader(&cm.channel, actor, member)?;
+    check_reader(
+        &cm.channel,
+        actor,
+        actor == Actor::Admin || member.is_some(),
+    )?;
+    let visibility = Visibility::of(&cm.channel, actor, member.as_ref());
+    let message = message.filter(|m| visibility.as_ref().is_none_or(|v| v.shows(m)));
     let message = message.ok_or_else(|| Error::MessageNotFound(message_id.to_owned()))?;
     let mut shown = details(store, app.as_str(), vec![message]).await?;
     shown
@@ -602,16 +608,48 @@ pub async fn list(
         .map(|c| parse_message_id("lastMessageId", c))
         .transpose()?;
     let app_id = app.as_str();
-    let (channel, page, member) = futures::future::try_join3(
+    let (channel, mut page, member) = futures::future::try_join3(
         store.channel_head(app_id, channel_id),
         store.messages_page(app_id, channel_id, order, cursor, limit),
-        reads_as_member(store, app, channel_id, actor),
+        reader_membership(store, app, channel_id, actor),
     )
     .await?;
     let ChannelLookup::Found(cm) = channel else {
         return Err(Error::ChannelNotFound(channel_id.to_owned()));
     };
-    check_reader(&cm.channel, actor, member)?;
+    check_reader(
+        &cm.channel,
+        actor,
+        actor == Actor::Admin || member.is_some(),
+    )?;
+    if let Some(v) = Visibility::of(&cm.channel, actor, member.as_ref()) {
+        // Oldest first from before the reader joined: start at their join instead.
+        if let (HistoryOrder::Oldest, Some(joined)) = (order, v.joined())
+            && cursor.is_none_or(|c| (c.timestamp_ms() as i64) < joined)
+        {
+            let start = ulid::Ulid::from_parts((joined.max(1) - 1) as u64, (1u128 << 80) - 1);
+            page = store
+                .messages_page(app_id, channel_id, order, Some(start), limit)
+                .await?;
+        }
+        // Newest first, once the page reaches before the join the rest is all hidden.
+        let reached_join = v
+            .joined()
+            .is_some_and(|t| page.items.iter().any(|m| m.created_at < t));
+        page.items.retain(|m| v.shows(m));
+        if order == HistoryOrder::Latest && reached_join {
+            page.has_next = false;
+        } else if let (HistoryOrder::Latest, Some(joined), true, Some(last)) =
+            (order, v.joined(), page.has_next, page.items.last())
+        {
+            // Whether anything older is still the reader's: one more item, only here.
+            let last = parse_message_id("lastMessageId", &last.id)?;
+            let older = store
+                .messages_page(app_id, channel_id, order, Some(last), 1)
+                .await?;
+            page.has_next = older.items.first().is_some_and(|m| m.created_at >= joined);
+        }
+    }
     Ok(Page {
         items: details(store, app_id, page.items).await?,
         has_next: page.has_next,

@@ -120,7 +120,11 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&MessageList {
-        messages: page.items.into_iter().map(Into::into).collect(),
+        messages: page
+            .items
+            .into_iter()
+            .map(|m| ctx.message_view(m))
+            .collect(),
         has_next: page.has_next,
     }))
 }
@@ -135,7 +139,7 @@ async fn view(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
     .await?;
     Ok(ok(&MessageEnvelope {
-        message: message.into(),
+        message: ctx.message_view(message),
     }))
 }
 

@@ -124,7 +124,11 @@ fn history_range(order: HistoryOrder, cursor: Option<ulid::Ulid>) -> Option<(Str
             lo,
             keys::message_sk(&c.0.checked_sub(1).map(ulid::Ulid)?.to_string()),
         ),
-        HistoryOrder::Oldest => (keys::message_sk(&c.increment()?.to_string()), hi),
+        // The next id as a number: `Ulid::increment` stops at the random part's end.
+        HistoryOrder::Oldest => (
+            keys::message_sk(&c.0.checked_add(1).map(ulid::Ulid)?.to_string()),
+            hi,
+        ),
     })
 }
 
@@ -877,5 +881,12 @@ mod tests {
         assert!(inside(&all, &sk(ulid::Ulid(0))) && inside(&all, &sk(ulid::Ulid(u128::MAX))));
         assert!(history_range(HistoryOrder::Latest, Some(ulid::Ulid(0))).is_none());
         assert!(history_range(HistoryOrder::Oldest, Some(ulid::Ulid(u128::MAX))).is_none());
+        // A cursor at the end of a millisecond's ids: the next one is the next millisecond's.
+        let end = ulid::Ulid::from_parts(1_700_000_000_000, (1u128 << 80) - 1);
+        let after_end = history_range(HistoryOrder::Oldest, Some(end)).unwrap();
+        assert!(inside(
+            &after_end,
+            &sk(ulid::Ulid::from_parts(1_700_000_000_001, 0))
+        ));
     }
 }

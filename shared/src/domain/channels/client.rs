@@ -90,11 +90,82 @@ pub async fn reads_as_member(
 ) -> Result<bool, Error> {
     match actor {
         Actor::Admin => Ok(true),
+        Actor::User(_) => Ok(reader_membership(store, app, channel_id, actor)
+            .await?
+            .is_some()),
+    }
+}
+
+/// The client caller's membership of the channel (`None` for the admin API or a
+/// non-member): one batch read, to run beside the channel read.
+pub async fn reader_membership(
+    store: &Store,
+    app: &AppId,
+    channel_id: &str,
+    actor: Actor<'_>,
+) -> Result<Option<crate::model::Membership>, Error> {
+    match actor {
+        Actor::Admin => Ok(None),
         Actor::User(caller) => Ok(store
             .member_states(app.as_str(), channel_id, &[caller.to_owned()], false)
             .await?
             .memberships
-            .contains_key(caller)),
+            .remove(caller)),
+    }
+}
+
+/// Which messages a client reader sees: none from before they joined in a channel that hides
+/// them (`hideMessagesBeforeJoin`), and in a broadcast channel a member's message only if
+/// it is their own or the reader owns the channel (the owner's, the app's and bots' messages
+/// are everyone's). The admin API sees every message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    viewer: String,
+    owner: String,
+    broadcast: bool,
+    /// Messages before this time (ms) are hidden.
+    joined: Option<i64>,
+}
+
+impl Visibility {
+    pub fn of(
+        channel: &Channel,
+        actor: Actor<'_>,
+        member: Option<&crate::model::Membership>,
+    ) -> Option<Visibility> {
+        let Actor::User(viewer) = actor else {
+            return None;
+        };
+        let broadcast = matches!(
+            channel.channel_type,
+            ChannelType::Broadcast | ChannelType::SuperBroadcast
+        );
+        let joined = member
+            .filter(|_| channel.hide_messages_before_join)
+            .map(|m| m.created_at);
+        (broadcast || joined.is_some()).then(|| Visibility {
+            viewer: viewer.to_owned(),
+            owner: channel.owner_id.clone(),
+            broadcast,
+            joined,
+        })
+    }
+
+    /// When messages start for this reader (ms), if some are hidden by time.
+    pub fn joined(&self) -> Option<i64> {
+        self.joined
+    }
+
+    pub fn shows(&self, m: &crate::model::Message) -> bool {
+        if self.joined.is_some_and(|t| m.created_at < t) {
+            return false;
+        }
+        let a_members = !m.message_type.is_admin() && !m.message_type.is_bot();
+        !(self.broadcast
+            && a_members
+            && self.viewer != self.owner
+            && m.user_id != self.viewer
+            && m.user_id != self.owner)
     }
 }
 
