@@ -145,6 +145,8 @@ pub async fn authenticate(
 pub struct Session {
     pub user_id: String,
     pub session_id: String,
+    /// The device it was opened on (see `session::Claims::did`).
+    pub device_id: String,
 }
 
 /// What a client API request knows about its app and caller.
@@ -294,9 +296,15 @@ pub async fn authenticate_client(
     if claims.app != app_id {
         return Err(Error::SessionTokenInvalid("the token is another app's"));
     }
+    let device_id = if claims.did.is_empty() {
+        claims.sid.clone()
+    } else {
+        claims.did
+    };
     let session = Session {
         user_id: claims.sub,
         session_id: claims.sid,
+        device_id,
     };
     if client.trusted(app_id, &session.session_id).as_deref() != Some(&session.user_id) {
         let state = store

@@ -97,7 +97,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("users-deactivate", users::deactivate),
     route!("users-push-enable", users::push_enable, client: client::push_enable),
     route!("users-push-disable", users::push_disable, client: client::push_disable),
-    route!("users-register-fcm", users::register_fcm),
+    route!("users-register-fcm", users::register_fcm, client: client::register_fcm),
     route!("users-delete", users::delete, client: client::user_delete),
     route!("users-block", users::block, client: client::block),
     route!("users-unblock", users::unblock, client: client::unblock),

@@ -75,6 +75,7 @@ answers every failure with HTTP 500."
         client::logout,
         client::user_update,
         client::user_delete,
+        client::register_fcm,
         client::push_enable,
         client::push_disable,
         client::block,

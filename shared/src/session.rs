@@ -41,6 +41,10 @@ pub struct Claims {
     /// Issued and expiry, Unix seconds.
     pub iat: i64,
     pub exp: i64,
+    /// The device the session was opened on (its `deviceId`, else the session id): where
+    /// `users/register/fcm` files the device's push token.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub did: String,
 }
 
 /// Session lifetime in seconds: `SESSION_DAYS` (1..=365) or 30 days.
@@ -123,6 +127,7 @@ mod tests {
             sid: "s1".into(),
             iat: 100,
             exp,
+            did: "device-1".into(),
         }
     }
 

@@ -585,3 +585,46 @@ async fn cast_list(who: &SdkClient<'_>, query: &str) -> serde_json::Value {
         .await
         .unwrap()
 }
+
+/// `users/register/fcm` takes the token alone: the device is the one the session was opened
+/// on (the login's `deviceId`).
+#[tokio::test]
+async fn a_push_token_is_filed_under_the_sessions_device() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let (id, token) = provision_user(&t, "pia").await;
+    let (pia, _) = SdkClient::login_with_token(&t, &id, &token, json!({}))
+        .await
+        .unwrap();
+    let done = pia
+        .call(
+            Method::POST,
+            "users/register/fcm",
+            Some(json!({"fcmToken": "fcm-1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, json!({}));
+    pia.call(
+        Method::POST,
+        "users/register/fcm",
+        Some(json!({"fcmToken": "fcm-2"})),
+    )
+    .await
+    .unwrap();
+    let devices = app
+        .store()
+        .devices(&app.app_id, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .devices;
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert_eq!(devices[0].device_id, format!("device-{id}"));
+    assert_eq!(devices[0].fcm_token, "fcm-2");
+    let refused = pia
+        .call(Method::POST, "users/register/fcm", Some(json!({})))
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("1002"));
+}

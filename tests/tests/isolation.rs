@@ -249,6 +249,7 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
 fn client_expectation(function: &str) -> (Option<Value>, Option<&'static str>) {
     match function {
         "users-update" => (Some(json!({"username": "b-name"})), None),
+        "users-register-fcm" => (Some(json!({"fcmToken": "b-token"})), None),
         "users-push-enable"
         | "users-push-disable"
         | "users-blocked"

@@ -143,6 +143,14 @@ client_route! {
 }
 
 client_route! {
+    /// `POST /v1.4/users/register/fcm`
+    register_fcm => users::register_fcm, post "/v1.4/users/register/fcm", "client.users-register-fcm",
+    ok: (Empty, "The caller's device (the one the session was opened on) gets the token; a 21st device replaces the one registered longest ago"),
+    errors: "`1002` `fcmToken` missing or empty; `1001` an over-long token",
+    body: crate::wire::RegisterFcmRequest
+}
+
+client_route! {
     /// `POST /v1.4/users/block`
     block => users::block, post "/v1.4/users/block", "client.users-block",
     ok: (Empty, "The caller blocks the user"),

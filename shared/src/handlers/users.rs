@@ -246,8 +246,13 @@ pub async fn push_disable(ctx: Ctx) -> Result<Response<Body>, Error> {
     )
 )]
 pub async fn register_fcm(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let user_id = path_param(&ctx.req, "userId")?;
-    users::devices::register_fcm(&ctx.store, &ctx.app, user_id, json_body(&ctx.req)?).await?;
+    let user_id = ctx.subject()?;
+    let mut req: RegisterFcmRequest = json_body(&ctx.req)?;
+    // The SDKs send the token alone: the device is the session's.
+    if let Some(session) = ctx.client.as_ref().and_then(|c| c.session.as_ref()) {
+        req.device_id = Some(session.device_id.clone());
+    }
+    users::devices::register_fcm(&ctx.store, &ctx.app, user_id, req).await?;
     Ok(ok(&Empty {}))
 }
 

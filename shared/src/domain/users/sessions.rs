@@ -86,6 +86,11 @@ fn logged_in(
         sid: session.session_id.clone(),
         iat: now / 1000,
         exp: session.expires_at / 1000,
+        did: if session.device_id.is_empty() {
+            session.session_id.clone()
+        } else {
+            session.device_id.clone()
+        },
     };
     LoggedIn {
         user,
