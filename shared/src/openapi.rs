@@ -125,6 +125,7 @@ answers every failure with HTTP 500."
         client::unread_count,
         client::message_send,
         client::message_list,
+        client::message_files,
         client::message_get,
         client::message_delete,
     ),

@@ -321,6 +321,19 @@ pub async fn provision_user(t: &Transport<'_>, prefix: &str) -> (String, String)
     (id, r.body["loginToken"].as_str().unwrap().to_owned())
 }
 
+/// New users of the app (ids from `prefixes`), each logged in with their login token.
+pub async fn logged_in_users<'a>(t: &'a Transport<'a>, prefixes: &[&str]) -> Vec<SdkClient<'a>> {
+    let mut clients = Vec::new();
+    for prefix in prefixes {
+        let (id, token) = provision_user(t, prefix).await;
+        let (client, _) = SdkClient::login_with_token(t, &id, &token, json!({}))
+            .await
+            .expect("a new user logs in");
+        clients.push(client);
+    }
+    clients
+}
+
 #[track_caller]
 fn code(answer: Answer, want: &str) {
     assert_eq!(answer.err().as_deref(), Some(want), "expected {want}");
@@ -471,6 +484,31 @@ pub async fn walkthrough(t: &Transport<'_>) {
         .await
         .unwrap();
     assert_eq!(one["message"]["text"], "hi all");
+    // Files: the messages with a `fileUrl` only.
+    let with_file = alice
+        .call(
+            Method::POST,
+            &format!("{path}/messages/send"),
+            Some(json!({"text": "the plan", "fileUrl": "https://files.example/plan.pdf"})),
+        )
+        .await
+        .unwrap();
+    let files = bob
+        .call_query(
+            Method::GET,
+            &format!("{path}/messages/files"),
+            "limit=10",
+            None,
+        )
+        .await
+        .unwrap();
+    let file_ids: Vec<&str> = files["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(file_ids, [with_file["message"]["id"].as_str().unwrap()]);
 
     // Reactions: a member's own, in both delete forms the SDK versions use; a set per
     // reaction, so adding twice changes nothing.

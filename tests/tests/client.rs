@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use serde_json::json;
 use shared::model::{RateLimits, now_ms};
 use talkplus_tests::TestApp;
-use talkplus_tests::client::{SdkClient, Transport, provision_user, walkthrough};
+use talkplus_tests::client::{SdkClient, Transport, logged_in_users, provision_user, walkthrough};
 
 #[tokio::test]
 async fn the_sdk_walkthrough() {
@@ -236,16 +236,7 @@ async fn a_session_of_one_app_is_refused_by_another() {
 async fn unread_counts_are_exact_under_concurrent_sends_and_mark_reads() {
     let app = TestApp::new().await;
     let t = Transport::InProcess(&app);
-    let mut clients = Vec::new();
-    for name in ["ann", "ben", "cat"] {
-        let (id, token) = provision_user(&t, name).await;
-        clients.push(
-            SdkClient::login_with_token(&t, &id, &token, json!({}))
-                .await
-                .unwrap()
-                .0,
-        );
-    }
+    let clients = logged_in_users(&t, &["ann", "ben", "cat"]).await;
     let ids: Vec<String> = clients.iter().map(|c| c.user_id.clone()).collect();
     let (ann, ben, cat) = (&clients[0], &clients[1], &clients[2]);
     ann.call(
@@ -326,16 +317,9 @@ async fn unread(c: &SdkClient<'_>) -> i64 {
 async fn concurrent_reactions_all_land() {
     let app = TestApp::new().await;
     let t = Transport::InProcess(&app);
-    let mut clients = Vec::new();
-    for i in 0..12 {
-        let (id, token) = provision_user(&t, &format!("r{i}")).await;
-        clients.push(
-            SdkClient::login_with_token(&t, &id, &token, json!({}))
-                .await
-                .unwrap()
-                .0,
-        );
-    }
+    let names: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let clients = logged_in_users(&t, &names).await;
     let ids: Vec<String> = clients.iter().map(|c| c.user_id.clone()).collect();
     clients[0]
         .call(
@@ -458,16 +442,7 @@ fn texts(list: &serde_json::Value) -> Vec<String> {
 async fn what_each_reader_sees_of_the_history() {
     let app = TestApp::new().await;
     let t = Transport::InProcess(&app);
-    let mut c = Vec::new();
-    for name in ["own", "mem", "oth", "late"] {
-        let (id, token) = provision_user(&t, name).await;
-        c.push(
-            SdkClient::login_with_token(&t, &id, &token, json!({}))
-                .await
-                .unwrap()
-                .0,
-        );
-    }
+    let c = logged_in_users(&t, &["own", "mem", "oth", "late"]).await;
     let (owner, member, other, late) = (&c[0], &c[1], &c[2], &c[3]);
     owner
         .call(

@@ -593,15 +593,29 @@ pub fn history_order(order: Option<&str>) -> Result<HistoryOrder, Error> {
 
 /// `GET /channels/{channelId}/messages`: the channel item beside one Query of the page, then
 /// the authors' profiles and the parents in one batch round.
+/// What page of a channel's history: after a cursor, in an order, how many, and whether only
+/// the messages with a file (`messages/files`).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryPage<'a> {
+    pub last_message_id: Option<&'a str>,
+    pub order: HistoryOrder,
+    pub limit: usize,
+    pub files_only: bool,
+}
+
 pub async fn list(
     store: &Store,
     app: &AppId,
     actor: Actor<'_>,
     channel_id: &str,
-    last_message_id: Option<&str>,
-    order: HistoryOrder,
-    limit: usize,
+    wanted: HistoryPage<'_>,
 ) -> Result<Page<MessageDetail>, Error> {
+    let HistoryPage {
+        last_message_id,
+        order,
+        limit,
+        files_only,
+    } = wanted;
     validate_channel_id(channel_id)?;
     let cursor = last_message_id
         .filter(|c| !c.is_empty())
@@ -610,7 +624,7 @@ pub async fn list(
     let app_id = app.as_str();
     let (channel, mut page, member) = futures::future::try_join3(
         store.channel_head(app_id, channel_id),
-        store.messages_page(app_id, channel_id, order, cursor, limit),
+        store.messages_page_of(app_id, channel_id, order, cursor, limit, files_only),
         reader_membership(store, app, channel_id, actor),
     )
     .await?;
@@ -629,7 +643,7 @@ pub async fn list(
         {
             let start = ulid::Ulid::from_parts((joined.max(1) - 1) as u64, (1u128 << 80) - 1);
             page = store
-                .messages_page(app_id, channel_id, order, Some(start), limit)
+                .messages_page_of(app_id, channel_id, order, Some(start), limit, files_only)
                 .await?;
         }
         // Newest first, once the page reaches before the join the rest is all hidden.
@@ -645,7 +659,7 @@ pub async fn list(
             // Whether anything older is still the reader's: one more item, only here.
             let last = parse_message_id("lastMessageId", &last.id)?;
             let older = store
-                .messages_page(app_id, channel_id, order, Some(last), 1)
+                .messages_page_of(app_id, channel_id, order, Some(last), 1, files_only)
                 .await?;
             page.has_next = older.items.first().is_some_and(|m| m.created_at >= joined);
         }

@@ -740,6 +740,14 @@ client_route! {
 }
 
 client_route! {
+    /// `GET /v1.4/channels/{channelId}/messages/files`
+    message_files => messages::list, get "/v1.4/channels/{channelId}/messages/files", "client.channels-messages.files",
+    ok: (MessageList, "A page of the channel's messages with a file (`fileUrl`)"),
+    errors: "`2003` no such channel; `2005` not a member of a channel that is not public; `1001` a malformed cursor, `order` or `limit`",
+    params: (params::ChannelId, params::MessagePage)
+}
+
+client_route! {
     /// `GET /v1.4/channels/{channelId}/messages/{messageId}`
     message_get => messages::get, get "/v1.4/channels/{channelId}/messages/{messageId}", "client.channels-messages-get",
     ok: (MessageEnvelope, "The message"),

@@ -109,14 +109,19 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
         MAX_MESSAGE_LIST_LIMIT,
     )?;
     let order = messages::history_order(query_param(&ctx.req, "order"))?;
+    let wanted = messages::HistoryPage {
+        last_message_id: query_param(&ctx.req, "lastMessageId"),
+        order,
+        limit,
+        // The client API's `messages/files` is this list of the messages with a file.
+        files_only: ctx.req.uri().path().ends_with("/messages/files"),
+    };
     let page = messages::list(
         &ctx.store,
         &ctx.app,
         ctx.actor(),
         path_param(&ctx.req, "channelId")?,
-        query_param(&ctx.req, "lastMessageId"),
-        order,
-        limit,
+        wanted,
     )
     .await?;
     Ok(ok(&MessageList {

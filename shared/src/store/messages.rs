@@ -709,17 +709,38 @@ impl Store {
         cursor: Option<ulid::Ulid>,
         limit: usize,
     ) -> Result<Page<Message>, Error> {
+        self.messages_page_of(app_id, channel_id, order, cursor, limit, false)
+            .await
+    }
+
+    /// `messages_page`, or (`files_only`) of the messages with a file only.
+    pub async fn messages_page_of(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        order: HistoryOrder,
+        cursor: Option<ulid::Ulid>,
+        limit: usize,
+        files_only: bool,
+    ) -> Result<Page<Message>, Error> {
         let Some((lo, hi)) = history_range(order, cursor) else {
             return Ok(Page {
                 items: Vec::new(),
                 has_next: false,
             });
         };
-        self.sort_key_range(
+        let filter = files_only.then(|| {
+            (
+                "file_url <> :none",
+                HashMap::from([(":none".to_owned(), s(""))]),
+            )
+        });
+        self.sort_key_range_where(
             keys::messages_pk(app_id, channel_id),
             (lo, hi),
             order == HistoryOrder::Oldest,
             limit,
+            filter,
             |item| Ok(Some(Message::try_from(decode::<MessageItem>(item)?)?)),
         )
         .await

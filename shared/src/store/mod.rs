@@ -433,12 +433,36 @@ impl Store {
     pub(crate) async fn sort_key_range<T>(
         &self,
         pk: String,
-        (lo, hi): (String, String),
+        bounds: (String, String),
         forward: bool,
         limit: usize,
         keep: impl Fn(Item) -> Result<Option<T>, Error>,
     ) -> Result<Page<T>, Error> {
+        self.sort_key_range_where(pk, bounds, forward, limit, None, keep)
+            .await
+    }
+
+    /// `sort_key_range` of the items that pass `filter` (an expression over attributes that
+    /// are not reserved words, and its values), read in whole 1 MB pages.
+    pub(crate) async fn sort_key_range_where<T>(
+        &self,
+        pk: String,
+        (lo, hi): (String, String),
+        forward: bool,
+        limit: usize,
+        filter: Option<(&str, HashMap<String, AttributeValue>)>,
+        keep: impl Fn(Item) -> Result<Option<T>, Error>,
+    ) -> Result<Page<T>, Error> {
         let want = limit.saturating_add(1);
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(&pk)),
+            (":lo".to_owned(), s(&lo)),
+            (":hi".to_owned(), s(&hi)),
+        ]);
+        let filter_expression = filter.map(|(expression, filter_values)| {
+            values.extend(filter_values);
+            expression.to_owned()
+        });
         let mut items = Vec::with_capacity(want.min(1_000));
         let mut start: Option<Item> = None;
         loop {
@@ -447,12 +471,16 @@ impl Store {
                     .query()
                     .table_name(self.table())
                     .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":lo", s(&lo))
-                    .expression_attribute_values(":hi", s(&hi))
+                    .set_filter_expression(filter_expression.clone())
+                    .set_expression_attribute_values(Some(values.clone()))
                     .scan_index_forward(forward)
                     .consistent_read(true)
-                    .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
+                    // A filtered read takes whole pages (see `index_page_where`).
+                    .set_limit(
+                        filter_expression
+                            .is_none()
+                            .then(|| i32::try_from(want - items.len()).unwrap_or(i32::MAX)),
+                    )
                     .set_exclusive_start_key(start.clone())
                     .send()
             })

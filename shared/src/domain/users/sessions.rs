@@ -99,6 +99,42 @@ fn logged_in(
     }
 }
 
+/// Opens a session for the user as the login read it (`item`), if they still are so when
+/// it commits (`proof`, the password epoch); `None` when they changed since the read.
+async fn open(
+    store: &Store,
+    app: &AppId,
+    client: &Client,
+    login: &Login,
+    item: crate::store::items::UserItem,
+    proof: LoginProof,
+    now: i64,
+) -> Result<Option<LoggedIn>, Error> {
+    if item.deactivated {
+        return Err(Error::DeactivatedUser(login.user_id.clone()));
+    }
+    let session = new_session(login, item.password_epoch, now);
+    if !store
+        .open_session(app.as_str(), &session, &proof, &login.changes, now)
+        .await?
+    {
+        return Ok(None);
+    }
+    let user = User::from(item);
+    Ok(Some(logged_in(
+        app,
+        client,
+        user,
+        &session,
+        &login.changes,
+        now,
+    )))
+}
+
+fn kept_changing() -> Error {
+    Error::Unavailable("the user kept changing during the login; retry".into())
+}
+
 /// `POST /v1.4/users/login/token`: `3003` no such user, `3009` not the user's current login
 /// token (from admin `users/create` or `users/login`), `3010` deactivated.
 pub async fn login_with_token(
@@ -117,29 +153,13 @@ pub async fn login_with_token(
         if !digest_matches(&token, &item.login_token_digest) {
             return Err(Error::InvalidLoginToken);
         }
-        if item.deactivated {
-            return Err(Error::DeactivatedUser(login.user_id));
-        }
-        let session = new_session(&login, item.password_epoch, now);
         let proof = LoginProof::Token(item.login_token_digest.clone());
-        if store
-            .open_session(app.as_str(), &session, &proof, &login.changes, now)
-            .await?
-        {
-            return Ok(logged_in(
-                app,
-                client,
-                User::from(item),
-                &session,
-                &login.changes,
-                now,
-            ));
+        if let Some(done) = open(store, app, client, &login, item, proof, now).await? {
+            return Ok(done);
         }
         tracing::debug!("the user changed during a login; checking again");
     }
-    Err(Error::Unavailable(
-        "the user kept changing during the login; retry".into(),
-    ))
+    Err(kept_changing())
 }
 
 /// `POST /v1.4/users/login/anonymous`: only where the app allows it (`3006`); creates the user
@@ -187,36 +207,15 @@ pub async fn login_anonymous(
                 if !item.password_hash.is_empty() {
                     return Err(Error::InvalidLoginToken);
                 }
-                if item.deactivated {
-                    return Err(Error::DeactivatedUser(login.user_id));
-                }
-                let session = new_session(&login, item.password_epoch, now);
-                if store
-                    .open_session(
-                        app.as_str(),
-                        &session,
-                        &LoginProof::Anonymous,
-                        &login.changes,
-                        now,
-                    )
-                    .await?
-                {
-                    return Ok(logged_in(
-                        app,
-                        client,
-                        User::from(item),
-                        &session,
-                        &login.changes,
-                        now,
-                    ));
+                let proof = LoginProof::Anonymous;
+                if let Some(done) = open(store, app, client, &login, item, proof, now).await? {
+                    return Ok(done);
                 }
             }
         }
         tracing::debug!("the user changed during a login; checking again");
     }
-    Err(Error::Unavailable(
-        "the user kept changing during the login; retry".into(),
-    ))
+    Err(kept_changing())
 }
 
 /// `POST /v1.4/users/logout`: ends the caller's session.
