@@ -323,11 +323,3 @@ pub async fn mark_read(
 pub async fn unread_total(store: &Store, app: &AppId, caller: &str) -> Result<i64, Error> {
     store.unread_total(app.as_str(), caller).await
 }
-
-/// Whether the channel exists (for answers that must tell `2003` from a permission).
-pub async fn exists(store: &Store, app: &AppId, channel_id: &str) -> Result<bool, Error> {
-    Ok(matches!(
-        store.channel_head(app.as_str(), channel_id).await?,
-        ChannelLookup::Found(_)
-    ))
-}
