@@ -646,6 +646,20 @@ impl Store {
     /// Runs one transaction (retrying conflicts and throttling). A retried call carries the
     /// same client request token, so DynamoDB answers a retry of a transaction that already
     /// applied with success instead of failing it on its own conditions.
+    /// `transact` for a write whose refusal is an answer: true when it committed, false when
+    /// a condition refused it (nothing written).
+    pub(super) async fn transact_applied(
+        &self,
+        what: &str,
+        actions: Vec<TransactWriteItem>,
+    ) -> Result<bool, Error> {
+        match self.transact(what, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Refused(_)) => Ok(false),
+            Err(TransactError::Failed(e)) => Err(e),
+        }
+    }
+
     pub(super) async fn transact(
         &self,
         what: &str,

@@ -479,11 +479,7 @@ impl Store {
             TransactWriteItem::builder().update(u).build(),
             self.member_check(app_id, channel, user)?,
         ];
-        match self.transact("react", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("react", actions).await
     }
 
     /// A client's edit of their own message (`author`), while they are a member: the fields
@@ -545,11 +541,7 @@ impl Store {
             TransactWriteItem::builder().update(u).build(),
             self.member_check(app_id, channel, author)?,
         ];
-        match self.transact("edit message", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("edit message", actions).await
     }
 
     /// One more counted message on the live channel item.
@@ -833,11 +825,7 @@ impl Store {
                 .map_err(|e| super::channels::action_error("condition check", e))?;
             actions.push(TransactWriteItem::builder().condition_check(check).build());
         }
-        match self.transact("delete message", actions).await {
-            Ok(()) => Ok(true),
-            Err(super::channels::TransactError::Refused(_)) => Ok(false),
-            Err(super::channels::TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("delete message", actions).await
     }
 
     /// Current profiles of these users and bots, and these messages of a channel as they

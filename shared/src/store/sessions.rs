@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
-use super::channels::{TransactError, action_error, put};
+use super::channels::{action_error, put};
 use super::items::{SessionItem, UserItem};
 use super::retry::{retrying, storage_error};
 use super::users::LIVE_USER;
@@ -129,11 +129,7 @@ impl Store {
             user_action,
             put(table, item, Some("attribute_not_exists(pk)"))?,
         ];
-        match self.transact("open session", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("open session", actions).await
     }
 
     /// Creates an anonymous user (no password, no login token) with a first session, all or
@@ -160,11 +156,8 @@ impl Store {
                 Some("attribute_not_exists(pk)"),
             )?,
         ];
-        match self.transact("create anonymous user", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("create anonymous user", actions)
+            .await
     }
 
     /// The user and the session, strongly consistent, in one round.

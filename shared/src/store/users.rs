@@ -586,11 +586,7 @@ impl Store {
                 .map_err(|e| action_error("delete", e))?;
             actions.push(TransactWriteItem::builder().delete(d).build());
         }
-        match self.transact("register device", actions).await {
-            Ok(()) => Ok(true),
-            Err(TransactError::Refused(_)) => Ok(false),
-            Err(TransactError::Failed(e)) => Err(e),
-        }
+        self.transact_applied("register device", actions).await
     }
 
     /// A condition check that the user is live, for transactions that write about a user
