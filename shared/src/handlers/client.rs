@@ -89,30 +89,6 @@ pub async fn logout(ctx: Ctx) -> Result<Response<Body>, Error> {
     Ok(ok(&Empty {}))
 }
 
-/// Documents a client route served by a handler the admin API shares.
-macro_rules! client_route {
-    ($(#[$doc:meta])* $name:ident => $target:path, $method:ident $path:literal, $op:literal,
-     ok: ($ok:ty, $ok_text:literal), errors: $errors:literal
-     $(, body: $body:ty)? $(, params: ($($param:path),*))?) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            $method,
-            path = $path,
-            operation_id = $op,
-            tag = "client",
-            $(request_body = $body,)?
-            $(params($($param),*),)?
-            responses(
-                (status = 200, description = $ok_text, body = $ok),
-                (status = 500, description = $errors, body = ErrorBody),
-            )
-        )]
-        pub async fn $name(ctx: Ctx) -> Result<Response<Body>, Error> {
-            $target(ctx).await
-        }
-    };
-}
-
 client_route! {
     /// `PUT /v1.4/users/update`
     user_update => users::update, put "/v1.4/users/update", "client.users-update",

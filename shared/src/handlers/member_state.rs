@@ -164,69 +164,53 @@ pub async fn push_settings(ctx: Ctx) -> Result<Response<Body>, Error> {
     }))
 }
 
-macro_rules! client_doc {
-    ($(#[$doc:meta])* $name:ident => $target:path, $method:ident $path:literal, $op:literal,
-     ok: ($ok:ty, $ok_text:literal), errors: $errors:literal $(, body: $body:ty)?) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            $method,
-            path = $path,
-            operation_id = $op,
-            tag = "client",
-            $(request_body = $body,)?
-            params(params::ChannelId),
-            responses(
-                (status = 200, description = $ok_text, body = $ok),
-                (status = 500, description = $errors, body = ErrorBody),
-            )
-        )]
-        pub async fn $name(ctx: Ctx) -> Result<Response<Body>, Error> {
-            $target(ctx).await
-        }
-    };
-}
-
-client_doc! {
+client_route! {
     /// `POST /v1.4/channels/{channelId}/hide`
     client_hide => hide, post "/v1.4/channels/{channelId}/hide", "client.channels-hide",
     ok: (Empty, "The channel is hidden from the caller's list (`GET channels?type=hidden` lists it)"),
-    errors: "`2003` no such channel; `2005` not a member"
+    errors: "`2003` no such channel; `2005` not a member",
+    params: (params::ChannelId)
 }
 
-client_doc! {
+client_route! {
     /// `POST /v1.4/channels/{channelId}/show`
     client_show => show, post "/v1.4/channels/{channelId}/show", "client.channels-show",
     ok: (Empty, "The channel is back in the caller's list"),
-    errors: "`2003` no such channel; `2005` not a member"
+    errors: "`2003` no such channel; `2005` not a member",
+    params: (params::ChannelId)
 }
 
-client_doc! {
+client_route! {
     /// `POST /v1.4/channels/{channelId}/push/enable`
     client_push_enable => push_enable, post "/v1.4/channels/{channelId}/push/enable", "client.channels-push-enable",
     ok: (ChannelEnvelope, "The channel, `pushNotificationDisabled` false"),
-    errors: "`2003` no such channel; `2005` not a member"
+    errors: "`2003` no such channel; `2005` not a member",
+    params: (params::ChannelId)
 }
 
-client_doc! {
+client_route! {
     /// `POST /v1.4/channels/{channelId}/push/disable`
     client_push_disable => push_disable, post "/v1.4/channels/{channelId}/push/disable", "client.channels-push-disable",
     ok: (ChannelEnvelope, "The channel, `pushNotificationDisabled` true"),
-    errors: "`2003` no such channel; `2005` not a member"
+    errors: "`2003` no such channel; `2005` not a member",
+    params: (params::ChannelId)
 }
 
-client_doc! {
+client_route! {
     /// `POST /v1.4/channels/{channelId}/push/settings`
     client_push_settings => push_settings, post "/v1.4/channels/{channelId}/push/settings", "client.channels-push-settings",
     ok: (ChannelEnvelope, "The channel with the caller's push sounds"),
     errors: "`1001` a sound over 256 characters; `2003` no such channel; `2005` not a member",
-    body: PushSettingsRequest
+    body: PushSettingsRequest,
+    params: (params::ChannelId)
 }
 
-client_doc! {
+client_route! {
     /// `GET /v1.4/channels/{channelId}/push/settings`
     client_push_settings_get => push_settings, get "/v1.4/channels/{channelId}/push/settings", "client.channels-push-settings.get",
     ok: (ChannelEnvelope, "The channel with the caller's push setting and sounds"),
-    errors: "`2003` no such channel; `2005` not a member"
+    errors: "`2003` no such channel; `2005` not a member",
+    params: (params::ChannelId)
 }
 
 async fn set_and_show(ctx: Ctx, change: MemberStateChange) -> Result<Response<Body>, Error> {
