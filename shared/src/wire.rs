@@ -156,6 +156,15 @@ pub struct RegisterFcmRequest {
     pub fcm_token: Option<String>,
 }
 
+/// `POST /v1.4/users/register/pushkit` (client API; the device is the session's). Without
+/// `Debug`: it holds a push token.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterPushKitRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 4096)]
+    pub push_kit_token: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateChannelRequest {

@@ -993,6 +993,20 @@ pub async fn walkthrough(t: &Transport<'_>) {
             .await,
         "2005",
     );
+    // markread/all: every channel of the caller read in one call; others' counts stay.
+    assert!(unread_total(&alice).await > 0);
+    assert_eq!(
+        alice
+            .call(Method::POST, "channels/markread/all", Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    assert_eq!(unread_total(&alice).await, 0);
+    let seen = alice.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(seen["channel"]["unreadCount"], 0);
+    let seen = carol.call(Method::GET, &news_path, None).await.unwrap();
+    assert_eq!(seen["channel"]["unreadCount"], 1);
 
     // The caller's own view: hidden channels leave the default list for `type=hidden`; push
     // settings, private tag and data are the caller's alone; member info every member sees.
@@ -1175,6 +1189,31 @@ pub async fn walkthrough(t: &Transport<'_>) {
         "1001",
     );
 
+    // hide/all: every channel of the caller leaves the default list for `type=hidden`.
+    let before = ids_of(
+        &bob.call_query(Method::GET, "channels", "type=default", None)
+            .await
+            .unwrap(),
+    );
+    assert!(before.len() >= 2, "{before:?}");
+    assert_eq!(
+        bob.call(Method::POST, "channels/hide/all", Some(json!({})))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let default = bob
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&default), Vec::<String>::new(), "{default}");
+    let hidden = ids_of(
+        &bob.call_query(Method::GET, "channels", "type=hidden", None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(hidden, before);
+
     // Blocks through the client API.
     alice
         .call(
@@ -1219,4 +1258,13 @@ pub async fn walkthrough(t: &Transport<'_>) {
         alice.call_with_token(Method::GET, &path, &forged).await,
         "3002",
     );
+}
+
+/// The caller's `unread/count`.
+async fn unread_total(c: &SdkClient<'_>) -> i64 {
+    c.call(Method::GET, "channels/unread/count", None)
+        .await
+        .unwrap()["count"]
+        .as_i64()
+        .unwrap()
 }

@@ -602,4 +602,114 @@ async fn a_push_token_is_filed_under_the_sessions_device() {
         .await
         .err();
     assert_eq!(refused.as_deref(), Some("1002"));
+    // A PushKit token goes to the same device, beside its FCM token.
+    let done = pia
+        .call(
+            Method::POST,
+            "users/register/pushkit",
+            Some(json!({"pushKitToken": "voip-1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, json!({}));
+    let devices = app
+        .store()
+        .devices(&app.app_id, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .devices;
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert_eq!(
+        (
+            devices[0].fcm_token.as_str(),
+            devices[0].pushkit_token.as_str()
+        ),
+        ("fcm-2", "voip-1")
+    );
+    let refused = pia
+        .call(
+            Method::POST,
+            "users/register/pushkit",
+            Some(json!({"pushKitToken": ""})),
+        )
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("1002"));
+}
+
+/// `markread/all` and `hide/all` that outgrow their request: what the request leaves (here:
+/// everything, with no time to work) is a job the sweeper finishes, and a finished job is gone.
+#[tokio::test]
+async fn a_change_to_every_channel_is_finished_by_the_sweeper() {
+    use shared::domain::channels::bulk;
+    use shared::domain::cleanup::{WORKER_SWEEP, sweep_pending};
+    use shared::store::JobKind;
+
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let clients = logged_in_users(&t, &["ida", "jon"]).await;
+    let (ida, jon) = (&clients[0], &clients[1]);
+    let channels = ["j1", "j2", "j3"];
+    for id in channels {
+        jon.call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": id, "type": "private", "members": [ida.user_id]})),
+        )
+        .await
+        .unwrap();
+        for _ in 0..2 {
+            jon.call(
+                Method::POST,
+                &format!("channels/{id}/messages/send"),
+                Some(json!({"text": "hi"})),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let total = || async {
+        ida.call(Method::GET, "channels/unread/count", None)
+            .await
+            .unwrap()["count"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(total().await, 6);
+    let store = app.store();
+    let job_item = |kind: JobKind| {
+        let (pk, sk) = (
+            shared::store::keys::user_pk(&app.app_id, &ida.user_id),
+            shared::store::keys::job_sk(kind.as_str()),
+        );
+        let app = &app;
+        async move { app.stored_item(pk, &sk).await }
+    };
+    for kind in [JobKind::MarkReadAll, JobKind::HideAll] {
+        bulk::start(store, &app.app_id, &ida.user_id, kind, Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(job_item(kind).await.is_some(), "{kind:?}: a job is left");
+    }
+    assert_eq!(total().await, 6, "nothing done within the request");
+    // (The index is the table's: other tests' leftovers may be swept too.)
+    assert!(sweep_pending(store, WORKER_SWEEP).await.unwrap() >= 2);
+    assert_eq!(total().await, 0);
+    let hidden = ida
+        .call_query(Method::GET, "channels", "type=hidden", None)
+        .await
+        .unwrap();
+    assert_eq!(hidden["channels"].as_array().unwrap().len(), 3, "{hidden}");
+    for kind in [JobKind::MarkReadAll, JobKind::HideAll] {
+        assert!(job_item(kind).await.is_none(), "{kind:?}: the job is gone");
+    }
+    // Jon's own counts and view are untouched.
+    let jons = jon
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert_eq!(jons["channels"].as_array().unwrap().len(), 3, "{jons}");
+    app.check_channels().await;
+    app.check_users().await;
 }

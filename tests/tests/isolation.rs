@@ -246,7 +246,15 @@ async fn another_app_cannot_see_or_change_anything_on_any_route() {
 
 /// What B's logged-in user gets on each client route with A's ids: the code, or success
 /// (the routes about the caller act on B's own user).
-fn client_expectation(function: &str) -> (Option<Value>, Option<&'static str>) {
+fn client_expectation(function: &str, path: &str) -> (Option<Value>, Option<&'static str>) {
+    // Routes that share a function with another operation, and act on the caller's own.
+    match path {
+        "/v1.4/users/register/pushkit" => return (Some(json!({"pushKitToken": "b-t"})), None),
+        "/v1.4/channels/markread/all" | "/v1.4/channels/hide/all" => {
+            return (Some(json!({})), None);
+        }
+        _ => {}
+    }
     match function {
         "users-update" => (Some(json!({"username": "b-name"})), None),
         "users-register-fcm" => (Some(json!({"fcmToken": "b-token"})), None),
@@ -333,7 +341,7 @@ async fn another_apps_session_cannot_reach_anything_on_any_client_route() {
         .collect();
     assert!(routes.len() >= 30);
     for route in routes {
-        let (body, code) = client_expectation(&route.function);
+        let (body, code) = client_expectation(&route.function, &route.path);
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         // (A DELETE of the client API may carry a body: a reaction's.)
         let body = if method == Method::GET { None } else { body };

@@ -1,4 +1,5 @@
-//! The sweeps of deleted channels and users: what a delete request leaves for later runs.
+//! The sweeps of deleted channels and users, and jobs over a user's channels: what a request
+//! leaves for later runs.
 
 use std::time::Duration;
 
@@ -30,11 +31,16 @@ pub async fn sweep(store: &Store, target: &Swept, budget: Duration) -> Result<()
             ))
             .await
         }
+        Swept::Job {
+            app_id,
+            user_id,
+            kind,
+        } => crate::domain::channels::bulk::resume(store, app_id, user_id, *kind, budget).await,
     }
 }
 
-/// The sweeper's round: every deleted channel and user still listed for cleanup, each for up
-/// to `budget`. Returns how many it looked at.
+/// The sweeper's round: every deleted channel and user and every job still listed for
+/// cleanup, each for up to `budget`. Returns how many it looked at.
 pub async fn sweep_pending(store: &Store, budget: Duration) -> Result<usize, Error> {
     let pending = store.pending_sweeps(100).await?;
     for target in &pending {

@@ -118,12 +118,50 @@ client_route! {
     errors: "`3003` the user is gone"
 }
 
-client_route! {
-    /// `POST /v1.4/users/register/fcm`
-    register_fcm => users::register_fcm, post "/v1.4/users/register/fcm", "client.users-register-fcm",
-    ok: (Empty, "The caller's device (the one the session was opened on) gets the token; a 21st device replaces the one registered longest ago"),
-    errors: "`1002` `fcmToken` missing or empty; `1001` an over-long token",
-    body: crate::wire::RegisterFcmRequest
+/// `POST /v1.4/users/register/fcm`
+#[utoipa::path(
+    post,
+    path = "/v1.4/users/register/fcm",
+    operation_id = "client.users-register-fcm",
+    tag = "client",
+    request_body = crate::wire::RegisterFcmRequest,
+    responses(
+        (status = 200, description = "The caller's device (the one the session was opened on) gets the token; a 21st device replaces the one registered longest ago", body = Empty),
+        (status = 500, description = "`1002` `fcmToken` missing or empty; `1001` an over-long token", body = ErrorBody),
+    )
+)]
+pub async fn register_fcm(ctx: Ctx) -> Result<Response<Body>, Error> {
+    if ctx.req.uri().path().ends_with("/register/pushkit") {
+        let session = ctx.caller()?;
+        let req: crate::wire::RegisterPushKitRequest = json_body(&ctx.req)?;
+        crate::domain::users::devices::register_pushkit(
+            &ctx.store,
+            &ctx.app,
+            &session.user_id,
+            &session.device_id,
+            req,
+        )
+        .await?;
+        return Ok(ok(&Empty {}));
+    }
+    users::register_fcm(ctx).await
+}
+
+/// `POST /v1.4/users/register/pushkit`: the same function as `register/fcm` (a device's push
+/// token of the other kind).
+#[utoipa::path(
+    post,
+    path = "/v1.4/users/register/pushkit",
+    operation_id = "client.users-register-fcm.pushkit",
+    tag = "client",
+    request_body = crate::wire::RegisterPushKitRequest,
+    responses(
+        (status = 200, description = "The caller's device (the one the session was opened on) gets the PushKit (iOS VoIP) token, beside its FCM token; a 21st device replaces the one registered longest ago", body = Empty),
+        (status = 500, description = "`1002` `pushKitToken` missing or empty; `1001` an over-long token", body = ErrorBody),
+    )
+)]
+pub async fn register_pushkit(ctx: Ctx) -> Result<Response<Body>, Error> {
+    register_fcm(ctx).await
 }
 
 client_route! {
@@ -523,11 +561,45 @@ pub async fn transfer_ownership(ctx: Ctx) -> Result<Response<Body>, Error> {
 )]
 pub async fn mark_read(ctx: Ctx) -> Result<Response<Body>, Error> {
     let caller = ctx.caller()?.user_id.as_str();
+    if ctx.req.uri().path().ends_with("/channels/markread/all") {
+        return every_channel(&ctx, crate::store::JobKind::MarkReadAll).await;
+    }
     let channel_id = path_param(&ctx.req, "channelId")?;
     let detail = channels::client::mark_read(&ctx.store, &ctx.app, caller, channel_id).await?;
     Ok(ok(&ChannelEnvelope {
         channel: ctx.channel_view(detail),
     }))
+}
+
+/// `POST /v1.4/channels/markread/all`: the same function as `markread`.
+#[utoipa::path(
+    post,
+    path = "/v1.4/channels/markread/all",
+    operation_id = "client.channels-markread.all",
+    tag = "client",
+    responses(
+        (status = 200, description = "Every channel of the caller with unread messages is marked read (super channels have no read marks). A caller in more channels than the request works through in 2 s has the rest marked by the sweeper moments later; channels are found through an eventually consistent index (one joined a moment ago may be missed)", body = Empty),
+    )
+)]
+pub async fn mark_read_all(ctx: Ctx) -> Result<Response<Body>, Error> {
+    mark_read(ctx).await
+}
+
+/// `markread/all` and `hide/all`: the change to every channel of the caller.
+pub(crate) async fn every_channel(
+    ctx: &Ctx,
+    kind: crate::store::JobKind,
+) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    channels::bulk::start(
+        &ctx.store,
+        ctx.app.as_str(),
+        caller,
+        kind,
+        crate::domain::cleanup::INLINE_SWEEP,
+    )
+    .await?;
+    Ok(ok(&Empty {}))
 }
 
 /// `PUT /v1.4/channels/{channelId}/messages/{messageId}`

@@ -164,12 +164,37 @@ pub async fn push_settings(ctx: Ctx) -> Result<Response<Body>, Error> {
     }))
 }
 
-client_route! {
-    /// `POST /v1.4/channels/{channelId}/hide`
-    client_hide => hide, post "/v1.4/channels/{channelId}/hide", "client.channels-hide",
-    ok: (Empty, "The channel is hidden from the caller's list (`GET channels?type=hidden` lists it)"),
-    errors: "`2003` no such channel; `2005` not a member",
-    params: (params::ChannelId)
+/// `POST /v1.4/channels/{channelId}/hide`
+#[utoipa::path(
+    post,
+    path = "/v1.4/channels/{channelId}/hide",
+    operation_id = "client.channels-hide",
+    tag = "client",
+    params(params::ChannelId),
+    responses(
+        (status = 200, description = "The channel is hidden from the caller's list (`GET channels?type=hidden` lists it)", body = Empty),
+        (status = 500, description = "`2003` no such channel; `2005` not a member", body = ErrorBody),
+    )
+)]
+pub async fn client_hide(ctx: Ctx) -> Result<Response<Body>, Error> {
+    if ctx.req.uri().path().ends_with("/channels/hide/all") {
+        return crate::handlers::client::every_channel(&ctx, crate::store::JobKind::HideAll).await;
+    }
+    hide(ctx).await
+}
+
+/// `POST /v1.4/channels/hide/all`: the same function as `hide`.
+#[utoipa::path(
+    post,
+    path = "/v1.4/channels/hide/all",
+    operation_id = "client.channels-hide.all",
+    tag = "client",
+    responses(
+        (status = 200, description = "Every channel of the caller is hidden (`GET channels?type=hidden` lists them). A caller in more channels than the request works through in 2 s has the rest hidden by the sweeper moments later; channels are found through an eventually consistent index (one joined a moment ago may be missed)", body = Empty),
+    )
+)]
+pub async fn client_hide_all(ctx: Ctx) -> Result<Response<Body>, Error> {
+    client_hide(ctx).await
 }
 
 client_route! {

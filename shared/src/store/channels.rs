@@ -529,39 +529,22 @@ impl Store {
         let mut after: Option<String> = None;
         loop {
             let page = self
-                .index_page(
-                    keys::user_channels_index(app_id, user_id),
-                    after.as_deref(),
-                    1000,
-                    |i| {
-                        let sk = item_key(&i, "sk")?;
-                        let m = decode::<MembershipItem>(i)?;
-                        Ok((sk, m))
-                    },
-                )
+                .user_memberships_page(app_id, user_id, after.as_deref(), 1000)
                 .await?;
-            after = page.items.last().map(|(_, m)| m.channel_id.clone());
+            after = page.items.last().map(|m| m.channel_id.clone());
             marks.extend(
                 page.items
                     .into_iter()
-                    .filter(|(sk, _)| sk.starts_with(keys::MEMBER_PREFIX))
-                    .map(|(_, m)| (m.channel_id, m.read_count + m.sent_since_read)),
+                    .filter(|m| !m.is_super())
+                    .map(|m| (m.channel_id, m.read_count + m.sent_since_read)),
             );
             if !page.has_next {
                 break;
             }
         }
-        let wanted = marks
-            .iter()
-            .map(|(id, _)| (keys::channel_pk(app_id, id), keys::CHANNEL_SK.to_owned()))
-            .collect();
-        let mut counts: HashMap<String, i64> = HashMap::new();
-        for item in self.get_many(wanted).await? {
-            let channel = decode::<ChannelItem>(item)?;
-            if channel.deleted_at.is_none() && channel.pending_token.is_none() {
-                counts.insert(channel.channel_id, channel.message_count);
-            }
-        }
+        let counts = self
+            .message_counts(app_id, marks.iter().map(|(id, _)| id.as_str()))
+            .await?;
         Ok(marks
             .into_iter()
             .filter_map(|(id, mark)| counts.get(&id).map(|count| (count - mark).max(0)))

@@ -50,11 +50,23 @@ impl ChannelFilter {
     }
 }
 
-/// A deleted channel or user whose items are being swept.
+/// A deleted channel or user whose items are being swept, or a job over a user's channels
+/// that outgrew its request: the work the sweeper finishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Swept {
-    Channel { app_id: String, channel_id: String },
-    User { app_id: String, user_id: String },
+    Channel {
+        app_id: String,
+        channel_id: String,
+    },
+    User {
+        app_id: String,
+        user_id: String,
+    },
+    Job {
+        app_id: String,
+        user_id: String,
+        kind: super::jobs::JobKind,
+    },
 }
 
 impl Swept {
@@ -74,16 +86,29 @@ impl Swept {
                 app_id,
                 user_id: id,
             }),
+            ("USER", sk) => Some(Swept::Job {
+                app_id,
+                user_id: id,
+                kind: super::jobs::JobKind::parse(sk.strip_prefix(keys::JOB_PREFIX)?)?,
+            }),
             _ => None,
         }
     }
 
-    fn tombstone_key(&self) -> (String, &'static str) {
+    fn tombstone_key(&self) -> (String, String) {
         match self {
-            Swept::Channel { app_id, channel_id } => {
-                (keys::channel_pk(app_id, channel_id), keys::CHANNEL_SK)
+            Swept::Channel { app_id, channel_id } => (
+                keys::channel_pk(app_id, channel_id),
+                keys::CHANNEL_SK.to_owned(),
+            ),
+            Swept::User { app_id, user_id } => {
+                (keys::user_pk(app_id, user_id), keys::USER_SK.to_owned())
             }
-            Swept::User { app_id, user_id } => (keys::user_pk(app_id, user_id), keys::USER_SK),
+            Swept::Job {
+                app_id,
+                user_id,
+                kind,
+            } => (keys::user_pk(app_id, user_id), keys::job_sk(kind.as_str())),
         }
     }
 }
@@ -361,7 +386,7 @@ impl Store {
                 .update_item()
                 .table_name(self.table())
                 .key("pk", s(&pk))
-                .key("sk", s(sk))
+                .key("sk", s(&sk))
                 .update_expression("SET sweep_round = if_not_exists(sweep_round, :zero) + :one")
                 .condition_expression("attribute_exists(deleted_at)")
                 .expression_attribute_values(":zero", AttributeValue::N("0".into()))

@@ -158,14 +158,17 @@ impl SessionItem {
     }
 }
 
-/// A push device of a user (FCM).
+/// A push device of a user (FCM, and PushKit on iOS).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceItem {
     pub pk: String,
     pub sk: String,
     pub entity: String,
     pub device_id: String,
+    #[serde(default)]
     pub fcm_token: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pushkit_token: String,
     pub updated_at: i64,
 }
 

@@ -10,6 +10,7 @@
 //! | block      | `{app}#USER#{userId}`    | `BLOCK#{targetId}` | `{app}#USER#{targetId}#BLOCKERS` | `{userId}` |
 //! | device     | `{app}#USER#{userId}`    | `DEVICE#{deviceId}` | –          | –          |
 //! | session    | `{app}#USER#{userId}`    | `SESSION#{sessionId}` | –        | –          |
+//! | job over a user's channels | `{app}#USER#{userId}` | `JOB#{kind}` | `#CLEANUP` | `{app}#JOB#{userId}#{kind}` |
 //! | channel    | `{app}#CHANNEL#{chId}`   | `CHANNEL` | `{app}#CHANNELS`   | `{chId}`   |
 //! | deleted channel (tombstone) | `{app}#CHANNEL#{chId}` | `CHANNEL` | `#CLEANUP` | `{app}#{chId}` |
 //! | ban        | `{app}#CHANNEL#{chId}`   | `BAN#{userId}` | –             | –          |
@@ -54,6 +55,9 @@ pub const BLOCK_PREFIX: &str = "BLOCK#";
 pub const DEVICE_PREFIX: &str = "DEVICE#";
 /// Sort key prefix of a user's client API sessions.
 pub const SESSION_PREFIX: &str = "SESSION#";
+/// Sort key prefix of a job over a user's channels (`markread/all`, `hide/all`) that
+/// outgrew its request.
+pub const JOB_PREFIX: &str = "JOB#";
 /// Index partition of deleted channels whose partitions are still being swept (read by the
 /// sweeper only; no API path can reach it).
 pub const CLEANUP_INDEX: &str = "#CLEANUP";
@@ -153,6 +157,15 @@ pub fn cleanup_entry(app_id: &str, channel_id: &str) -> String {
 /// The sweeper's index key for a deleted user.
 pub fn user_cleanup_entry(app_id: &str, user_id: &str) -> String {
     format!("{app_id}#USER#{user_id}")
+}
+
+/// The sweeper's index key for a job over a user's channels.
+pub fn job_entry(app_id: &str, user_id: &str, kind: &str) -> String {
+    format!("{app_id}#JOB#{user_id}#{kind}")
+}
+
+pub fn job_sk(kind: &str) -> String {
+    format!("{JOB_PREFIX}{kind}")
 }
 
 pub fn block_sk(target_id: &str) -> String {

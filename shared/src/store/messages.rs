@@ -624,7 +624,9 @@ impl Store {
     /// Moves a member's read mark to `seen` (the channel's count in the snapshot), their own
     /// sends since the mark to none, while `sent_since_read` is still `sent` (the snapshot's):
     /// only the member's own send in between refuses it (false). Another member's send in
-    /// between stays unread, as it should (it is not in `seen`).
+    /// between stays unread, as it should (it is not in `seen`). A mark further on already
+    /// (a concurrent mark-read from a later snapshot) refuses it too, so a mark never moves
+    /// back; the caller's next snapshot is at least that far.
     pub async fn mark_read(
         &self,
         app_id: &str,
@@ -646,7 +648,8 @@ impl Store {
                 )
                 .condition_expression(
                     "attribute_exists(pk) AND (sent_since_read = :sent \
-                     OR (attribute_not_exists(sent_since_read) AND :sent = :zero))",
+                     OR (attribute_not_exists(sent_since_read) AND :sent = :zero)) \
+                     AND (attribute_not_exists(read_count) OR read_count <= :seen)",
                 )
                 .expression_attribute_values(":seen", n(seen))
                 .expression_attribute_values(":sent", n(sent))

@@ -5,6 +5,7 @@ mod bots;
 mod channels;
 mod cleanup;
 pub mod items;
+mod jobs;
 pub mod keys;
 mod members;
 mod messages;
@@ -56,6 +57,7 @@ pub use channels::{
     ChannelLookup, DEFAULT_ABANDON_AFTER, MAX_BATCH_GET_KEYS, MAX_TRANSACT_ACTIONS,
 };
 pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
+pub use jobs::{JobKind, JobState, MembershipEntry};
 pub use members::{ChannelGuard, MemberStateChange, MemberStates, Refusal};
 pub use messages::{
     HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,

@@ -45,7 +45,10 @@ pub struct LoginRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub device_id: String,
+    /// Empty until the device registers one (an iOS device may have only a PushKit token).
     pub fcm_token: String,
+    /// The iOS VoIP (PushKit) token, empty until registered.
+    pub pushkit_token: String,
     pub updated_at: i64,
 }
 
@@ -58,8 +61,9 @@ pub struct Devices {
 /// What a device registration writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceWrite {
-    /// A new token for a registered device.
-    Replace(Device),
+    /// A new token for a registered device, as it was when read (its `updated_at`): the
+    /// other kind of token is kept, so a concurrent change of it refuses the write.
+    Replace(Device, i64),
     /// A new device, below the cap.
     Add(Device),
     /// A new device at the cap, in place of the one with this id.
@@ -499,6 +503,7 @@ impl Store {
                     Ok(Some(Device {
                         device_id: d.device_id,
                         fcm_token: d.fcm_token,
+                        pushkit_token: d.pushkit_token,
                         updated_at: d.updated_at,
                     }))
                 },
@@ -530,13 +535,14 @@ impl Store {
             .table_name(table)
             .key("pk", s(&pk))
             .key("sk", s(keys::USER_SK));
-        let (user, device, put_condition, evict) = match write {
-            DeviceWrite::Replace(d) => (
+        let (user, device, put_condition, seen, evict) = match write {
+            DeviceWrite::Replace(d, seen) => (
                 user.update_expression("SET device_count = if_not_exists(device_count, :zero)")
                     .condition_expression(LIVE_USER)
                     .expression_attribute_values(":zero", n(0)),
                 d,
-                "attribute_exists(pk)",
+                "attribute_exists(pk) AND updated_at = :seen",
+                Some(*seen),
                 None,
             ),
             DeviceWrite::Add(d) => (
@@ -552,6 +558,7 @@ impl Store {
                 d,
                 "attribute_not_exists(pk)",
                 None,
+                None,
             ),
             DeviceWrite::Evict(d, old) => (
                 user.update_expression("SET device_count = if_not_exists(device_count, :zero)")
@@ -560,6 +567,7 @@ impl Store {
                     .expression_attribute_values(":cap", cap),
                 d,
                 "attribute_not_exists(pk)",
+                None,
                 Some(old),
             ),
         };
@@ -570,11 +578,25 @@ impl Store {
             entity: "device".into(),
             device_id: device.device_id.clone(),
             fcm_token: device.fcm_token.clone(),
+            pushkit_token: device.pushkit_token.clone(),
             updated_at: device.updated_at,
         })?;
+        let device_put = match seen {
+            Some(seen) => {
+                let p = aws_sdk_dynamodb::types::Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression(put_condition)
+                    .expression_attribute_values(":seen", n(seen))
+                    .build()
+                    .map_err(|e| action_error("put", e))?;
+                TransactWriteItem::builder().put(p).build()
+            }
+            None => put(table, item, Some(put_condition))?,
+        };
         let mut actions = vec![
             TransactWriteItem::builder().update(user).build(),
-            put(table, item, Some(put_condition))?,
+            device_put,
         ];
         if let Some(old) = evict {
             let d = Delete::builder()

@@ -318,6 +318,33 @@ pub async fn mark_read(
     )))
 }
 
+/// Marks one channel read for `user` from a fresh snapshot, as `mark_read` does without the
+/// answer; false if they are not a member (or the channel is gone).
+pub(super) async fn mark_exact(
+    store: &Store,
+    app_id: &str,
+    channel_id: &str,
+    user: &str,
+) -> Result<bool, Error> {
+    for _ in 0..MARK_ATTEMPTS {
+        let Some((seen, sort_key, sent)) =
+            store.read_mark_snapshot(app_id, channel_id, user).await?
+        else {
+            return Ok(false);
+        };
+        let now = crate::model::now_ms();
+        if store
+            .mark_read(app_id, channel_id, &sort_key, seen, sent, now)
+            .await?
+        {
+            return Ok(true);
+        }
+    }
+    Err(Error::Unavailable(format!(
+        "channel {channel_id}: the caller kept sending during the mark-read; retry"
+    )))
+}
+
 /// `GET /v1.4/channels/unread/count`: the caller's unread messages over all their channels
 /// (super channels have none).
 pub async fn unread_total(store: &Store, app: &AppId, caller: &str) -> Result<i64, Error> {

@@ -2,6 +2,7 @@
 //! and the reads they share: view, a user's channels, profiles.
 
 mod admin;
+pub mod bulk;
 pub mod client;
 mod create;
 pub mod member_state;
