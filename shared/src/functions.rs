@@ -10,7 +10,7 @@ use std::pin::Pin;
 use lambda_http::{Body, Response};
 
 use crate::Error;
-use crate::handlers::{bots, channels, client, member_state, members, messages, users};
+use crate::handlers::{bots, channels, client, member_state, members, messages, peer_mute, users};
 use crate::lambda::Ctx;
 
 /// The environment variable that names the function the binary serves (template.yaml
@@ -154,6 +154,8 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("channels-private-data", client: member_state::set_private_data),
     route!("channels-member-info", client: member_state::set_member_info),
     route!("channels-unread-count", client: client::unread_count),
+    route!("channels-peer-mute", client: peer_mute::mute),
+    route!("channels-peer-muted", client: peer_mute::muted),
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),

@@ -254,6 +254,30 @@ pub struct Membership {
     pub updated_at: i64,
     /// `Some(0)`: muted until unmuted; `Some(t)`: muted until `t` (ms); `None`: not muted.
     pub mute_expires_at: Option<i64>,
+    /// Peer mutes (client API `peer/mute`) on and by this member.
+    pub peers: PeerMutes,
+}
+
+/// Peer mutes of one member: who muted them (each with the end of their mute, 0 for none)
+/// and whom they muted, each map with the version its writes are conditioned on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerMutes {
+    pub muted_by: BTreeMap<String, i64>,
+    pub muted_by_version: i64,
+    pub muting: BTreeMap<String, i64>,
+    pub muting_version: i64,
+}
+
+/// Whether a peer mute ending at `end` (0: no end) is in force at `now`.
+pub fn peer_mute_holds(end: i64, now: i64) -> bool {
+    end == 0 || end > now
+}
+
+impl PeerMutes {
+    /// Whether some member's peer mute of this member is in force at `now`.
+    pub fn is_muted(&self, now: i64) -> bool {
+        self.muted_by.values().any(|&end| peer_mute_holds(end, now))
+    }
 }
 
 impl Membership {
@@ -275,6 +299,7 @@ impl Membership {
             created_at: now,
             updated_at: now,
             mute_expires_at: None,
+            peers: PeerMutes::default(),
         }
     }
 

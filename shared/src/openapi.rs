@@ -7,7 +7,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder, path::Operation};
 
-use crate::handlers::{bots, channels, client, member_state, members, messages, users};
+use crate::handlers::{bots, channels, client, member_state, members, messages, peer_mute, users};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -125,6 +125,9 @@ answers every failure with HTTP 500."
         member_state::set_private_tag,
         member_state::set_private_data,
         member_state::set_member_info,
+        peer_mute::mute,
+        peer_mute::unmute,
+        peer_mute::muted,
         client::unread_count,
         client::message_send,
         client::message_list,

@@ -556,6 +556,14 @@ pub struct MemberEnvelope {
     pub member: MemberView,
 }
 
+/// `{"channel": {...}, "members": [...]}`: a peer mute's answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelMembersEnvelope {
+    pub channel: ChannelView,
+    pub members: Vec<MemberView>,
+}
+
 /// `{"members": [...], "hasNext": bool}`
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1214,6 +1214,52 @@ pub async fn walkthrough(t: &Transport<'_>) {
     );
     assert_eq!(hidden, before);
 
+    // Peer mute: a member mutes another for a time; the muted one cannot send until it is
+    // lifted.
+    let muted = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/peer/mute"),
+            Some(json!({"members": [carol_id], "expireInMinutes": 10})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(muted["members"][0]["id"], carol_id.as_str());
+    assert!(muted["members"][0]["muteExpiresAt"].as_i64().unwrap() > 0);
+    let listed = bob
+        .call(Method::GET, &format!("{news_path}/peer/muted"), None)
+        .await
+        .unwrap();
+    assert_eq!(listed["members"][0]["id"], carol_id.as_str(), "{listed}");
+    assert_eq!(listed["hasNext"], false);
+    code(
+        carol
+            .call(
+                Method::POST,
+                &format!("{news_path}/messages/send"),
+                Some(json!({"text": "shh"})),
+            )
+            .await,
+        "2027",
+    );
+    let lifted = bob
+        .call(
+            Method::POST,
+            &format!("{news_path}/peer/unmute"),
+            Some(json!({"members": [carol_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lifted["members"][0]["muteExpiresAt"], 0);
+    carol
+        .call(
+            Method::POST,
+            &format!("{news_path}/messages/send"),
+            Some(json!({"text": "back"})),
+        )
+        .await
+        .unwrap();
+
     // Blocks through the client API.
     alice
         .call(

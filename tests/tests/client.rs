@@ -713,3 +713,231 @@ async fn a_change_to_every_channel_is_finished_by_the_sweeper() {
     app.check_channels().await;
     app.check_users().await;
 }
+
+/// Peer mutes: any member mutes others for themselves; a member under any peer mute in force
+/// cannot send (`2027`) until every muter lifts theirs; each muter lists their own.
+#[tokio::test]
+async fn a_peer_mute_silences_a_member_until_every_muter_lifts_it() {
+    use shared::model::{Message, MessageType};
+    use shared::store::{SendRefusal, SenderGuard};
+
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let clients = logged_in_users(&t, &["kim", "lee", "max", "out"]).await;
+    let (kim, lee, max, out) = (&clients[0], &clients[1], &clients[2], &clients[3]);
+    kim.call(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": "dm", "type": "private", "members": [lee.user_id, max.user_id]})),
+    )
+    .await
+    .unwrap();
+    send_hi(max).await.unwrap();
+    let before = now_ms();
+    let muted = lee
+        .call(
+            Method::POST,
+            "channels/dm/peer/mute",
+            Some(json!({"members": [max.user_id], "expireInMinutes": 60})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(muted["channel"]["id"], "dm");
+    assert_eq!(muted["members"][0]["id"], max.user_id.as_str());
+    let end = muted["members"][0]["muteExpiresAt"].as_i64().unwrap();
+    assert!(
+        end >= before + 3_600_000 && end <= now_ms() + 3_600_000,
+        "{end}"
+    );
+    assert_eq!(send_hi(max).await.err().as_deref(), Some("2027"));
+    // The others still send; the muted member still reads.
+    send_hi(kim).await.unwrap();
+    max.call(Method::GET, "channels/dm/messages", None)
+        .await
+        .unwrap();
+    let forever = kim
+        .call(
+            Method::POST,
+            "channels/dm/peer/mute",
+            Some(json!({"members": [max.user_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forever["members"][0]["muteExpiresAt"], 0);
+    assert_eq!(
+        peer_muted_ids(lee).await,
+        std::slice::from_ref(&max.user_id)
+    );
+    assert_eq!(
+        peer_muted_ids(kim).await,
+        std::slice::from_ref(&max.user_id)
+    );
+    assert!(peer_muted_ids(max).await.is_empty());
+    // A send decided before a mute landed is refused by its write.
+    let m = Message {
+        id: ulid::Ulid::from_parts(now_ms() as u64, 7).to_string(),
+        channel_id: "dm".into(),
+        user_id: lee.user_id.clone(),
+        message_type: MessageType::Text,
+        text: "late".into(),
+        data: Default::default(),
+        file_url: String::new(),
+        mentions: Vec::new(),
+        parent: None,
+        reactions: Default::default(),
+        created_at: now_ms(),
+    };
+    let lees_guard = |seen| SenderGuard::Member {
+        sort_key: shared::store::keys::member_sk(shared::model::ChannelType::Private, &lee.user_id),
+        mute_applies: true,
+        peer_mutes_seen: seen,
+    };
+    max.call(
+        Method::POST,
+        "channels/dm/peer/mute",
+        Some(json!({"members": [lee.user_id], "expireInMinutes": 1})),
+    )
+    .await
+    .unwrap();
+    let refused = app
+        .store()
+        .send_message(&app.app_id, &m, &lees_guard(0), None, true, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(SendRefusal::Sender));
+    max.call(
+        Method::POST,
+        "channels/dm/peer/unmute",
+        Some(json!({"members": [lee.user_id]})),
+    )
+    .await
+    .unwrap();
+    send_hi(lee).await.unwrap();
+
+    // Each muter lifts only their own mute.
+    let lifted = lee
+        .call(
+            Method::POST,
+            "channels/dm/peer/unmute",
+            Some(json!({"members": [max.user_id]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lifted["members"][0]["muteExpiresAt"], 0);
+    assert!(peer_muted_ids(lee).await.is_empty());
+    assert_eq!(
+        send_hi(max).await.err().as_deref(),
+        Some("2027"),
+        "kim's holds"
+    );
+    kim.call(
+        Method::POST,
+        "channels/dm/peer/unmute",
+        Some(json!({"members": [max.user_id]})),
+    )
+    .await
+    .unwrap();
+    send_hi(max).await.unwrap();
+
+    // Concurrent mutes of one member by two muters both land.
+    let (a, b) = futures::future::join(
+        kim.call(
+            Method::POST,
+            "channels/dm/peer/mute",
+            Some(json!({"members": [max.user_id]})),
+        ),
+        lee.call(
+            Method::POST,
+            "channels/dm/peer/mute",
+            Some(json!({"members": [max.user_id]})),
+        ),
+    )
+    .await;
+    a.unwrap();
+    b.unwrap();
+    kim.call(
+        Method::POST,
+        "channels/dm/peer/unmute",
+        Some(json!({"members": [max.user_id]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        send_hi(max).await.err().as_deref(),
+        Some("2027"),
+        "lee's holds"
+    );
+    assert_eq!(
+        peer_muted_ids(lee).await,
+        std::slice::from_ref(&max.user_id)
+    );
+
+    // Refusals.
+    let lee_id = lee.user_id.clone();
+    assert_eq!(
+        post_err(lee, "channels/dm/peer/mute", json!({"members": [lee_id]}))
+            .await
+            .as_deref(),
+        Some("1001")
+    );
+    assert_eq!(
+        post_err(
+            lee,
+            "channels/dm/peer/mute",
+            json!({"members": [out.user_id]})
+        )
+        .await
+        .as_deref(),
+        Some("2001")
+    );
+    assert_eq!(
+        post_err(out, "channels/dm/peer/mute", json!({"members": [lee_id]}))
+            .await
+            .as_deref(),
+        Some("2005")
+    );
+    assert_eq!(
+        post_err(
+            lee,
+            "channels/nope/peer/mute",
+            json!({"members": [out.user_id]})
+        )
+        .await
+        .as_deref(),
+        Some("2003")
+    );
+    assert_eq!(
+        post_err(lee, "channels/dm/peer/mute", json!({}))
+            .await
+            .as_deref(),
+        Some("1002")
+    );
+    app.check_channels().await;
+}
+
+async fn send_hi(who: &SdkClient<'_>) -> Result<serde_json::Value, String> {
+    who.call(
+        Method::POST,
+        "channels/dm/messages/send",
+        Some(json!({"text": "hi"})),
+    )
+    .await
+}
+
+/// The ids of the caller's `peer/muted` list of channel `dm`.
+async fn peer_muted_ids(who: &SdkClient<'_>) -> Vec<String> {
+    let page = who
+        .call(Method::GET, "channels/dm/peer/muted", None)
+        .await
+        .unwrap();
+    page["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn post_err(who: &SdkClient<'_>, path: &str, body: serde_json::Value) -> Option<String> {
+    who.call(Method::POST, path, Some(body)).await.err()
+}

@@ -306,6 +306,8 @@ fn client_expectation(function: &str, path: &str) -> (Option<Value>, Option<&'st
         "channels-private-data" => (Some(json!({"privateData": {"k": "v"}})), Some("2003")),
         "channels-member-info" => (Some(json!({"memberInfo": {"k": "v"}})), Some("2003")),
         "channels-messages-update" => (Some(json!({"text": "stolen"})), Some("2003")),
+        "channels-peer-mute" => (Some(json!({"members": ["a2"]})), Some("2003")),
+        "channels-peer-muted" => (None, Some("2003")),
         "channels-messages-react" | "channels-messages-unreact" => {
             (Some(json!({"reaction": "like"})), Some("2003"))
         }

@@ -891,6 +891,7 @@ async fn a_send_commits_only_while_its_guard_holds() {
     let member = |user: &str, mute_applies| SenderGuard::Member {
         sort_key: shared::store::keys::member_sk(shared::model::ChannelType::Private, user),
         mute_applies,
+        peer_mutes_seen: 0,
     };
     let id = |n: u128| ulid::Ulid::from_parts(now_ms() as u64, n).to_string();
     // The decision was made on a read; the write still refuses what changed since.
@@ -1007,6 +1008,7 @@ async fn a_deleted_channel_takes_its_messages_and_refuses_new_ones() {
         SenderGuard::Member {
             sort_key: shared::store::keys::member_sk(shared::model::ChannelType::Private, "m1"),
             mute_applies: true,
+            peer_mutes_seen: 0,
         },
     ] {
         let r = app

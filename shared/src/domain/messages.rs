@@ -246,13 +246,14 @@ pub fn check_send(
         if channel.is_frozen && !admin && channel.owner_id != *sender {
             return Err(Error::FrozenChannel);
         }
-        if !admin && membership.is_muted(now) {
+        if !admin && (membership.is_muted(now) || membership.peers.is_muted(now)) {
             return Err(Error::Muted(sender.clone()));
         }
         (
             SenderGuard::Member {
                 sort_key: sort_key.clone(),
                 mute_applies: !admin,
+                peer_mutes_seen: membership.peers.muted_by_version,
             },
             user_author(user),
         )

@@ -17,7 +17,7 @@ use crate::wire::{
     ChannelEnvelope, MemberEnvelope, MemberList, MembersRequest, MuteRequest, UserList,
 };
 
-fn page_args(ctx: &Ctx) -> Result<(&str, Option<&str>, usize), Error> {
+pub(crate) fn page_args(ctx: &Ctx) -> Result<(&str, Option<&str>, usize), Error> {
     let limit = validate::limit(
         query_param(&ctx.req, "limit"),
         DEFAULT_MEMBER_LIST_LIMIT,

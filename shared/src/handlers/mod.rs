@@ -31,5 +31,6 @@ pub mod client;
 pub mod member_state;
 pub mod members;
 pub mod messages;
+pub mod peer_mute;
 pub mod sweeper;
 pub mod users;

@@ -740,6 +740,10 @@ pub(super) fn membership_item(app_id: &str, c: &Channel, m: &Membership) -> Memb
         created_at: m.created_at,
         updated_at: m.updated_at,
         mute_expires_at: m.mute_expires_at,
+        peer_muted_by: m.peers.muted_by.clone(),
+        peer_muted_by_version: m.peers.muted_by_version,
+        peer_muting: m.peers.muting.clone(),
+        peer_muting_version: m.peers.muting_version,
     }
 }
 
@@ -788,6 +792,12 @@ impl From<MembershipItem> for Membership {
             created_at: i.created_at,
             updated_at: i.updated_at,
             mute_expires_at: i.mute_expires_at,
+            peers: crate::model::PeerMutes {
+                muted_by: i.peer_muted_by,
+                muted_by_version: i.peer_muted_by_version,
+                muting: i.peer_muting,
+                muting_version: i.peer_muting_version,
+            },
         }
     }
 }

@@ -262,6 +262,15 @@ pub struct MembershipItem {
     /// Present while muted: 0 until unmuted, else the time (ms) the mute ends by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mute_expires_at: Option<i64>,
+    /// See `model::PeerMutes`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_muted_by: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub peer_muted_by_version: i64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_muting: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub peer_muting_version: i64,
 }
 
 /// A ban: keeps a user out of a channel until unbanned. In the channel's partition, apart
@@ -345,4 +354,8 @@ pub struct IdempotencyItem {
     pub message_id: String,
     /// Seconds since the epoch (the table's TTL attribute).
     pub ttl: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }

@@ -613,3 +613,73 @@ mod tests {
         assert_eq!(MemberWrite::decode("mute:x:y"), None);
     }
 }
+
+/// Which of a member's peer-mute maps a write replaces (see `model::PeerMutes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerMuteSide {
+    /// Who muted the member (what their sends are checked against).
+    MutedBy,
+    /// Whom the member muted (their `peer/muted` list).
+    Muting,
+}
+
+/// One member's peer-mute map as it is to be, decided on the version read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerMuteWrite {
+    pub user_id: String,
+    pub side: PeerMuteSide,
+    pub map: std::collections::BTreeMap<String, i64>,
+    pub seen_version: i64,
+}
+
+impl Store {
+    /// Writes peer-mute maps in one transaction, each while its version is still the one
+    /// read (and the membership exists); false, and nothing written, if any changed.
+    pub async fn write_peer_mutes(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        writes: &[PeerMuteWrite],
+    ) -> Result<bool, Error> {
+        let pk = keys::channel_pk(app_id, &channel.id);
+        let actions = writes
+            .iter()
+            .map(|w| {
+                let (map, version) = match w.side {
+                    PeerMuteSide::MutedBy => ("peer_muted_by", "peer_muted_by_version"),
+                    PeerMuteSide::Muting => ("peer_muting", "peer_muting_version"),
+                };
+                let update = if w.map.is_empty() {
+                    format!("REMOVE {map} SET {version} = :next")
+                } else {
+                    format!("SET {map} = :map, {version} = :next")
+                };
+                // A version of 0 is stored as no attribute (a membership never peer-muted).
+                let condition = if w.seen_version == 0 {
+                    format!("attribute_exists(pk) AND attribute_not_exists({version})")
+                } else {
+                    format!("attribute_exists(pk) AND {version} = :seen")
+                };
+                let mut u = Update::builder()
+                    .table_name(self.table())
+                    .key("pk", s(&pk))
+                    .key("sk", s(keys::member_sk(channel.channel_type, &w.user_id)))
+                    .update_expression(update)
+                    .condition_expression(condition)
+                    .expression_attribute_values(":next", n(w.seen_version + 1));
+                if !w.map.is_empty() {
+                    u = u.expression_attribute_values(
+                        ":map",
+                        AttributeValue::M(w.map.iter().map(|(k, v)| (k.clone(), n(*v))).collect()),
+                    );
+                }
+                if w.seen_version != 0 {
+                    u = u.expression_attribute_values(":seen", n(w.seen_version));
+                }
+                let u = u.build().map_err(|e| action_error("update", e))?;
+                Ok(TransactWriteItem::builder().update(u).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.transact_applied("peer mute", actions).await
+    }
+}

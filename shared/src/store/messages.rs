@@ -37,10 +37,13 @@ pub struct Shown {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SenderGuard {
     /// A user's membership, under the sort key it was read with: it must still exist, and
-    /// when `mute_applies`, not be muted at the send's time. Its `last_sent_at` moves.
+    /// when `mute_applies`, not be muted at the send's time, nor peer-muted since the read
+    /// (its peer mutes still at `peer_mutes_seen`, the version read). Its `last_sent_at`
+    /// moves.
     Member {
         sort_key: String,
         mute_applies: bool,
+        peer_mutes_seen: i64,
     },
     /// A bot's membership must still exist.
     Bot(String),
@@ -304,6 +307,7 @@ impl Store {
             SenderGuard::Member {
                 sort_key,
                 mute_applies,
+                peer_mutes_seen,
             } => {
                 let mut u = Update::builder()
                     .table_name(table)
@@ -319,12 +323,16 @@ impl Store {
                     u = u.expression_attribute_values(":one", n(1));
                 }
                 u = if *mute_applies {
-                    // Not muted at `now`: no mute, or one with an end that has passed.
+                    // Not muted at `now`: no mute, or one with an end that has passed; and no
+                    // peer mute since the read (which found none in force).
                     u.condition_expression(
                         "attribute_exists(pk) AND (attribute_not_exists(mute_expires_at) \
-                         OR (mute_expires_at <> :zero AND mute_expires_at <= :now))",
+                         OR (mute_expires_at <> :zero AND mute_expires_at <= :now)) \
+                         AND (attribute_not_exists(peer_muted_by_version) \
+                         OR peer_muted_by_version = :peers)",
                     )
                     .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":peers", n(*peer_mutes_seen))
                 } else {
                     u.condition_expression("attribute_exists(pk)")
                 };

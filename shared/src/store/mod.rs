@@ -58,7 +58,9 @@ pub use channels::{
 };
 pub use cleanup::{ChannelFilter, SweepOutcome, Swept};
 pub use jobs::{JobKind, JobState, MembershipEntry};
-pub use members::{ChannelGuard, MemberStateChange, MemberStates, Refusal};
+pub use members::{
+    ChannelGuard, MemberStateChange, MemberStates, PeerMuteSide, PeerMuteWrite, Refusal,
+};
 pub use messages::{
     HistoryOrder, IdempotencyClaim, IdempotencyRecord, SendQuery, SendReads, SendRefusal,
     SenderGuard, Shown,

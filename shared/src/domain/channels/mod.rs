@@ -7,6 +7,7 @@ pub mod client;
 mod create;
 pub mod member_state;
 mod members;
+pub mod peer_mute;
 
 pub use admin::*;
 pub use create::*;
