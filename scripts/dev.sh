@@ -20,6 +20,12 @@ export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$SQS_PORT"
+# Uploaded files (a multipart body's `file`): a bucket on the same moto, which serves them
+# (on AWS: the template's bucket behind CloudFront). They last as long as this moto runs.
+FILES_BUCKET=${FILES_BUCKET:-talkplus-dev-files}
+export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$SQS_PORT"
+export TALKPLUS_FILES_BUCKET=$FILES_BUCKET
+export TALKPLUS_FILES_URL="http://127.0.0.1:$SQS_PORT/$FILES_BUCKET"
 # Webhook signing: the development sealing key (on AWS, the template's KMS key), and
 # deliveries to loopback receivers (refused on AWS).
 export TALKPLUS_DEV_SEAL_KEY=${TALKPLUS_DEV_SEAL_KEY:-talkplus-dev-seal-key}
@@ -75,10 +81,11 @@ log "starting the sweeper (deleted channels and users)"
 setsid "$admin" sweep --watch &
 sweep_pid=$!
 
-log "starting SQS (moto) on 127.0.0.1:$SQS_PORT and the webhook pipeline"
+log "starting SQS and S3 (moto) on 127.0.0.1:$SQS_PORT and the webhook pipeline"
 setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT" >"${SQS_LOG:-/dev/null}" 2>&1 &
 sqs_pid=$!
 wait_port "$SQS_PORT" 60
+curl -fsS -o /dev/null -X PUT "$TALKPLUS_FILES_URL"
 if [ -n "$WEBHOOK_URL" ]; then
     "$admin" set-webhook --app-id "$TALKPLUS_DEV_APP_ID" --url "$WEBHOOK_URL" >/dev/null
 fi
@@ -153,6 +160,7 @@ cat <<MSG
     table:   $TABLE_NAME (local engine on 127.0.0.1:$DYNAMODB_PORT, data: $DEV_DATA)
     webhooks: ${WEBHOOK_URL:-off} (set with: talkplus-admin set-webhook --app-id $TALKPLUS_DEV_APP_ID --url URL;
               SQS on 127.0.0.1:$SQS_PORT, signing key sealed with TALKPLUS_DEV_SEAL_KEY)
+    uploads:  $TALKPLUS_FILES_URL (moto's S3)
 
   curl -s http://127.0.0.1:$PORT/v1.4/api/users/create \\
     -H 'app-id: $TALKPLUS_DEV_APP_ID' -H 'api-key: $TALKPLUS_DEV_API_KEY' \\

@@ -85,6 +85,8 @@ specs! {
     BOT_NOT_FOUND = "7001", "BotNotFound", 404;
     BOT_ID_TAKEN = "7002", "BotIdAlreadyTaken", 409;
     TOO_MANY_BOTS = "7003", "TooManyBotsInChannel", 403;
+    FILE_UPLOAD_FAILED = "6000", "FileUploadFail", 503;
+    FILE_TOO_LARGE = "6001", "FileSizeLimitExceeded", 413;
 }
 
 /// The six block rules: how a user enters a channel (create, add, join), and which way the
@@ -195,7 +197,7 @@ pub enum Error {
     SenderNotMember(String),
     #[error("text must be at most {0} characters")]
     MessageTooLong(usize),
-    #[error("text and data must not both be empty")]
+    #[error("text and data must not both be empty (unless the message has a file)")]
     MessageEmpty,
     #[error("message {0} not found in the channel")]
     MessageNotFound(String),
@@ -240,6 +242,11 @@ pub enum Error {
     /// TalkPlus's `1006` also means "no permission".
     #[error("Unauthorized: only its sender may change message {0}")]
     NotMessageSender(String),
+    /// An uploaded file could not be stored (the detail is for the logs).
+    #[error("file upload failed: {0}")]
+    FileUploadFailed(String),
+    #[error("FileSizeLimitExceeded: a file may have at most {0} bytes")]
+    FileTooLarge(usize),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("storage unavailable: {0}")]
@@ -306,6 +313,8 @@ impl Error {
             Error::InvalidPrivateData(_) => INVALID_PRIVATE_DATA,
             Error::InvalidPrivateTag(_) => INVALID_PRIVATE_TAG,
             Error::InvalidMemberInfo(_) => INVALID_MEMBER_INFO,
+            Error::FileUploadFailed(_) => FILE_UPLOAD_FAILED,
+            Error::FileTooLarge(_) => FILE_TOO_LARGE,
             Error::Internal(_) => INTERNAL,
             Error::Unavailable(_) => UNAVAILABLE,
         }
@@ -313,7 +322,10 @@ impl Error {
 
     /// True for failures on our side; those are logged, and their detail is not sent.
     pub fn is_server_fault(&self) -> bool {
-        matches!(self, Error::Internal(_) | Error::Unavailable(_))
+        matches!(
+            self,
+            Error::Internal(_) | Error::Unavailable(_) | Error::FileUploadFailed(_)
+        )
     }
 
     /// The message put in the response body.
@@ -321,6 +333,7 @@ impl Error {
         match self {
             Error::Internal(_) => "InternalServerError".to_owned(),
             Error::Unavailable(_) => "storage is busy or unavailable, retry later".to_owned(),
+            Error::FileUploadFailed(_) => "FileUploadFail: the file could not be stored".to_owned(),
             other => other.to_string(),
         }
     }

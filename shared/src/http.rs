@@ -67,6 +67,103 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
     })
 }
 
+/// Fields of a form that hold arrays: the SDKs join them with commas.
+const FORM_ARRAYS: [&str; 3] = ["mentions", "members", "translationTargetLanguages"];
+
+/// Whether the request is `multipart/form-data` (the SDKs' uploads).
+pub fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// Parses a body that may carry a file: `multipart/form-data` as the SDKs send an upload (a
+/// `file` part, the other fields as form values: `data` a JSON string, arrays comma-joined),
+/// read into `T` as its JSON form would be; any other body as `json_body`. A file over
+/// `files::MAX_FILE_BYTES` is `6001`; a malformed form `1001`.
+pub async fn form_body<T: DeserializeOwned>(
+    req: &Request,
+) -> Result<(T, Option<crate::files::Upload>), Error> {
+    if !is_multipart(req) {
+        return Ok((json_body(req)?, None));
+    }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let malformed =
+        |e: multer::Error| Error::InvalidParam(format!("malformed multipart body: {e}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let body = raw_body(req).to_vec();
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut fields = serde_json::Map::new();
+    let mut upload = None;
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let content_type = field
+                .content_type()
+                .map(|m| m.essence_str().to_owned())
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            let bytes = field.bytes().await.map_err(malformed)?;
+            if bytes.len() > crate::files::MAX_FILE_BYTES {
+                return Err(Error::FileTooLarge(crate::files::MAX_FILE_BYTES));
+            }
+            if upload.is_some() {
+                return Err(Error::InvalidParam("a request may carry one file".into()));
+            }
+            upload = Some(crate::files::Upload {
+                file_name,
+                content_type,
+                bytes: bytes.to_vec(),
+            });
+            continue;
+        }
+        let text = field.text().await.map_err(malformed)?;
+        if text.len() > MAX_BODY_BYTES {
+            return Err(Error::BodyTooLarge(MAX_BODY_BYTES));
+        }
+        if fields.contains_key(&name) {
+            return Err(Error::InvalidParam(format!("{name}: given twice")));
+        }
+        let value = form_value(&name, text)?;
+        fields.insert(name, value);
+    }
+    let fields = serde_json::Value::Object(fields);
+    let parsed = serde_path_to_error::deserialize(fields).map_err(|e| {
+        let path = e.path().to_string();
+        Error::InvalidParam(format!("{path}: {}", e.into_inner()))
+    })?;
+    Ok((parsed, upload))
+}
+
+/// A form value as its JSON counterpart: arrays split at commas, a JSON object (`data`)
+/// parsed, anything else a string.
+fn form_value(name: &str, text: String) -> Result<serde_json::Value, Error> {
+    use serde_json::Value;
+    if FORM_ARRAYS.contains(&name) {
+        return Ok(Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ));
+    }
+    if text.trim_start().starts_with('{') {
+        reject_duplicate_keys(text.as_bytes())
+            .and_then(|()| serde_json::from_str(&text))
+            .map_err(|e| Error::InvalidParam(format!("{name}: malformed JSON: {e}")))
+    } else {
+        Ok(Value::String(text))
+    }
+}
+
 /// Fails when an object anywhere in `bytes` names a key twice. serde would take the last
 /// value for a map (`data`) and refuse a struct field only at the top level; one rule for
 /// the whole body means no two readers of it (a proxy, a logger, us) can disagree on what

@@ -28,6 +28,8 @@ pub struct Services {
     pub store: Store,
     pub apps: AppCache,
     pub client: ClientAuth,
+    /// Where uploaded files go; `None` in functions that take none (their uploads are `6000`).
+    pub files: Option<crate::files::FileStore>,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
             store,
             apps: AppCache::new(auth_cache_ttl),
             client: ClientAuth::new(None, auth_cache_ttl),
+            files: None,
         }
     }
 
@@ -68,7 +71,8 @@ impl Services {
             Err(_) => auth::DEFAULT_CACHE_TTL,
         };
         let client = aws_sdk_dynamodb::Client::new(config);
-        let services = Services::new(Store::new(client, table), ttl);
+        let mut services = Services::new(Store::new(client, table), ttl);
+        services.files = crate::files::FileStore::from_env(config);
         Ok(match crate::seal::Sealer::from_env(config) {
             Some(sealer) => services.with_sealer(sealer),
             None => services,
@@ -115,12 +119,41 @@ impl Ctx {
 
     /// A channel as the caller sees it (on the client API, with their unread count and read
     /// mark).
-    pub fn channel_view(&self, detail: crate::model::ChannelDetail) -> crate::wire::ChannelView {
+    pub fn channel_view(
+        &self,
+        mut detail: crate::model::ChannelDetail,
+    ) -> crate::wire::ChannelView {
         let viewer = match self.actor() {
             crate::domain::Actor::User(u) => Some(u),
             crate::domain::Actor::Admin => None,
         };
+        // A `lastMessage` the caller may not see is never shown (the channel reads of the
+        // client API put the newest one they may see in its place beforehand).
+        if let Some(v) = viewer
+            && !crate::domain::channels::client::sees_last_message(&detail, v)
+        {
+            detail.last_message = None;
+        }
         crate::wire::ChannelView::of(detail, viewer)
+    }
+
+    /// The body of an operation that may carry a file (`http::form_body`): the file stored,
+    /// its URL answered beside the body. `6000` when this function has no file store.
+    pub async fn form_with_file<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<(T, Option<String>), crate::Error> {
+        let (body, upload) = crate::http::form_body(&self.req).await?;
+        let Some(upload) = upload else {
+            return Ok((body, None));
+        };
+        let files = self.services.files.as_ref().ok_or_else(|| {
+            crate::Error::FileUploadFailed(format!(
+                "no file store in this function ({})",
+                crate::files::BUCKET_VAR
+            ))
+        })?;
+        let url = files.put(self.app.as_str(), upload).await?;
+        Ok((body, Some(url)))
     }
 
     /// A message as the caller sees it: with `ownReactions` when a client asked for them

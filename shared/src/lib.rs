@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod functions;
 pub mod handlers;
 pub mod http;

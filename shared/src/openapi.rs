@@ -232,6 +232,30 @@ fn add_common(op: &mut Operation, has_body: bool) {
     }
 }
 
+/// The admin operations that take a file in a multipart body as their client counterparts
+/// do (`UPLOAD_FORMS`): their file's own codes.
+fn add_upload_codes(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    responses.insert(
+        "413".to_owned(),
+        error_response(
+            "`1001` the body is larger than 256 KiB; `6001` a multipart body's `file` is larger \
+             than 4 MB",
+        )
+        .into(),
+    );
+    if let Some(utoipa::openapi::RefOr::T(r)) = responses.get_mut("503") {
+        r.description = format!("{}; `6000` the file could not be stored", r.description);
+    }
+}
+
+/// (method, path) of the admin operations that take a file (see `add_upload_codes`).
+const ADMIN_UPLOADS: [(&str, &str); 3] = [
+    ("POST", "/v1.4/api/users/create"),
+    ("PUT", "/v1.4/api/users/{userId}"),
+    ("POST", "/v1.4/api/channels/{channelId}/messages/send"),
+];
+
 impl Modify for Conventions {
     fn modify(&self, doc: &mut OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
@@ -251,6 +275,7 @@ impl Modify for Conventions {
             ),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
+            add_upload_form(path, item);
             let client = is_client_path(path);
             let login = path.starts_with("/v1.4/users/login/");
             // A PUT is a partial update: no body (or `{}`) changes nothing but `updatedAt`.
@@ -259,24 +284,85 @@ impl Modify for Conventions {
             {
                 body.required = Some(utoipa::openapi::Required::False);
             }
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (method, op) in [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+            ] {
+                let Some(op) = op.as_mut() else {
+                    continue;
+                };
                 let has_body = op.request_body.is_some();
                 if client {
                     add_client_common(op, login);
                 } else {
                     add_common(op, has_body);
+                    if ADMIN_UPLOADS.contains(&(method, path.as_str())) {
+                        add_upload_codes(op);
+                    }
                 }
             }
         }
     }
+}
+
+/// The client operations that take a file: their body may be `multipart/form-data` (the
+/// SDKs' uploads, `http::form_body`), with these fields beside `file`. The admin API's user
+/// create and update and message send take the same form; only the client's are listed
+/// here, to keep the admin contract the fuzzer checks strictly JSON.
+const UPLOAD_FORMS: [(&str, &[&str]); 2] = [
+    (
+        "/v1.4/users/update",
+        &["username", "profileImageUrl", "data"],
+    ),
+    (
+        "/v1.4/channels/{channelId}/messages/send",
+        &["type", "text", "data", "mentions", "parentMessageId"],
+    ),
+];
+
+fn add_upload_form(path: &str, item: &mut utoipa::openapi::PathItem) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let Some((_, fields)) = UPLOAD_FORMS.iter().find(|(p, _)| *p == path) else {
+        return;
+    };
+    let Some(utoipa::openapi::RefOr::T(body)) = [&mut item.put, &mut item.post]
+        .into_iter()
+        .flatten()
+        .find_map(|op| op.request_body.as_mut())
+    else {
+        return;
+    };
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+            .build()
+    };
+    let mut form = ObjectBuilder::new().property(
+        "file",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some(
+                "The file (at most 4 MB): stored, and its URL becomes the user's \
+                 profileImageUrl or the message's fileUrl",
+            ))
+            .build(),
+    );
+    for field in *fields {
+        let described = match *field {
+            "data" => text("A JSON object, as text"),
+            "mentions" => text("User ids, comma-joined"),
+            _ => text("As in the JSON body"),
+        };
+        form = form.property(*field, described);
+    }
+    body.content.insert(
+        "multipart/form-data".to_owned(),
+        utoipa::openapi::RefOr::T(utoipa::openapi::Content::new(Some(form.build()))),
+    );
 }
 
 /// The document, as `openapi.yaml` holds it.

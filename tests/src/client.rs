@@ -17,6 +17,61 @@ use serde_json::{Value, json};
 
 use crate::{Reply, TestApp, layout};
 
+/// A request body as the SDKs send one: JSON, or a multipart form (an upload).
+pub enum Payload {
+    None,
+    Json(Value),
+    Form {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl From<Option<Value>> for Payload {
+    fn from(v: Option<Value>) -> Payload {
+        v.map_or(Payload::None, Payload::Json)
+    }
+}
+
+/// A file part of a multipart form.
+pub struct FilePart<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A `multipart/form-data` body as a browser's `FormData` builds it (what the JS SDK sends
+/// for an upload): each field a part, then the `file` part. Its content type and bytes.
+pub fn multipart(fields: &[(&str, &str)], file: Option<&FilePart<'_>>) -> Payload {
+    let boundary = format!("----TalkPlusFormBoundary{}", shared::secrets::random_hex(8));
+    let mut bytes = Vec::new();
+    for (name, value) in fields {
+        bytes.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(f) = file {
+        bytes.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\
+                 Content-Type: {}\r\n\r\n",
+                f.name, f.content_type
+            )
+            .as_bytes(),
+        );
+        bytes.extend_from_slice(f.bytes);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Payload::Form {
+        content_type: format!("multipart/form-data; boundary={boundary}"),
+        bytes,
+    }
+}
+
 /// Where requests go.
 pub enum Transport<'a> {
     /// Through `shared::functions` in this process, with this app's services.
@@ -26,7 +81,7 @@ pub enum Transport<'a> {
 }
 
 impl Transport<'_> {
-    fn app_id(&self) -> &str {
+    pub fn app_id(&self) -> &str {
         match self {
             Transport::InProcess(app) => &app.app_id,
             Transport::Http(stack) => &stack.app_id,
@@ -62,7 +117,7 @@ impl Transport<'_> {
         path: &str,
         query: &str,
         authorization: &str,
-        body: Option<Value>,
+        body: Payload,
     ) -> Reply {
         let full = format!("/v1.4/{path}");
         match self {
@@ -80,11 +135,19 @@ impl Transport<'_> {
                     .header("app-id", self.app_id())
                     .header("authorization", authorization);
                 let body = match body {
-                    Some(v) => {
+                    Payload::Json(v) => {
                         builder = builder.header("content-type", "application/json");
                         Body::Text(v.to_string())
                     }
-                    None => Body::Empty,
+                    // API Gateway hands a binary body over as bytes (base64 on the wire).
+                    Payload::Form {
+                        content_type,
+                        bytes,
+                    } => {
+                        builder = builder.header("content-type", content_type);
+                        Body::Binary(bytes)
+                    }
+                    Payload::None => Body::Empty,
                 };
                 // As API Gateway parses a query: pairs split on `&`, empty ones skipped.
                 let mut pairs: HashMap<String, Vec<String>> = HashMap::new();
@@ -114,8 +177,13 @@ impl Transport<'_> {
                     .request(m, url)
                     .header("app-id", self.app_id())
                     .header("authorization", authorization);
-                if let Some(b) = body {
-                    req = req.json(&b);
+                match body {
+                    Payload::Json(b) => req = req.json(&b),
+                    Payload::Form {
+                        content_type,
+                        bytes,
+                    } => req = req.header("content-type", content_type).body(bytes),
+                    Payload::None => {}
                 }
                 let resp = req.send().await.expect("the stack answers");
                 let status = resp.status().as_u16();
@@ -202,7 +270,13 @@ impl<'a> SdkClient<'a> {
         extra["loginToken"] = json!(login_token);
         let body = login_body(user_id, extra);
         let reply = transport
-            .send(Method::POST, "users/login/token", "", "", Some(body))
+            .send(
+                Method::POST,
+                "users/login/token",
+                "",
+                "",
+                Payload::Json(body),
+            )
             .await;
         Self::logged_in(transport, user_id, as_sdk(reply)?)
     }
@@ -214,7 +288,13 @@ impl<'a> SdkClient<'a> {
     ) -> Result<(SdkClient<'a>, Value), String> {
         let body = login_body(user_id, json!({"username": format!("guest {user_id}")}));
         let reply = transport
-            .send(Method::POST, "users/login/anonymous", "", "", Some(body))
+            .send(
+                Method::POST,
+                "users/login/anonymous",
+                "",
+                "",
+                Payload::Json(body),
+            )
             .await;
         Self::logged_in(transport, user_id, as_sdk(reply)?)
     }
@@ -288,7 +368,16 @@ impl<'a> SdkClient<'a> {
         });
         as_sdk(
             self.transport
-                .send(method, path, query, &self.authorization(), body)
+                .send(method, path, query, &self.authorization(), body.into())
+                .await,
+        )
+    }
+
+    /// An upload as the SDKs send one: a multipart form (`multipart`).
+    pub async fn call_form(&self, method: Method, path: &str, form: Payload) -> Answer {
+        as_sdk(
+            self.transport
+                .send(method, path, "", &self.authorization(), form)
                 .await,
         )
     }
@@ -297,7 +386,7 @@ impl<'a> SdkClient<'a> {
     pub async fn call_with_token(&self, method: Method, path: &str, authorization: &str) -> Answer {
         as_sdk(
             self.transport
-                .send(method, path, "", authorization, None)
+                .send(method, path, "", authorization, Payload::None)
                 .await,
         )
     }
@@ -1313,4 +1402,133 @@ async fn unread_total(c: &SdkClient<'_>) -> i64 {
         .unwrap()["count"]
         .as_i64()
         .unwrap()
+}
+
+/// Uploads as the SDKs send them: a multipart form whose `file` is stored and becomes the
+/// message's `fileUrl` or the user's `profileImageUrl`, the other fields read as the JSON
+/// body's (`data` a JSON string, arrays comma-joined); the URL serves the bytes. A multipart
+/// body on an operation that takes no file is `1001`, and a refused upload sends nothing.
+pub async fn uploads(t: &Transport<'_>) {
+    let clients = logged_in_users(t, &["uma", "vic"]).await;
+    let (uma, vic) = (&clients[0], &clients[1]);
+    let channel = unique("files");
+    uma.call(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": channel, "type": "private", "members": [vic.user_id]})),
+    )
+    .await
+    .unwrap();
+    let send_path = format!("channels/{channel}/messages/send");
+    // Every byte value, as an image's bytes would have.
+    let png: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let file = FilePart {
+        name: "cat photo.png",
+        content_type: "image/png",
+        bytes: &png,
+    };
+    let sent = uma
+        .call_form(
+            Method::POST,
+            &send_path,
+            multipart(
+                &[
+                    ("type", "text"),
+                    ("text", ""),
+                    ("data", r#"{"kind":"photo"}"#),
+                    ("mentions", &vic.user_id),
+                ],
+                Some(&file),
+            ),
+        )
+        .await
+        .unwrap();
+    let message = &sent["message"];
+    let url = message["fileUrl"].as_str().unwrap().to_owned();
+    assert!(url.ends_with("/cat_photo.png"), "{url}");
+    assert!(url.contains(&format!("/{}/", t.app_id())), "{url}");
+    assert_eq!(message["data"], json!({"kind": "photo"}));
+    assert_eq!(message["mentions"], json!([vic.user_id]));
+    assert_eq!(message["text"], "");
+    let (status, content_type, got) = fetch(&url).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "image/png");
+    assert_eq!(got, png);
+    let files = vic
+        .call(
+            Method::GET,
+            &format!("channels/{channel}/messages/files"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(files["messages"][0]["fileUrl"], url.as_str());
+
+    // The profile image, with the other fields of the update.
+    let updated = uma
+        .call_form(
+            Method::PUT,
+            "users/update",
+            multipart(
+                &[("username", "Uma"), ("data", r#"{"city":"Seoul"}"#)],
+                Some(&FilePart {
+                    name: "me.jpg",
+                    content_type: "image/jpeg",
+                    bytes: b"\xff\xd8\xff\xe0jpeg",
+                }),
+            ),
+        )
+        .await
+        .unwrap();
+    let user = &updated["user"];
+    assert_eq!(user["username"], "Uma");
+    assert_eq!(user["data"], json!({"city": "Seoul"}));
+    let image = user["profileImageUrl"].as_str().unwrap();
+    assert!(image.ends_with("/me.jpg"), "{image}");
+    assert_eq!(fetch(image).await.2, b"\xff\xd8\xff\xe0jpeg");
+
+    // A form on an operation that takes no file; a form whose `data` is not JSON.
+    let refused = uma
+        .call_form(
+            Method::POST,
+            "channels/create",
+            multipart(&[("channelId", "x"), ("type", "public")], None),
+        )
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("1001"));
+    let refused = uma
+        .call_form(
+            Method::POST,
+            &send_path,
+            multipart(&[("data", "{not json")], Some(&file)),
+        )
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("1001"));
+    let history = vic
+        .call(Method::GET, &format!("channels/{channel}/messages"), None)
+        .await
+        .unwrap();
+    assert_eq!(history["messages"].as_array().unwrap().len(), 1);
+}
+
+/// A GET of a file's URL: status, content type, bytes.
+pub async fn fetch(url: &str) -> (u16, String, Vec<u8>) {
+    let http = shared::config::reqwest_builder()
+        .and_then(|b| b.build().map_err(|e| e.to_string()))
+        .expect("HTTP client");
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .expect("the file's server answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, resp.bytes().await.unwrap().to_vec())
 }

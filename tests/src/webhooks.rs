@@ -83,6 +83,20 @@ fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .build()
 }
 
+/// A file store on moto's S3 (the same server as the queues), in a bucket of its own.
+pub async fn file_store() -> shared::files::FileStore {
+    let endpoint = sqs_endpoint();
+    let bucket = format!("files-{}", shared::secrets::random_hex(6));
+    let files = shared::files::FileStore::for_config(
+        &sdk_config(endpoint),
+        &bucket,
+        &format!("{endpoint}/{bucket}"),
+        true,
+    );
+    files.ensure_bucket().await.expect("create the bucket");
+    files
+}
+
 /// A fresh pair of queues (unique names, so tests don't share them).
 pub async fn queue() -> Queue {
     let client = aws_sdk_sqs::Client::new(&sdk_config(sqs_endpoint()));

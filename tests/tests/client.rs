@@ -476,6 +476,51 @@ async fn what_each_reader_sees_of_the_history() {
         .await
         .err();
     assert_eq!(hidden.as_deref(), Some("4003"));
+    // The channel's `lastMessage` follows the same rule: each reader's newest visible one.
+    let last_text = |v: &serde_json::Value| v["lastMessage"]["text"].as_str().map(str::to_owned);
+    let seen = member
+        .call(Method::GET, "channels/cast", None)
+        .await
+        .unwrap();
+    assert_eq!(last_text(&seen["channel"]).as_deref(), Some("from member"));
+    let seen = owner
+        .call(Method::GET, "channels/cast", None)
+        .await
+        .unwrap();
+    assert_eq!(last_text(&seen["channel"]).as_deref(), Some("from other"));
+    let listed = member
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        last_text(&listed["channels"][0]).as_deref(),
+        Some("from member")
+    );
+    // An answer that does not search (here a mark-read) shows none rather than another's.
+    let marked = member
+        .call(Method::POST, "channels/cast/markread", Some(json!({})))
+        .await
+        .unwrap();
+    assert!(
+        [Some("from member".to_owned()), None].contains(&last_text(&marked["channel"])),
+        "{marked}"
+    );
+    let marked = other
+        .call(Method::POST, "channels/cast/markread", Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(last_text(&marked["channel"]).as_deref(), Some("from other"));
+    send_text(member, "cast", "member again").await;
+    let marked = other
+        .call(Method::POST, "channels/cast/markread", Some(json!({})))
+        .await
+        .unwrap();
+    assert!(marked["channel"]["lastMessage"].is_null(), "{marked}");
+    let seen = other
+        .call(Method::GET, "channels/cast", None)
+        .await
+        .unwrap();
+    assert_eq!(last_text(&seen["channel"]).as_deref(), Some("from other"));
 
     // ownReactions, only when asked.
     member
@@ -510,9 +555,13 @@ async fn what_each_reader_sees_of_the_history() {
     let early = send_text(owner, "club", "early 1").await;
     send_text(owner, "club", "early 2").await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    late.call(Method::POST, "channels/club/join", Some(json!({})))
+    let joined = late
+        .call(Method::POST, "channels/club/join", Some(json!({})))
         .await
         .unwrap();
+    assert!(joined["channel"]["lastMessage"].is_null(), "{joined}");
+    let seen = late.call(Method::GET, "channels/club", None).await.unwrap();
+    assert!(seen["channel"]["lastMessage"].is_null(), "{seen}");
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     send_text(owner, "club", "after").await;
     for q in [
@@ -527,6 +576,8 @@ async fn what_each_reader_sees_of_the_history() {
         assert_eq!(texts(&seen), ["after"], "{q}");
         assert_eq!(seen["hasNext"], false, "{q}");
     }
+    let seen = late.call(Method::GET, "channels/club", None).await.unwrap();
+    assert_eq!(seen["channel"]["lastMessage"]["text"], "after");
     let refused = late
         .call(
             Method::GET,
@@ -940,4 +991,116 @@ async fn peer_muted_ids(who: &SdkClient<'_>) -> Vec<String> {
 
 async fn post_err(who: &SdkClient<'_>, path: &str, body: serde_json::Value) -> Option<String> {
     who.call(Method::POST, path, Some(body)).await.err()
+}
+
+/// Uploads as the SDKs send them (`talkplus_tests::client::uploads`), on the test engine with
+/// moto's S3; then what only this process can set up: the admin API's multipart user create,
+/// a file over the limit, and a function without a file store.
+#[tokio::test]
+async fn uploads_become_file_urls() {
+    use talkplus_tests::client::{FilePart, Payload, multipart, uploads};
+
+    let mut app = TestApp::new().await;
+    app.services.files = Some(talkplus_tests::webhooks::file_store().await);
+    let t = Transport::InProcess(&app);
+    uploads(&t).await;
+
+    // The admin API's user create takes the same form.
+    let form = multipart(
+        &[("userId", "made-with-photo"), ("password", "pw")],
+        Some(&FilePart {
+            name: "p.gif",
+            content_type: "image/gif",
+            bytes: b"GIF89a",
+        }),
+    );
+    let Payload::Form {
+        content_type,
+        bytes,
+    } = form
+    else {
+        unreachable!()
+    };
+    let mut req = app.request(Method::POST, "/v1.4/api/users/create", None);
+    req.headers_mut()
+        .insert("content-type", content_type.parse().unwrap());
+    *req.body_mut() = lambda_http::Body::Binary(bytes);
+    let created = app.call_function("users-create", req).await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let image = created.body["user"]["profileImageUrl"].as_str().unwrap();
+    assert!(image.ends_with("/p.gif"), "{image}");
+
+    let who = &logged_in_users(&t, &["xia"]).await[0];
+    let big = vec![7u8; shared::files::MAX_FILE_BYTES + 1];
+    let too_big = FilePart {
+        name: "big.bin",
+        content_type: "application/octet-stream",
+        bytes: &big,
+    };
+    let refused = who
+        .call_form(Method::PUT, "users/update", multipart(&[], Some(&too_big)))
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("6001"));
+    let bare = TestApp::new().await;
+    let tb = Transport::InProcess(&bare);
+    let who = &logged_in_users(&tb, &["wes"]).await[0];
+    let small = FilePart {
+        name: "a.txt",
+        content_type: "text/plain",
+        bytes: b"a",
+    };
+    let refused = who
+        .call_form(Method::PUT, "users/update", multipart(&[], Some(&small)))
+        .await
+        .err();
+    assert_eq!(refused.as_deref(), Some("6000"));
+}
+
+/// A member's own fields of a super channel (whose members a channel read leaves out) are in
+/// their channel list and its filters, as for any channel; super channels have no unread count.
+#[tokio::test]
+async fn a_super_channel_in_a_members_list_carries_their_own_fields() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let c = logged_in_users(&t, &["sup", "fan"]).await;
+    let (owner, fan) = (&c[0], &c[1]);
+    owner
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": "arena", "type": "super_public", "members": [fan.user_id]})),
+        )
+        .await
+        .unwrap();
+    fan.call(
+        Method::POST,
+        "channels/arena/privateTag",
+        Some(json!({"privateTag": "vip"})),
+    )
+    .await
+    .unwrap();
+    fan.call(Method::POST, "channels/arena/push/disable", Some(json!({})))
+        .await
+        .unwrap();
+    for query in ["type=default", "type=default&privateTag=vip"] {
+        let listed = fan
+            .call_query(Method::GET, "channels", query, None)
+            .await
+            .unwrap();
+        let arena = &listed["channels"][0];
+        assert_eq!(arena["id"], "arena", "{query}: {listed}");
+        assert_eq!(arena["privateTag"], "vip");
+        assert_eq!(arena["pushNotificationDisabled"], true);
+        assert_eq!(arena["unreadCount"], 0);
+    }
+    let got = fan.call(Method::GET, "channels/arena", None).await.unwrap();
+    assert_eq!(got["channel"]["privateTag"], "vip");
+    // The owner's own view is theirs.
+    let theirs = owner
+        .call_query(Method::GET, "channels", "type=default", None)
+        .await
+        .unwrap();
+    assert_eq!(theirs["channels"][0]["privateTag"], "");
+    assert_eq!(theirs["channels"][0]["pushNotificationDisabled"], false);
 }

@@ -1041,6 +1041,15 @@ async fn the_sdk_walkthrough_over_http() {
     talkplus_tests::client::walkthrough(&talkplus_tests::client::Transport::Http(&s)).await;
 }
 
+/// Uploads through `make dev`: multipart forms as the SDKs send them, the files stored in
+/// moto's S3 and served from the URLs the answers give.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn uploads_over_http() {
+    let s = Stack::from_env();
+    talkplus_tests::client::uploads(&talkplus_tests::client::Transport::Http(&s)).await;
+}
+
 /// `talkplus-admin set-app --anonymous-login true` opens anonymous login (seen by a warm
 /// function within its auth cache's 30 s), which then creates the user.
 #[tokio::test]

@@ -222,7 +222,7 @@ pub async fn edit(
         if change.clear_reactions {
             message.reactions.clear();
         }
-        if message.text.is_empty() && message.data.is_empty() {
+        if message.text.is_empty() && message.data.is_empty() && message.file_url.is_empty() {
             return Err(Error::MessageEmpty);
         }
         let (written, shown) = futures::future::try_join(

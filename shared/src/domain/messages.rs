@@ -116,7 +116,8 @@ fn content(
     };
     let file_url = file_url.unwrap_or_default();
     validate_file_url(&file_url)?;
-    if text.is_empty() && data.is_empty() {
+    // A file is a message's content too (the SDKs' file messages may have no text).
+    if text.is_empty() && data.is_empty() && file_url.is_empty() {
         return Err(Error::MessageEmpty);
     }
     Ok((text, data, file_url))
@@ -755,6 +756,11 @@ mod tests {
         let code = |v: Value| draft(req(v)).unwrap_err().spec().code;
         assert_eq!(code(json!({"text": "hi"})), "1002");
         assert_eq!(code(json!({"senderId": "u1"})), "4002");
+        let file_only = json!({"senderId": "u1", "text": "", "fileUrl": "https://f.example/a.png"});
+        assert_eq!(
+            draft(req(file_only)).unwrap().file_url,
+            "https://f.example/a.png"
+        );
         assert_eq!(
             code(json!({"senderId": "u1", "text": "", "data": {}})),
             "4002"

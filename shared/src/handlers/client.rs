@@ -92,8 +92,8 @@ pub async fn logout(ctx: Ctx) -> Result<Response<Body>, Error> {
 client_route! {
     /// `PUT /v1.4/users/update`
     user_update => users::update, put "/v1.4/users/update", "client.users-update",
-    ok: (UserEnvelope, "The caller's profile after the change"),
-    errors: "`1001` a malformed or out-of-limit value; `1011` bad `data`",
+    ok: (UserEnvelope, "The caller's profile after the change; a multipart body's `file` is stored and becomes its `profileImageUrl`"),
+    errors: "`1001` a malformed or out-of-limit value; `1011` bad `data`; `6001` a file over 4 MB; `6000` the file could not be stored",
     body: UpdateUserRequest
 }
 
@@ -238,6 +238,9 @@ pub async fn channel_list(ctx: Ctx) -> Result<Response<Body>, Error> {
             )));
         }
     };
+    let mut page = page;
+    let caller = ctx.caller()?.user_id.as_str();
+    channels::client::seen_last_messages(&ctx.store, &ctx.app, caller, &mut page.items).await?;
     Ok(ok(&ChannelList {
         channels: page
             .items
@@ -774,8 +777,8 @@ pub async fn unread_count(ctx: Ctx) -> Result<Response<Body>, Error> {
 client_route! {
     /// `POST /v1.4/channels/{channelId}/messages/send`
     message_send => messages::send, post "/v1.4/channels/{channelId}/messages/send", "client.channels-messages-send",
-    ok: (MessageEnvelope, "The message, sent by the caller"),
-    errors: "`4000` the caller is not a member; `1001` an admin type or a malformed value; `2025` frozen; `2027` muted; `4001`, `4002`, `2026` as the admin API's send",
+    ok: (MessageEnvelope, "The message, sent by the caller; a multipart body's `file` is stored and becomes its `fileUrl`"),
+    errors: "`4000` the caller is not a member; `1001` an admin type or a malformed value; `2025` frozen; `2027` muted (by the owner or a peer); `4001`, `4002`, `2026` as the admin API's send; `6001` a file over 4 MB; `6000` the file could not be stored",
     body: SendMessageRequest, params: (params::ChannelId, params::IdempotencyKey)
 }
 

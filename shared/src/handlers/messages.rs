@@ -42,12 +42,16 @@ fn idempotency(req: &Request) -> Result<Option<Idempotency>, Error> {
 pub async fn send(ctx: Ctx) -> Result<Response<Body>, Error> {
     let channel_id = path_param(&ctx.req, "channelId")?;
     let idempotency = idempotency(&ctx.req)?;
+    let (mut req, file): (SendMessageRequest, _) = ctx.form_with_file().await?;
+    if file.is_some() {
+        req.file_url = file;
+    }
     let message = messages::send(
         &ctx.store,
         &ctx.app,
         ctx.actor(),
         channel_id,
-        json_body(&ctx.req)?,
+        req,
         idempotency,
     )
     .await?;

@@ -26,7 +26,11 @@ use crate::wire::{
     )
 )]
 pub async fn create(ctx: Ctx) -> Result<Response<Body>, Error> {
-    let created = users::create(&ctx.store, &ctx.app, json_body(&ctx.req)?).await?;
+    let (mut req, file): (CreateUserRequest, _) = ctx.form_with_file().await?;
+    if file.is_some() {
+        req.profile_image_url = file;
+    }
+    let created = users::create(&ctx.store, &ctx.app, req).await?;
     Ok(ok(&CreatedUserEnvelope {
         user: created.user.into(),
         login_token: created.login_token,
@@ -98,7 +102,11 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, Error> {
 )]
 pub async fn update(ctx: Ctx) -> Result<Response<Body>, Error> {
     let user_id = ctx.subject()?;
-    let user = users::update(&ctx.store, &ctx.app, user_id, json_body(&ctx.req)?).await?;
+    let (mut req, file): (UpdateUserRequest, _) = ctx.form_with_file().await?;
+    if file.is_some() {
+        req.profile_image_url = file;
+    }
+    let user = users::update(&ctx.store, &ctx.app, user_id, req).await?;
     Ok(ok(&UserEnvelope { user: user.into() }))
 }
 

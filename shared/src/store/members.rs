@@ -536,6 +536,32 @@ impl Store {
         Ok(states)
     }
 
+    /// `user_id`'s memberships of the super channels `channel_ids`, by channel id (one
+    /// BatchGetItem per 100; a channel they are not in is absent).
+    pub async fn super_memberships_of(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        channel_ids: &[String],
+    ) -> Result<HashMap<String, Membership>, Error> {
+        let wanted = channel_ids
+            .iter()
+            .map(|id| {
+                (
+                    keys::channel_pk(app_id, id),
+                    keys::member_sk(crate::model::ChannelType::SuperPublic, user_id),
+                )
+            })
+            .collect();
+        let mut found = HashMap::new();
+        for item in self.get_many(wanted).await? {
+            let m = decode::<MembershipItem>(item)?;
+            let channel_id = m.channel_id.clone();
+            found.insert(channel_id, Membership::from(m));
+        }
+        Ok(found)
+    }
+
     /// A page of a channel's memberships in user id order, strictly after `after`; when
     /// `muted_at` is given, only members muted at that time (the rest are read and skipped).
     pub async fn memberships_page(

@@ -358,16 +358,27 @@ where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<Page<String>, Error>>,
 {
+    // A member's own list: their memberships of super channels are read too (the channel
+    // reads leave those members out), before the filters that look at them.
+    let viewer = mine.map(|m| m.viewer.as_str());
+    let read_page = |page| async move {
+        let mut read = read_channels(store, app, page).await?;
+        if let Some(v) = viewer {
+            super::client::add_own_super_memberships(store, app.as_str(), v, &mut read.items)
+                .await?;
+        }
+        Ok::<_, Error>(read)
+    };
     let mine = mine.filter(|m| !m.is_empty());
     if filter.is_empty() && mine.is_none() {
-        return read_channels(store, app, first).await;
+        return read_page(first).await;
     }
     let mut found = Vec::new();
     let mut page = first;
     loop {
         let last = page.items.last().cloned();
         let more = page.has_next;
-        let read = read_channels(store, app, page).await?;
+        let read = read_page(page).await?;
         found.extend(
             read.items
                 .into_iter()

@@ -169,6 +169,126 @@ impl Visibility {
     }
 }
 
+/// The viewer's own membership of each super channel among `details` (a channel read leaves
+/// a super channel's members out, so their own fields would be missing): one `BatchGetItem`
+/// for the page.
+pub(crate) async fn add_own_super_memberships(
+    store: &Store,
+    app_id: &str,
+    viewer: &str,
+    details: &mut [ChannelDetail],
+) -> Result<(), Error> {
+    let ids: Vec<String> = details
+        .iter()
+        .filter(|d| d.channel.channel_type.is_super() && d.viewer.is_none())
+        .map(|d| d.channel.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut found = store.super_memberships_of(app_id, viewer, &ids).await?;
+    for d in details.iter_mut() {
+        if let Some(m) = found.remove(&d.channel.id) {
+            d.viewer = Some(m);
+        }
+    }
+    Ok(())
+}
+
+/// The viewer's own membership in `d`, where the answer has it.
+fn own_membership<'a>(d: &'a ChannelDetail, viewer: &str) -> Option<&'a crate::model::Membership> {
+    d.members
+        .iter()
+        .map(|m| &m.membership)
+        .find(|m| m.user_id == viewer)
+        .or(d.viewer.as_ref())
+}
+
+/// Whether `viewer` may see `d`'s `lastMessage` (the history rules above); true when there
+/// is none.
+pub fn sees_last_message(d: &ChannelDetail, viewer: &str) -> bool {
+    let Some(last) = &d.last_message else {
+        return true;
+    };
+    Visibility::of(&d.channel, Actor::User(viewer), own_membership(d, viewer))
+        .is_none_or(|v| v.shows(&last.message))
+}
+
+/// Each channel's `lastMessage` as `viewer` may see it: a newest message hidden from them
+/// (`hideMessagesBeforeJoin`, a broadcast channel's other members) gives way to the newest
+/// they may see, found by reading back through the history (only for the channels where
+/// that happens, side by side; up to 200 messages back, then none). Under
+/// `hideMessagesBeforeJoin` nothing earlier is visible either, so there it is simply none.
+pub async fn seen_last_messages(
+    store: &Store,
+    app: &AppId,
+    viewer: &str,
+    details: &mut [ChannelDetail],
+) -> Result<(), Error> {
+    let mut searches = Vec::new();
+    for (i, d) in details.iter_mut().enumerate() {
+        if sees_last_message(d, viewer) {
+            continue;
+        }
+        let own = own_membership(d, viewer);
+        let before_join = d.last_message.as_ref().is_some_and(|last| {
+            own.is_some_and(|m| {
+                d.channel.hide_messages_before_join && last.message.created_at < m.created_at
+            })
+        });
+        if let (false, Some(v)) = (
+            before_join,
+            Visibility::of(&d.channel, Actor::User(viewer), own),
+        ) {
+            searches.push((i, d.channel.id.clone(), v));
+        }
+        d.last_message = None;
+    }
+    let found = futures::future::try_join_all(
+        searches
+            .iter()
+            .map(|(_, id, v)| newest_seen(store, app.as_str(), id, v)),
+    )
+    .await?;
+    for ((i, _, _), last) in searches.into_iter().zip(found) {
+        details[i].last_message = last;
+    }
+    Ok(())
+}
+
+/// History pages a `lastMessage` search reads before it gives up (see `seen_last_messages`).
+const LAST_SEEN_PAGES: usize = 4;
+
+async fn newest_seen(
+    store: &Store,
+    app_id: &str,
+    channel_id: &str,
+    v: &Visibility,
+) -> Result<Option<crate::model::MessageDetail>, Error> {
+    use crate::domain::messages::{MAX_MESSAGE_LIST_LIMIT, details};
+    let mut cursor = None;
+    for _ in 0..LAST_SEEN_PAGES {
+        let page = store
+            .messages_page_of(
+                app_id,
+                channel_id,
+                crate::store::HistoryOrder::Latest,
+                cursor,
+                MAX_MESSAGE_LIST_LIMIT,
+                false,
+            )
+            .await?;
+        if let Some(m) = page.items.iter().find(|m| v.shows(m)) {
+            return Ok(details(store, app_id, vec![m.clone()]).await?.pop());
+        }
+        match page.items.last().map(|m| m.id.parse::<ulid::Ulid>()) {
+            Some(Ok(last)) if page.has_next => cursor = Some(last),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
 /// `GET /channels/{channelId}` for `actor`: the channel and, on the client API, the caller's
 /// membership read beside it.
 pub async fn view(
@@ -184,6 +304,12 @@ pub async fn view(
     )
     .await?;
     check_reader(&detail.channel, actor, member)?;
+    let mut details = [detail];
+    if let Actor::User(viewer) = actor {
+        add_own_super_memberships(store, app.as_str(), viewer, &mut details).await?;
+        seen_last_messages(store, app, viewer, &mut details).await?;
+    }
+    let [detail] = details;
     Ok(detail)
 }
 
