@@ -1,13 +1,11 @@
 //! Bots, and their memberships in channels (items in the channel's partition).
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BotItem, BotMembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{SetFields, Store, decode, encode, keys, s};
+use super::{SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{Bot, BotChanges, Page};
 
@@ -26,10 +24,6 @@ pub enum BotMove {
     ChannelMissing,
     /// Join only: the channel exists but holds `MAX_BOTS_PER_CHANNEL` bots.
     ChannelRefused,
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 impl Store {

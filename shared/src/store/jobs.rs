@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::channels::item_key;
 use super::items::{ChannelItem, MembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{Store, decode, keys, s};
+use super::{Store, decode, keys, n, s};
 use crate::Error;
 use crate::model::Page;
 
@@ -65,10 +65,6 @@ impl MembershipEntry {
 pub struct JobState {
     pub after: Option<String>,
     pub token: String,
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 impl Store {

@@ -20,7 +20,7 @@ use super::channels::{TransactError, action_error, item_key, membership_item, pu
 use super::items::{BanItem, MembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
 use super::users::live_user;
-use super::{MAX_TRANSACT_ACTIONS, SetFields, Store, decode, encode, keys, s};
+use super::{MAX_TRANSACT_ACTIONS, SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{Ban, Channel, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
@@ -138,10 +138,6 @@ pub struct MemberStates {
     /// Adds: the block relations between the channel's owner and the named users, read
     /// only when some named user has blocks (see `domain::users::blocks`).
     pub owner_blocks: super::OwnerBlocks,
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 impl Store {

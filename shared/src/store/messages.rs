@@ -18,7 +18,7 @@ use super::channels::{ChannelLookup, TransactError, action_error, item_key, put}
 use super::items::{BotItem, ChannelItem, IdempotencyItem, MembershipItem, MessageItem};
 use super::retry::{applied, retrying, storage_error};
 use super::users::live_user;
-use super::{Store, decode, encode, keys, s};
+use super::{Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{
     Bot, Channel, Membership, Message, MessageEdit, MessageRef, MessageType, Page, User,
@@ -196,10 +196,6 @@ impl TryFrom<MessageItem> for Message {
             created_at: i.created_at,
         })
     }
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 impl Store {

@@ -73,6 +73,10 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 fn encode<T: serde::Serialize>(value: &T) -> Result<Item, Error> {
     to_item(value).map_err(|e| Error::Internal(format!("encode item: {e}")))
 }

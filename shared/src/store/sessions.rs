@@ -8,7 +8,7 @@ use super::channels::{action_error, put};
 use super::items::{SessionItem, UserItem};
 use super::retry::{retrying, storage_error};
 use super::users::LIVE_USER;
-use super::{SetFields, Store, decode, encode, keys, s};
+use super::{SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{User, UserChanges, UserSecrets};
 
@@ -42,10 +42,6 @@ pub struct SessionState {
     pub user: Option<(bool, i64)>,
     /// The session item: its user and the epoch it was opened at.
     pub session: Option<(String, i64)>,
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 /// The login's condition on the user item.

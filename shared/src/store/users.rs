@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BlockItem, DeviceItem, UserItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{Item, SetFields, Store, decode, encode, keys, s};
+use super::{Item, SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{Page, User, UserChanges, UserSecrets};
 
@@ -23,10 +23,6 @@ pub(crate) const LIVE_USER: &str = "attribute_exists(pk) AND attribute_not_exist
 
 /// More devices than a user may have (the cap is the domain's), so one read sees them all.
 const DEVICE_READ_LIMIT: usize = 1_000;
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 /// A stored user item as a user, or `None` for a deleted user's tombstone.
 pub(crate) fn live_user(item: Item) -> Result<Option<User>, Error> {

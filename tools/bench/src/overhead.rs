@@ -34,7 +34,14 @@ struct Op {
     twin: Box<dyn Fn(usize) -> Vec<(String, String)>>,
     /// Swaps read off the answer (ids the server made, such as a message id).
     from_answer: fn(&Value) -> Vec<(String, String)>,
+    /// A client API operation: sent with the bench's session (`CLIENT_USER`'s), as the SDKs
+    /// send it, instead of the app's API key.
+    client: bool,
 }
+
+/// The client API's user: a member of `sendc-10`, `markc-10` and of the 20 channels
+/// `cl-00`..`cl-19`.
+const CLIENT_USER: &str = "cli";
 
 pub const CREATE_SIZES: [usize; 4] = [1, 2, 10, 100];
 const USERS: usize = 100;
@@ -132,6 +139,7 @@ fn ops() -> Vec<Op> {
                 vec![(format!("cr{n:03}-o-{i:04}"), format!("cr{n:03}-t-{i:04}"))]
             }),
             from_answer: no_swaps,
+            client: false,
         });
     }
     ops.push(Op {
@@ -143,6 +151,7 @@ fn ops() -> Vec<Op> {
         body: Box::new(|_| None),
         twin: Box::new(|_| Vec::new()),
         from_answer: no_swaps,
+        client: false,
     });
     for (verb, key) in [("join", "bot_join"), ("leave", "bot_leave")] {
         ops.push(Op {
@@ -160,6 +169,7 @@ fn ops() -> Vec<Op> {
             body: Box::new(|_| None),
             twin: Box::new(|i| vec![(format!("jn-o-{i:04}"), format!("jn-t-{i:04}"))]),
             from_answer: no_swaps,
+            client: false,
         });
     }
     ops.push(Op {
@@ -173,6 +183,54 @@ fn ops() -> Vec<Op> {
         }),
         twin: Box::new(|_| Vec::new()),
         from_answer: message_swap,
+        client: false,
+    });
+    // The client API, as an SDK calls it with a session.
+    ops.push(Op {
+        key: "client_send_message".into(),
+        title: "client: send message (10 members)".into(),
+        function: "channels-messages-send",
+        method: Method::POST,
+        path: Box::new(|_| "/v1.4/channels/sendc-10/messages/send".into()),
+        body: Box::new(|_| Some(json!({"text": "a message of some ordinary length"}))),
+        twin: Box::new(|_| Vec::new()),
+        from_answer: message_swap,
+        client: true,
+    });
+    ops.push(Op {
+        key: "client_markread".into(),
+        title: "client: mark read (10 members)".into(),
+        function: "channels-markread",
+        method: Method::POST,
+        // A channel the client user never sends to: each run's mark (and its replay) is
+        // conditioned on their own sends since the last, none.
+        path: Box::new(|_| "/v1.4/channels/markc-10/markread".into()),
+        body: Box::new(|_| Some(json!({}))),
+        twin: Box::new(|_| Vec::new()),
+        from_answer: no_swaps,
+        client: true,
+    });
+    ops.push(Op {
+        key: "client_channels_20".into(),
+        title: "client: my channels, 20 of 10 members, with unread counts".into(),
+        function: "users-channels",
+        method: Method::GET,
+        path: Box::new(|_| "/v1.4/channels?type=default&limit=20".into()),
+        body: Box::new(|_| None),
+        twin: Box::new(|_| Vec::new()),
+        from_answer: no_swaps,
+        client: true,
+    });
+    ops.push(Op {
+        key: "client_unread_count".into(),
+        title: "client: unread/count over 22 channels".into(),
+        function: "channels-unread-count",
+        method: Method::GET,
+        path: Box::new(|_| "/v1.4/channels/unread/count".into()),
+        body: Box::new(|_| None),
+        twin: Box::new(|_| Vec::new()),
+        from_answer: no_swaps,
+        client: true,
     });
     ops.push(Op {
         key: "user_channels_20x100".into(),
@@ -184,14 +242,53 @@ fn ops() -> Vec<Op> {
         body: Box::new(|_| None),
         twin: Box::new(|_| Vec::new()),
         from_answer: no_swaps,
+        client: false,
     });
     ops
 }
 
-/// The channels the operations need, ours and twins.
-async fn seed(app: &TestApp, runs: usize) {
+/// The channels the operations need, ours and twins; the client API's session token.
+async fn seed(app: &TestApp, runs: usize) -> String {
     create_channel(app, "view-10", 10).await;
     create_channel(app, "send-10", 10).await;
+    let t = talkplus_tests::client::Transport::InProcess(app);
+    let created = t
+        .admin(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": CLIENT_USER, "password": "bench"})),
+        )
+        .await;
+    let login_token = created.body["loginToken"].as_str().expect("a login token");
+    let (session, _) = talkplus_tests::client::SdkClient::login_with_token(
+        &t,
+        CLIENT_USER,
+        login_token,
+        json!({}),
+    )
+    .await
+    .expect("the bench's session");
+    let with_client = |id: String| {
+        let mut members: Vec<String> = (1..10).map(user).collect();
+        members.push(CLIENT_USER.into());
+        json!({"channelId": id, "type": "private", "ownerId": user(1), "members": members})
+    };
+    app.create_channel(with_client("sendc-10".into())).await;
+    app.create_channel(with_client("markc-10".into())).await;
+    for c in 0..20 {
+        let id = format!("cl-{c:02}");
+        app.create_channel(with_client(id.clone())).await;
+        for _ in 0..3 {
+            call(
+                app,
+                "channels-messages-send",
+                Method::POST,
+                &format!("/v1.4/api/channels/{id}/messages/send"),
+                Some(json!({"senderId": user(1), "text": "unread"})),
+            )
+            .await;
+        }
+    }
     for i in 0..runs + 1 {
         create_channel(app, &format!("jn-o-{i:04}"), 10).await;
         create_channel(app, &format!("jn-t-{i:04}"), 10).await;
@@ -202,13 +299,14 @@ async fn seed(app: &TestApp, runs: usize) {
                                   "ownerId": user(99), "members": members}))
             .await;
     }
+    session.session_token
 }
 
 /// Runs every operation `runs` times, ours then direct each time, then once more counting
 /// capacity.
 pub async fn measure(report: &mut Report, app: &TestApp, recorder: &Recorder) -> Vec<Measured> {
     let runs = scale().op_runs;
-    seed(app, runs).await;
+    let session = seed(app, runs).await;
     recorder.take();
     let direct = talkplus_tests::client();
     let mut out = Vec::new();
@@ -221,10 +319,7 @@ pub async fn measure(report: &mut Report, app: &TestApp, recorder: &Recorder) ->
             recorder.take();
             let started = Instant::now();
             let r = app
-                .call_function(
-                    op.function,
-                    app.request(op.method.clone(), &(op.path)(i), (op.body)(i)),
-                )
+                .call_function(op.function, request(app, &op, i, &session))
                 .await;
             let took = started.elapsed();
             assert_eq!(r.status, 200, "{}: {}", op.key, r.body);
@@ -248,6 +343,25 @@ pub async fn measure(report: &mut Report, app: &TestApp, recorder: &Recorder) ->
     }
     report_table(report, &out);
     out
+}
+
+/// Run `i` of `op` as its caller sends it: with the app's key, or with the session.
+fn request(app: &TestApp, op: &Op, i: usize, session: &str) -> lambda_http::Request {
+    if !op.client {
+        return app.request(op.method.clone(), &(op.path)(i), (op.body)(i));
+    }
+    let mut req = app.request_as(
+        &app.app_id,
+        "",
+        op.method.clone(),
+        &(op.path)(i),
+        (op.body)(i),
+    );
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {session}").parse().expect("a header value"),
+    );
+    req
 }
 
 fn summarise(op: &Op, calls: Vec<Call>, ours: Vec<Duration>, direct: Vec<Duration>) -> Measured {

@@ -376,6 +376,11 @@ pub async fn replay(client: &Client, op: &str, body: Vec<u8>) -> Result<(), Stri
                 .batch_write_item()
                 .set_request_items(Some(Default::default()))
         ),
+        "TransactGetItems" => send!(
+            client
+                .transact_get_items()
+                .set_transact_items(Some(Vec::new()))
+        ),
         other => Err(format!("the bench cannot replay {other}")),
     };
     outcome.map_err(|e| format!("{op}: {e}"))

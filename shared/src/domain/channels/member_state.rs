@@ -11,7 +11,7 @@ use crate::Error;
 use crate::auth::AppId;
 use crate::domain::Actor;
 use crate::model::{ChannelDetail, Member};
-use crate::store::{ChannelLookup, MemberStateChange, Store};
+use crate::store::{MemberStateChange, Store};
 use crate::validate::{self, MAX_USER_ID_CHARS};
 
 /// A private tag's length, and a push sound's.
@@ -87,18 +87,11 @@ pub async fn set(
     let app_id = app.as_str();
     let ids = [user.to_owned()];
     for _ in 0..ATTEMPTS {
-        let (lookup, mut states) = futures::future::try_join(
-            store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &ids, true),
-        )
-        .await?;
-        let ChannelLookup::Found(cm) = lookup else {
-            return Err(Error::ChannelNotFound(channel_id.to_owned()));
-        };
-        if cm.unfinished {
-            store.finish_pending(app_id, channel_id).await?;
+        let Some((cm, mut states)) =
+            super::read_for_change(store, app_id, channel_id, &ids, true).await?
+        else {
             continue;
-        }
+        };
         let Some(read) = states.memberships.remove(user) else {
             return Err(match actor {
                 Actor::User(_) => Error::NotChannelMember(user.to_owned()),

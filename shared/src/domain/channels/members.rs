@@ -347,18 +347,11 @@ pub async fn change(
     }
     for _ in 0..CHANGE_ATTEMPTS {
         let now = now_ms();
-        let (lookup, mut states) = futures::future::try_join(
-            store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &read_ids, entering),
-        )
-        .await?;
-        let ChannelLookup::Found(cm) = lookup else {
-            return Err(Error::ChannelNotFound(channel_id.to_owned()));
-        };
-        if cm.unfinished {
-            store.finish_pending(app_id, channel_id).await?;
+        let Some((cm, mut states)) =
+            super::read_for_change(store, app_id, channel_id, &read_ids, entering).await?
+        else {
             continue;
-        }
+        };
         if entering {
             // The owner's counts are not read: any named user with blocks is a candidate.
             let candidates = candidates(None, ids.iter().filter_map(|id| states.users.get(id)));

@@ -49,6 +49,31 @@ pub const MAX_CHANNEL_LIST_LIMIT: usize = 50;
 /// that is between its two transactions.
 const REUSE_WAIT: Duration = Duration::from_secs(3);
 
+/// The channel and the states of `ids` (memberships, bans, and with `with_users` their
+/// users), read together for a change about to be planned on them: `None` when an earlier
+/// change of the channel was still being written (it is finished now: read again).
+pub(crate) async fn read_for_change(
+    store: &Store,
+    app_id: &str,
+    channel_id: &str,
+    ids: &[String],
+    with_users: bool,
+) -> Result<Option<(Box<ChannelMembers>, crate::store::MemberStates)>, Error> {
+    let (lookup, states) = futures::future::try_join(
+        store.channel(app_id, channel_id),
+        store.member_states(app_id, channel_id, ids, with_users),
+    )
+    .await?;
+    let ChannelLookup::Found(cm) = lookup else {
+        return Err(Error::ChannelNotFound(channel_id.to_owned()));
+    };
+    if cm.unfinished {
+        store.finish_pending(app_id, channel_id).await?;
+        return Ok(None);
+    }
+    Ok(Some((cm, states)))
+}
+
 /// The single channel of a one-channel `add_profiles`.
 pub(crate) fn one(mut details: Vec<ChannelDetail>) -> Result<ChannelDetail, Error> {
     details

@@ -116,18 +116,11 @@ pub async fn set(
     let mut wanted = ids.clone();
     wanted.push(caller.to_owned());
     for _ in 0..ATTEMPTS {
-        let (lookup, states) = futures::future::try_join(
-            store.channel(app_id, channel_id),
-            store.member_states(app_id, channel_id, &wanted, true),
-        )
-        .await?;
-        let ChannelLookup::Found(cm) = lookup else {
-            return Err(Error::ChannelNotFound(channel_id.to_owned()));
-        };
-        if cm.unfinished {
-            store.finish_pending(app_id, channel_id).await?;
+        let Some((cm, states)) =
+            super::read_for_change(store, app_id, channel_id, &wanted, true).await?
+        else {
             continue;
-        }
+        };
         let Some(me) = states.memberships.get(caller) else {
             return Err(Error::NotChannelMember(caller.to_owned()));
         };
