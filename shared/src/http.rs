@@ -69,6 +69,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
 
 /// Fields of a form that hold arrays: the SDKs join them with commas.
 const FORM_ARRAYS: [&str; 3] = ["mentions", "members", "translationTargetLanguages"];
+/// Fields of a form that hold a JSON object, as text.
+const FORM_OBJECTS: [&str; 1] = ["data"];
 
 /// Whether the request is `multipart/form-data` (the SDKs' uploads).
 pub fn is_multipart(req: &Request) -> bool {
@@ -131,8 +133,9 @@ pub async fn form_body<T: DeserializeOwned>(
         if fields.contains_key(&name) {
             return Err(Error::InvalidParam(format!("{name}: given twice")));
         }
-        let value = form_value(&name, text)?;
-        fields.insert(name, value);
+        if let Some(value) = form_value(&name, text)? {
+            fields.insert(name, value);
+        }
     }
     let fields = serde_json::Value::Object(fields);
     let parsed = serde_path_to_error::deserialize(fields).map_err(|e| {
@@ -142,26 +145,29 @@ pub async fn form_body<T: DeserializeOwned>(
     Ok((parsed, upload))
 }
 
-/// A form value as its JSON counterpart: arrays split at commas, a JSON object (`data`)
-/// parsed, anything else a string.
-fn form_value(name: &str, text: String) -> Result<serde_json::Value, Error> {
+/// A form value as its JSON counterpart: arrays split at commas, an object field (`data`)
+/// parsed as JSON (empty: as if absent), anything else a string, as it is.
+fn form_value(name: &str, text: String) -> Result<Option<serde_json::Value>, Error> {
     use serde_json::Value;
     if FORM_ARRAYS.contains(&name) {
-        return Ok(Value::Array(
+        return Ok(Some(Value::Array(
             text.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| Value::String(s.to_owned()))
                 .collect(),
-        ));
+        )));
     }
-    if text.trim_start().starts_with('{') {
-        reject_duplicate_keys(text.as_bytes())
-            .and_then(|()| serde_json::from_str(&text))
-            .map_err(|e| Error::InvalidParam(format!("{name}: malformed JSON: {e}")))
-    } else {
-        Ok(Value::String(text))
+    if !FORM_OBJECTS.contains(&name) {
+        return Ok(Some(Value::String(text)));
     }
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    reject_duplicate_keys(text.as_bytes())
+        .and_then(|()| serde_json::from_str(&text))
+        .map(Some)
+        .map_err(|e| Error::InvalidParam(format!("{name}: malformed JSON: {e}")))
 }
 
 /// Fails when an object anywhere in `bytes` names a key twice. serde would take the last

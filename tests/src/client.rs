@@ -1506,11 +1506,22 @@ pub async fn uploads(t: &Transport<'_>) {
         .await
         .err();
     assert_eq!(refused.as_deref(), Some("1001"));
+    // Text that looks like JSON is text.
+    let sent = uma
+        .call_form(
+            Method::POST,
+            &send_path,
+            multipart(&[("text", "{not json}"), ("data", "")], None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent["message"]["text"], "{not json}");
+    assert_eq!(sent["message"]["data"], json!({}));
     let history = vic
         .call(Method::GET, &format!("channels/{channel}/messages"), None)
         .await
         .unwrap();
-    assert_eq!(history["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
 }
 
 /// A GET of a file's URL: status, content type, bytes.
