@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::channels::item_key;
 use super::items::{ChannelItem, MembershipItem};
 use super::retry::{condition_failed, retrying, storage_error};
-use super::{Store, decode, keys, n, s};
+use super::{Store, decode, keys, s};
 use crate::Error;
 use crate::model::Page;
 
@@ -112,37 +112,6 @@ impl Store {
             }
         }
         Ok(counts)
-    }
-
-    /// Hides a channel for its member (the membership under `member_sk`); false if there is
-    /// no such membership (any more).
-    pub async fn hide_membership(
-        &self,
-        app_id: &str,
-        channel_id: &str,
-        member_sk: &str,
-        now: i64,
-    ) -> Result<bool, Error> {
-        self.may_write().await?;
-        let res = retrying(|| {
-            self.client
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::channel_pk(app_id, channel_id)))
-                .key("sk", s(member_sk))
-                .update_expression("SET #hidden = :yes, updated_at = :now")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#hidden", "hidden")
-                .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                .expression_attribute_values(":now", n(now))
-                .send()
-        })
-        .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("hide channel", e)),
-        }
     }
 
     /// The job of this kind for the user, if one is waiting (a strongly consistent read).

@@ -446,6 +446,20 @@ impl Store {
         user: &str,
         change: &MemberStateChange,
     ) -> Result<Option<Membership>, Error> {
+        let sk = keys::member_sk(channel.channel_type, user);
+        self.set_member_state_at(app_id, &channel.id, &sk, change)
+            .await
+    }
+
+    /// `set_member_state` of the membership under `member_sk` (known from the user's index,
+    /// without the channel item).
+    pub async fn set_member_state_at(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        member_sk: &str,
+        change: &MemberStateChange,
+    ) -> Result<Option<Membership>, Error> {
         self.may_write().await?;
         let b = AttributeValue::Bool;
         let sets: Vec<(&str, AttributeValue)> = match change {
@@ -474,8 +488,8 @@ impl Store {
             self.client
                 .update_item()
                 .table_name(self.table())
-                .key("pk", s(keys::channel_pk(app_id, &channel.id)))
-                .key("sk", s(keys::member_sk(channel.channel_type, user)))
+                .key("pk", s(keys::channel_pk(app_id, channel_id)))
+                .key("sk", s(member_sk))
                 .update_expression(&expression)
                 .condition_expression("attribute_exists(pk)")
                 .set_expression_attribute_names(Some(names.clone()))

@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::Error;
 use crate::model::now_ms;
-use crate::store::{JobKind, MembershipEntry, Store};
+use crate::store::{JobKind, MemberStateChange, MembershipEntry, Store};
 
 /// Memberships read per page (one BatchGetItem of their channels' counters).
 const PAGE: usize = crate::store::MAX_BATCH_GET_KEYS;
@@ -154,15 +154,15 @@ async fn mark_one(
 
 /// Hides every channel of a page (one the user has left meanwhile is skipped).
 async fn hide(store: &Store, app_id: &str, entries: &[MembershipEntry]) -> Result<(), Error> {
-    let now = now_ms();
+    let hidden = MemberStateChange::Hidden(true);
     let hides: Vec<_> = entries
         .iter()
         .filter(|m| !m.hidden)
-        .map(|m| store.hide_membership(app_id, &m.channel_id, &m.sk, now))
+        .map(|m| store.set_member_state_at(app_id, &m.channel_id, &m.sk, &hidden))
         .collect();
     futures::stream::iter(hides)
         .buffer_unordered(WRITES_AT_ONCE)
-        .try_collect::<Vec<bool>>()
+        .try_collect::<Vec<_>>()
         .await?;
     Ok(())
 }

@@ -473,7 +473,7 @@ async fn found(
     }
 }
 
-fn validate_cursor(last_user_id: Option<&str>) -> Result<Option<&str>, Error> {
+pub(crate) fn validate_cursor(last_user_id: Option<&str>) -> Result<Option<&str>, Error> {
     let last = last_user_id.filter(|s| !s.is_empty());
     if let Some(last) = last {
         validate::id("lastUserId", last, MAX_USER_ID_CHARS)?;

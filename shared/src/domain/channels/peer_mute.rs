@@ -17,7 +17,6 @@ use crate::Error;
 use crate::auth::AppId;
 use crate::model::{ChannelDetail, Member, Membership, Page, User, now_ms, peer_mute_holds};
 use crate::store::{ChannelLookup, PeerMuteSide, PeerMuteWrite, Store};
-use crate::validate;
 
 /// Members one member may keep peer-muted in a channel (the size of their `peer/muted`).
 pub const MAX_PEER_MUTES: usize = 100;
@@ -186,10 +185,7 @@ pub async fn muted(
     limit: usize,
 ) -> Result<Page<Member>, Error> {
     validate_channel_id(channel_id)?;
-    let after = last_user_id.filter(|s| !s.is_empty());
-    if let Some(a) = after {
-        validate::id("lastUserId", a, validate::MAX_USER_ID_CHARS)?;
-    }
+    let after = super::members::validate_cursor(last_user_id)?;
     let app_id = app.as_str();
     let (lookup, states) = futures::future::try_join(
         store.channel(app_id, channel_id),
