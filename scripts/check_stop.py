@@ -79,8 +79,8 @@ def default_sigint():
 
 
 def check(moment):
-    api, engine, sqs = free_port(), free_port(), free_port()
-    env = dict(os.environ, PORT=str(api), DYNAMODB_PORT=str(engine), SQS_PORT=str(sqs),
+    api, engine, sqs, ws = free_port(), free_port(), free_port(), free_port()
+    env = dict(os.environ, PORT=str(api), DYNAMODB_PORT=str(engine), SQS_PORT=str(sqs), WS_PORT=str(ws),
                DEV_DATA=":memory:", RUST_LOG="warn")
     log_path = os.path.join(ROOT, "target", f"stop-check-{moment}.log")
     log = open(log_path, "w")
@@ -119,7 +119,7 @@ def check(moment):
         time.sleep(0.2)
     left = [p for p in seen if alive(p)]
     names = {p: command(p) for p in left}
-    busy = [p for p in (api, engine, sqs) if not port_free(p)]
+    busy = [p for p in (api, engine, sqs, ws) if not port_free(p)]
     for p in left:
         try:
             os.kill(p, signal.SIGKILL)

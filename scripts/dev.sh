@@ -9,6 +9,11 @@ PORT=${PORT:-9000}
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
 # SQS (moto) for the webhook pipeline's delivery queue.
 SQS_PORT=${SQS_PORT:-9324}
+# The SDKs' WebSocket (the dev gateway, in place of API Gateway's WebSocket API).
+WS_PORT=${WS_PORT:-9001}
+export WS_PORT
+# Where the fan-out and the WebSocket functions post frames: the dev gateway's @connections API.
+export TALKPLUS_WS_CALLBACK_URL="http://127.0.0.1:$WS_PORT"
 # A file keeps data between runs; DEV_DATA=:memory: starts empty every time.
 DEV_DATA=${DEV_DATA:-.dev/dynamodb.sqlite}
 export TABLE_NAME=${TABLE_NAME:-talkplus-dev}
@@ -40,6 +45,7 @@ setup_moto
 db_pid=""
 sqs_pid=""
 hooks_pid=""
+ws_pid=""
 watch_pid=""
 sweep_pid=""
 cleanup() {
@@ -54,6 +60,7 @@ cleanup() {
     stop_group "$watch_pid"
     stop_group "$sweep_pid"
     stop_group "$hooks_pid"
+    stop_group "$ws_pid"
     stop_group "$sqs_pid"
     stop_pids $functions
     stop_group "$db_pid"
@@ -94,6 +101,13 @@ if [ "$DEV_DATA" = ":memory:" ]; then hooks_args=(); else hooks_args=(--checkpoi
 # The code of the dispatcher and deliverer functions, over the engine's stream and moto's SQS.
 setsid "$admin" webhooks "${hooks_args[@]}" &
 hooks_pid=$!
+
+# The WebSocket: the dev gateway runs the code of the ws-connect, ws-default and ws-disconnect
+# functions; the events come from the webhook pipeline's dispatcher above (the fan-out).
+log "starting the WebSocket gateway on 127.0.0.1:$WS_PORT"
+setsid "$ROOT/target/debug/talkplus-devgateway" &
+ws_pid=$!
+wait_port "$WS_PORT" 30
 
 log "starting cargo lambda watch on 127.0.0.1:$PORT"
 # WATCH_CHANGES=0 keeps the functions as built (test runs: files written in the tree must not
@@ -161,6 +175,7 @@ cat <<MSG
     webhooks: ${WEBHOOK_URL:-off} (set with: talkplus-admin set-webhook --app-id $TALKPLUS_DEV_APP_ID --url URL;
               SQS on 127.0.0.1:$SQS_PORT, signing key sealed with TALKPLUS_DEV_SEAL_KEY)
     uploads:  $TALKPLUS_FILES_URL (moto's S3)
+    websocket: ws://127.0.0.1:$WS_PORT/v1.4/users/ws/notifications (point an SDK's WebSocket here)
 
   curl -s http://127.0.0.1:$PORT/v1.4/api/users/create \\
     -H 'app-id: $TALKPLUS_DEV_APP_ID' -H 'api-key: $TALKPLUS_DEV_API_KEY' \\

@@ -76,7 +76,7 @@ cfn-lint template.yaml
 sam validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
 
 functions=$(ls "$ROOT/functions" | paste -sd'|')
-leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|moto_server|talkplus-admin webhooks|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
+leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|moto_server|talkplus-admin webhooks|talkplus-devgateway|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
 if [ -n "$leftover" ]; then
     echo "processes left running: $leftover" >&2
     exit 1

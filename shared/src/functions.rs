@@ -38,6 +38,9 @@ pub enum Function {
     WebhooksDispatch,
     /// The webhook delivery queue's consumer.
     WebhooksDeliver,
+    /// A route of the WebSocket API (`$connect`, `$disconnect`, `$default`: one code, the
+    /// event names its route; `realtime::gateway`).
+    WebSocket,
 }
 
 /// The handler of `admin` or `client` a request is for: the client API's when the request
@@ -159,6 +162,9 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),
+    ("ws-connect", Function::WebSocket),
+    ("ws-disconnect", Function::WebSocket),
+    ("ws-default", Function::WebSocket),
 ];
 
 /// The function called `name`.

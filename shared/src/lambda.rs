@@ -344,8 +344,8 @@ pub async fn serve_function(name: &str) -> Result<(), Error> {
             Box::pin(serve(move |ctx| functions::pick(admin, client, ctx)))
         }
         Some(Function::Sweeper) => Box::pin(serve_stream()),
-        Some(Function::WebhooksDispatch | Function::WebhooksDeliver) => {
-            return Err(format!("{name} is a webhook worker: serve_webhook_worker").into());
+        Some(Function::WebhooksDispatch | Function::WebhooksDeliver | Function::WebSocket) => {
+            return Err(format!("{name} is a worker: serve_webhook_worker").into());
         }
         None => return Err(format!("no function called {name:?} (shared::functions)").into()),
     };
@@ -358,7 +358,8 @@ pub async fn serve_webhook_worker(name: &str) -> Result<(), Error> {
     match functions::find(name) {
         Some(Function::WebhooksDispatch) => Box::pin(serve_webhook_dispatch()).await,
         Some(Function::WebhooksDeliver) => Box::pin(serve_webhook_delivery()).await,
-        _ => Err(format!("{name} is not a webhook worker (shared::functions)").into()),
+        Some(Function::WebSocket) => Box::pin(serve_websocket()).await,
+        _ => Err(format!("{name} is not a worker (shared::functions)").into()),
     }
 }
 
@@ -418,20 +419,62 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
     let config = crate::config::aws_config().await;
     let services = Services::from_config(&config)?;
     let queue = crate::webhooks::queue::Queue::from_env(&config)?;
+    let connections = crate::realtime::connections::Connections::from_env(&config);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| {
             let store = services.store.clone();
             let queue = queue.clone();
+            let connections = connections.clone();
             async move {
                 let records = crate::webhooks::records::lambda_records(&event.payload)?;
-                let done = crate::webhooks::dispatch::dispatch(&store, &queue, &records)
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "dispatch failed; the batch will be retried");
-                        Error::from(e.to_string())
-                    })?;
+                let (fanned, done) = crate::webhooks::on_changes(
+                    &store,
+                    &queue,
+                    connections.as_ref(),
+                    &records,
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "dispatch failed; the batch will be retried");
+                    Error::from(e.to_string())
+                })?;
+                if let Some(f) = fanned {
+                    tracing::info!(
+                        events = f.events,
+                        posts = f.posts,
+                        gone = f.gone,
+                        "fanned out"
+                    );
+                }
                 tracing::info!(events = done.events, queued = done.queued, "dispatched");
                 Ok::<_, Error>(serde_json::json!({}))
+            }
+        },
+    ))
+    .await
+}
+
+/// `main` of the WebSocket API's functions (`realtime::gateway`): the route is in the event.
+pub async fn serve_websocket() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_logging();
+    let config = crate::config::aws_config().await;
+    let services = Services::from_config(&config)?;
+    let connections =
+        crate::realtime::connections::Connections::from_env(&config).ok_or_else(|| {
+            format!(
+                "{} is not set",
+                crate::realtime::connections::CALLBACK_URL_VAR
+            )
+        })?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let services = services.clone();
+            let connections = connections.clone();
+            async move {
+                Ok::<_, Error>(
+                    crate::realtime::gateway::handle(&services, &connections, &event.payload).await,
+                )
             }
         },
     ))

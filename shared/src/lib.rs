@@ -13,6 +13,7 @@ pub mod lambda;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
+pub mod realtime;
 pub mod seal;
 pub mod secrets;
 pub mod session;

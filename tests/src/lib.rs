@@ -32,6 +32,7 @@ pub mod client;
 pub mod faults;
 pub mod invariants;
 pub mod layout;
+pub mod realtime;
 pub mod stack;
 pub mod webhooks;
 

@@ -67,7 +67,7 @@ pub fn sqs_endpoint() -> &'static str {
     })
 }
 
-fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -244,6 +244,18 @@ impl Receiver {
     }
 }
 
+/// The test table has no stream until a test reads it; turned on once per test binary.
+pub async fn stream_on(store: &Store) {
+    static STREAM: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    STREAM
+        .get_or_init(|| async {
+            shared::store::schema::ensure_stream(store.client(), crate::TABLE)
+                .await
+                .expect("turn the test table's stream on");
+        })
+        .await;
+}
+
 /// The dispatcher and the deliverer as Lambda would run them, for one app of the shared test
 /// table: other tests' changes in the same stream are left to their own pipelines.
 pub struct Pipeline {
@@ -257,15 +269,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// Reads the stream from now on. Seals the app's key with the tests' development key.
     pub async fn start(store: &Store, app_id: &str, api_key: &str) -> Pipeline {
-        // The test table has no stream until a test reads it; once per test binary.
-        static STREAM: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-        STREAM
-            .get_or_init(|| async {
-                shared::store::schema::ensure_stream(store.client(), crate::TABLE)
-                    .await
-                    .expect("turn the test table's stream on");
-            })
-            .await;
+        stream_on(store).await;
         let sealer = Sealer::dev(SEAL_KEY);
         let sealed = sealer.seal(app_id, api_key).await.expect("seal");
         store

@@ -45,11 +45,89 @@ fn queue_workers(t: &Value) -> BTreeSet<String> {
     workers_of(t, "SQS")
 }
 
+/// The WebSocket API's functions: invoked by its routes' integrations, not by SAM events.
+fn websocket_functions(t: &Value) -> BTreeSet<String> {
+    functions(t)
+        .into_iter()
+        .filter(|(_, f)| f["Properties"]["Events"].is_null())
+        .map(|(_, f)| function_name(&f).unwrap().to_owned())
+        .collect()
+}
+
 /// Every function that is not a route.
 fn workers(t: &Value) -> BTreeSet<String> {
     let mut all = stream_workers(t);
     all.extend(queue_workers(t));
+    all.extend(websocket_functions(t));
     all
+}
+
+/// The template's resources of `kind`, by logical id.
+fn resources_of(t: &Value, kind: &str) -> Vec<(String, Value)> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(k, r)| (k.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn each_websocket_route_invokes_its_function() {
+    let t = template();
+    assert_eq!(
+        websocket_functions(&t),
+        BTreeSet::from([
+            "ws-connect".to_owned(),
+            "ws-default".to_owned(),
+            "ws-disconnect".to_owned()
+        ])
+    );
+    let apis = resources_of(&t, "AWS::ApiGatewayV2::Api");
+    assert_eq!(apis.len(), 1);
+    assert_eq!(
+        apis[0].1["Properties"]["ProtocolType"].as_str(),
+        Some("WEBSOCKET")
+    );
+    let by_name: std::collections::BTreeMap<String, String> = functions(&t)
+        .into_iter()
+        .map(|(id, f)| (function_name(&f).unwrap().to_owned(), id))
+        .collect();
+    let integrations: std::collections::BTreeMap<String, String> =
+        resources_of(&t, "AWS::ApiGatewayV2::Integration")
+            .into_iter()
+            .map(|(id, i)| (id, format!("{:?}", i["Properties"]["IntegrationUri"])))
+            .collect();
+    let permitted: Vec<String> = resources_of(&t, "AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| format!("{:?}", p["Properties"]["FunctionName"]))
+        .collect();
+    for (key, function) in [
+        ("$connect", "ws-connect"),
+        ("$disconnect", "ws-disconnect"),
+        ("$default", "ws-default"),
+    ] {
+        let routes: Vec<(String, Value)> = resources_of(&t, "AWS::ApiGatewayV2::Route")
+            .into_iter()
+            .filter(|(_, r)| r["Properties"]["RouteKey"].as_str() == Some(key))
+            .collect();
+        assert_eq!(routes.len(), 1, "{key}: one route");
+        let target = format!("{:?}", routes[0].1["Properties"]["Target"]);
+        let integration = integrations
+            .keys()
+            .find(|id| target.contains(&format!("${{{id}}}")))
+            .unwrap_or_else(|| panic!("{key}: its integration ({target})"));
+        let resource = &by_name[function];
+        assert!(
+            integrations[integration].contains(&format!("${{{resource}.Arn}}")),
+            "{key} invokes {resource}"
+        );
+        assert!(
+            permitted.iter().any(|p| p.contains(resource.as_str())),
+            "{resource}: API Gateway may invoke it"
+        );
+    }
 }
 
 fn workers_of(t: &Value, source: &str) -> BTreeSet<String> {
@@ -79,6 +157,7 @@ fn template_routes_router_and_crates_agree() {
     );
     let streams = stream_workers(&t);
     let workers = workers(&t);
+    let websocket = websocket_functions(&t);
     let mut from_template = Vec::new();
     for (name, f) in functions(&t) {
         let binary = function_name(&f)
@@ -95,6 +174,7 @@ fn template_routes_router_and_crates_agree() {
             Some(
                 shared::functions::Function::WebhooksDispatch
                     | shared::functions::Function::WebhooksDeliver
+                    | shared::functions::Function::WebSocket
             )
         );
         assert!(
@@ -110,6 +190,9 @@ fn template_routes_router_and_crates_agree() {
             }),
             "{name}"
         );
+        if websocket.contains(binary) {
+            continue;
+        }
         let events = f["Properties"]["Events"].as_mapping().expect("Events");
         if workers.contains(binary) {
             assert_eq!(events.len(), 1, "{name}: one source per worker");
@@ -242,6 +325,12 @@ fn every_function_has_its_own_narrow_policy() {
                         "kms" => on == "Decrypt" && resource.contains("WebhookKey"),
                         // Uploaded files: written, never read or listed.
                         "s3" => on == "PutObject" && resource.contains("FilesBucket"),
+                        // Frames to (and closing) this stack's WebSocket connections.
+                        "execute-api" => {
+                            on == "ManageConnections"
+                                && resource.contains("WebSocketApi")
+                                && resource.contains("@connections")
+                        }
                         _ => false,
                     };
                     assert!(allowed, "{name}: {a} on {resource}");
@@ -410,6 +499,10 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
             "webhooks-deliver" => shared::webhooks::deliver::lambda_messages(&event)
                 .iter()
                 .all(|m| serde_json::from_str::<shared::webhooks::Job>(&m.body).is_ok()),
+            ws @ ("ws-connect" | "ws-disconnect" | "ws-default") => {
+                shared::realtime::gateway::WsEvent::parse(&event)
+                    .is_some_and(|e| e.route_key == format!("${}", ws.trim_start_matches("ws-")))
+            }
             other => panic!("{other}: a worker this test does not know"),
         };
         assert!(

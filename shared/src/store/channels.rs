@@ -372,6 +372,19 @@ impl Store {
         self.read_channel(app_id, channel_id, true).await
     }
 
+    /// A deleted channel as it was (its tombstone), `None` if it is not a deleted channel: the
+    /// realtime fan-out's `channelRemoved`, sent as the channel's memberships are swept.
+    pub async fn removed_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+    ) -> Result<Option<Channel>, Error> {
+        match self.channel_item(app_id, channel_id).await? {
+            Some(item) if item.deleted_at.is_some() => Channel::try_from(item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// `channel` without the newest message, for reads that show members rather than the
     /// channel object (`last_message` is `None`): two queries.
     pub async fn channel_for_members(

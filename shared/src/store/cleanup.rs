@@ -20,7 +20,7 @@ use crate::Error;
 use crate::model::{Channel, Page};
 
 /// DynamoDB's limit on the requests of one BatchWriteItem call.
-const MAX_BATCH_WRITE: usize = 25;
+pub(super) const MAX_BATCH_WRITE: usize = 25;
 /// BatchWriteItem calls a sweep runs at once, and the items it reads per query page.
 const SWEEP_CONCURRENCY: usize = 8;
 const SWEEP_PAGE: i32 = 1_000;
@@ -333,8 +333,7 @@ impl Store {
     }
 
     async fn delete_batch(&self, items: &[Item]) -> Result<(), Error> {
-        self.may_write().await?;
-        let mut requests = items
+        let requests = items
             .iter()
             .map(|i| {
                 let key: Item = ["pk", "sk"]
@@ -348,6 +347,17 @@ impl Store {
                 Ok(WriteRequest::builder().delete_request(d).build())
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        self.write_batch("sweep deleted channel", requests).await
+    }
+
+    /// One BatchWriteItem call (at most `MAX_BATCH_WRITE` requests), retried until nothing
+    /// is left unprocessed.
+    pub(super) async fn write_batch(
+        &self,
+        what: &str,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), Error> {
+        self.may_write().await?;
         let mut attempt = 0;
         loop {
             let batch = HashMap::from([(self.table().to_owned(), requests.clone())]);
@@ -358,7 +368,7 @@ impl Store {
                     .send()
             })
             .await
-            .map_err(|e| storage_error("sweep deleted channel", e))?;
+            .map_err(|e| storage_error(what, e))?;
             requests = out
                 .unprocessed_items
                 .and_then(|mut u| u.remove(self.table()))
@@ -368,9 +378,9 @@ impl Store {
             }
             attempt += 1;
             if attempt >= MAX_ATTEMPTS {
-                return Err(Error::Unavailable(
-                    "sweep: items left unprocessed after retries".into(),
-                ));
+                return Err(Error::Unavailable(format!(
+                    "{what}: items left unprocessed after retries"
+                )));
             }
             pause(attempt).await;
         }

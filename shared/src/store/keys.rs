@@ -19,6 +19,10 @@
 //! | bot membership | `{app}#CHANNEL#{chId}` | `BOT#{botId}` | `{app}#BOT#{botId}#CHANNELS` | `{chId}` |
 //! | message    | `{app}#MSG#{chId}`       | `MSG#{messageId}` | –             | –          |
 //! | idempotency record | `{app}#IDEMPOTENCY#{keyDigest}` | `IDEMPOTENCY` | – | –     |
+//! | WebSocket connection | `#WS#{connectionId}` | `CONNECTION` | –               | –          |
+//! | a user's live connections | `{app}#USER#{userId}` | `WS` | –                 | –          |
+//! | realtime event (replay) | `{app}#EVENT#{uid}` | `EVENT` | –                | –          |
+//! | a user's replay feed | `{app}#FEED#{userId}` | `{ms:013}#{uid}` | –          | –          |
 //!
 //! A channel's messages have a partition of their own, apart from the channel and its
 //! members, holding nothing but messages: message ids are ULIDs (time first), so the
@@ -32,8 +36,10 @@
 //! super channel never touches its members, however many there are.
 //! The membership's index keys make the reverse index: a user's channels, in channel id order.
 //!
-//! The one key that does not start with an app id is the app registry's index entry
-//! (`#APPS`), which only the provisioning tool reads; no API path can reach it.
+//! The keys that do not start with an app id are the app registry's index entry (`#APPS`),
+//! which only the provisioning tool reads, and a WebSocket connection's item, which the
+//! gateway functions read by the connection id API Gateway gives them (its app is only known
+//! once the client's first frame has authenticated it); no API path can reach either.
 
 use crate::model::ChannelType;
 
@@ -143,6 +149,32 @@ pub fn webhook_body_pk(app_id: &str, delivery_id: &str) -> String {
 
 pub fn webhook_body_part_sk(n: usize) -> String {
     format!("PART#{n:04}")
+}
+
+/// A WebSocket connection (see `store::realtime`).
+pub fn connection_pk(connection_id: &str) -> String {
+    format!("#WS#{connection_id}")
+}
+
+pub const CONNECTION_SK: &str = "CONNECTION";
+
+/// The sort key of a user's live connections (in the user's partition).
+pub const CONNECTIONS_SK: &str = "WS";
+
+/// A realtime event kept for replay, once for all its receivers.
+pub fn event_pk(app_id: &str, uid: &str) -> String {
+    format!("{app_id}#EVENT#{uid}")
+}
+
+pub const EVENT_SK: &str = "EVENT";
+
+/// A user's replay feed: one entry per event, in time order.
+pub fn feed_pk(app_id: &str, user_id: &str) -> String {
+    format!("{app_id}#FEED#{user_id}")
+}
+
+pub fn feed_sk(at_ms: i64, uid: &str) -> String {
+    format!("{at_ms:013}#{uid}")
 }
 
 pub fn channels_index(app_id: &str) -> String {

@@ -9,6 +9,7 @@ mod jobs;
 pub mod keys;
 mod members;
 mod messages;
+pub mod realtime;
 pub mod retry;
 pub mod schema;
 mod sessions;

@@ -43,6 +43,10 @@ pub async fn dispatch(
     let mut settings: HashMap<String, Option<WebhookSettings>> = HashMap::new();
     let mut out = Dispatched::default();
     for change in changes(records) {
+        if !super::EVENTS.contains(&change.event) {
+            // A realtime event only (an edit, a reaction): `realtime::fanout`'s.
+            continue;
+        }
         let webhook = match settings.get(&change.app_id) {
             Some(s) => s.clone(),
             None => {
@@ -258,7 +262,7 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
 
 /// The profiles of `ids`: those the channel read found, and one batch read for the rest
 /// (users no longer members; every one in a super channel, whose members are never read).
-async fn profiles(
+pub(crate) async fn profiles(
     store: &Store,
     app_id: &str,
     ids: impl Iterator<Item = &str>,

@@ -19,6 +19,30 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+/// What the change stream's dispatcher does with a batch (on AWS and in `make dev` alike):
+/// the realtime fan-out first (a WebSocket event is wanted in a blink, a webhook can wait the
+/// few milliseconds), then the webhook and bot deliveries. One consumer for both: a DynamoDB
+/// stream serves at most two readers per shard well, and the sweeper is the other.
+pub async fn on_changes(
+    store: &crate::store::Store,
+    queue: &queue::Queue,
+    connections: Option<&crate::realtime::connections::Connections>,
+    records: &[records::StreamRecord],
+) -> Result<
+    (
+        Option<crate::realtime::fanout::Fanned>,
+        dispatch::Dispatched,
+    ),
+    crate::Error,
+> {
+    let fanned = match connections {
+        Some(c) => Some(crate::realtime::fanout::fan_out(store, c, records).await?),
+        None => None,
+    };
+    let dispatched = dispatch::dispatch(store, queue, records).await?;
+    Ok((fanned, dispatched))
+}
+
 /// TalkPlus's webhook events (`reaction_added` / `reaction_deleted` join once reactions exist).
 pub const EVENTS: [&str; 13] = [
     "message",

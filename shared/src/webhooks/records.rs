@@ -164,6 +164,24 @@ fn channel_change(r: &StreamRecord) -> Option<(&'static str, Option<Box<ChannelI
     }
 }
 
+/// A message came (`message`), went (`message_deleted`, as it was), was edited
+/// (`message_updated`: text or data) or reacted to (`reaction_updated`). The last two are
+/// realtime events only: TalkPlus's webhooks have no such event.
+fn message_change(r: &StreamRecord) -> Option<(&'static str, MessageItem)> {
+    if let Some((came, m)) = came_or_went::<MessageItem>(r) {
+        return Some((if came { "message" } else { "message_deleted" }, m));
+    }
+    let old: MessageItem = decode(&r.old_image)?;
+    let new: MessageItem = decode(&r.new_image)?;
+    if (&old.text, &old.data) != (&new.text, &new.data) {
+        Some(("message_updated", new))
+    } else if old.reactions != new.reactions {
+        Some(("reaction_updated", new))
+    } else {
+        None
+    }
+}
+
 fn membership_change(r: &StreamRecord) -> Option<(&'static str, MembershipItem, Option<i64>)> {
     let new: Option<MembershipItem> = decode(&r.new_image);
     let old: Option<MembershipItem> = decode(&r.old_image);
@@ -256,8 +274,7 @@ pub fn changes(records: &[StreamRecord]) -> Vec<Change> {
                 None
             }
         } else if rest.starts_with("MSG#") && sk.starts_with(keys::MESSAGE_PREFIX) {
-            came_or_went::<MessageItem>(r).map(|(came, m)| {
-                let event = if came { "message" } else { "message_deleted" };
+            message_change(r).map(|(event, m)| {
                 let message = Subject::Message {
                     channel_id: m.channel_id.clone(),
                     message: Box::new(m),
@@ -543,7 +560,7 @@ mod tests {
         );
         let got = events(vec![
             record("1", None, Some(msg.clone())),
-            record("2", Some(msg), None),
+            record("2", Some(msg.clone()), None),
             record("3", None, Some(ban.clone())),
             record("4", Some(ban), None),
             record("5", None, Some(block.clone())),
@@ -563,6 +580,25 @@ mod tests {
             ]
         );
         assert_eq!(got[4].scope(), "app-1#U#u1");
+        // An edit and a reaction are realtime events; a write that changes neither is none.
+        let edited = {
+            let mut m = msg.clone();
+            m["text"] = json!({"S": "hi, edited"});
+            m
+        };
+        let reacted = {
+            let mut m = edited.clone();
+            m["reactions"] = json!({"M": {"like": {"L": [{"S": "u2"}]}}});
+            m
+        };
+        let updates = events(vec![
+            record("u1", Some(msg.clone()), Some(edited.clone())),
+            record("u2", Some(edited.clone()), Some(reacted)),
+            record("u3", Some(edited.clone()), Some(edited)),
+        ]);
+        let names: Vec<_> = updates.iter().map(|c| c.event).collect();
+        assert_eq!(names, ["message_updated", "reaction_updated"]);
+        assert!(names.iter().all(|n| !crate::webhooks::EVENTS.contains(n)));
         assert!(
             matches!(&got[0].subject, Subject::Message { message, .. } if message.text == "hi")
         );

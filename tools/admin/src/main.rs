@@ -390,7 +390,7 @@ async fn run_webhooks(
     queue_name: &str,
     checkpoint: Option<&str>,
 ) -> Result<(), String> {
-    use shared::webhooks::{deliver::Deliverer, dispatch, local, queue::Queue};
+    use shared::webhooks::{deliver::Deliverer, local, queue::Queue};
     // Each delivery's outcome, as the functions log it on AWS.
     shared::lambda::init_logging();
     let queue = Queue::ensure(aws_sdk_sqs::Client::new(config), queue_name).await?;
@@ -402,6 +402,8 @@ async fn run_webhooks(
     };
     let mut poller = local::StreamPoller::from_env(table, start).await?;
     let deliverer = Deliverer::from_env(store.clone(), queue.clone(), config)?;
+    // The WebSocket's fan-out, to the dev gateway's @connections API (make dev sets it).
+    let connections = shared::realtime::connections::Connections::from_env(config);
     eprintln!(
         "talkplus-admin webhooks: stream of {table} -> {} -> receivers",
         queue.url()
@@ -410,10 +412,12 @@ async fn run_webhooks(
         loop {
             let records = poller.fetch().await?;
             if records.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                // Lambda polls a stream shard four times a second; a shorter wait here keeps
+                // the WebSocket's events quick on loopback.
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 continue;
             }
-            match dispatch::dispatch(&store, &queue, &records).await {
+            match webhooks::on_changes(&store, &queue, connections.as_ref(), &records).await {
                 Ok(_) => {
                     poller.commit().await?;
                     if let Some(file) = checkpoint {

@@ -142,6 +142,7 @@ fn worker_env() -> Vec<(String, String)> {
             "http://127.0.0.1:9/000000000000/bench-dlq.fifo",
         ),
         ("TALKPLUS_KMS_KEY_ID", "bench-key"),
+        ("TALKPLUS_WS_CALLBACK_URL", "http://127.0.0.1:9/live"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -17,6 +17,7 @@ mod cold;
 mod figures;
 mod footprint;
 mod overhead;
+mod realtime;
 mod record;
 mod runtime;
 
@@ -164,6 +165,10 @@ const REQUIRED: &[&str] = &[
     "build.release_all_s",
     "build.target_bytes_after_test",
     "template.resources",
+    "realtime.one_channel.p50_ms",
+    "realtime.one_channel.p99_ms",
+    "realtime.spread.p99_ms",
+    "realtime.super_channel.slowest_ms",
 ];
 
 fn git(args: &[&str]) -> String {
@@ -268,6 +273,10 @@ fn main() {
             figures::super_channel_changes(&mut report).await;
             figures::sends(&mut report).await;
             figures::logins(&mut report).await;
+
+            report.line("");
+            report.line("## Realtime: send to event over the WebSocket");
+            realtime::measure(&mut report).await;
         });
     figures::passwords(&mut report);
 

@@ -1,0 +1,92 @@
+//! Realtime: the SDKs' WebSocket (client-protocol.md §4; docs/design.md, "Realtime").
+//!
+//! - `gateway`: the WebSocket API's three functions (`$connect`, `$disconnect`, `$default`:
+//!   the first frame's authentication and the replay of missed events);
+//! - `fanout`: from the change stream, each event to the connections of the users who should
+//!   see it, and kept for replay;
+//! - `connections`: API Gateway's `@connections` API (the dev gateway serves the same API
+//!   locally).
+
+pub mod connections;
+pub mod fanout;
+pub mod gateway;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The WebSocket's path, on its own host (as TalkPlus's `ws.api.talkplus.io`).
+pub const PATH: &str = "/v1.4/users/ws/notifications";
+
+/// How long a connection's items live: past API Gateway's 2-hour connection limit, so an item
+/// outlives its connection even when `$disconnect` never runs.
+pub const CONNECTION_TTL_S: i64 = 3 * 3600;
+
+/// How long an event is kept for replay.
+pub const REPLAY_TTL_S: i64 = 6 * 3600;
+
+/// Events of channels with at most this many receivers are kept for replay; a super
+/// channel's are not (100,000 feed writes per message).
+pub const REPLAY_MAX_RECEIVERS: usize = 100;
+
+/// The most events one reconnect replays (the oldest first; the SDK reloads a channel's
+/// messages when it opens it anyway).
+pub const REPLAY_LIMIT: i32 = 1_000;
+
+/// A stored frame larger than this is not kept for replay (an item is at most 400 KB).
+pub const MAX_KEPT_FRAME_BYTES: usize = 350 * 1024;
+
+/// The SDK's name of a change-stream event (`message_deleted` → `messageDeleted`).
+pub fn event_name(change_event: &str) -> Option<&'static str> {
+    Some(match change_event {
+        "message" => "message",
+        "message_deleted" => "messageDeleted",
+        "message_updated" => "messageUpdated",
+        "reaction_updated" => "reactionUpdated",
+        "channel_added" => "channelAdded",
+        "channel_changed" => "channelChanged",
+        "channel_removed" => "channelRemoved",
+        "member_added" => "memberAdded",
+        "member_left" => "memberLeft",
+        "member_muted" => "memberMuted",
+        "member_unmuted" => "memberUnmuted",
+        "member_banned" => "memberBanned",
+        "member_unbanned" => "memberUnbanned",
+        _ => return None,
+    })
+}
+
+/// An event's `uid`: the same for the same change and event, so a stream batch handed over
+/// again sends frames the SDKs drop as repeats.
+pub fn event_uid(source: &str, event: &str) -> String {
+    let digest = Sha256::digest(format!("{source}\0{event}").as_bytes());
+    crate::secrets::hex(&digest)[..24].to_owned()
+}
+
+/// One server frame: `type` at the top (Unity, iOS) and inside `data` (JS).
+pub fn frame(uid: &str, event: &str, timestamp: i64, mut data: Value) -> String {
+    if let Some(d) = data.as_object_mut() {
+        d.insert("type".into(), json!(event));
+    }
+    json!({"uid": uid, "type": event, "timestamp": timestamp, "data": data}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_the_type_twice_and_a_stable_uid() {
+        let uid = event_uid("stream-1", "message");
+        assert_eq!(uid.len(), 24);
+        assert_eq!(uid, event_uid("stream-1", "message"));
+        assert_ne!(uid, event_uid("stream-1", "channelAdded"));
+        let f: Value =
+            serde_json::from_str(&frame(&uid, "message", 5, json!({"channel": {}}))).unwrap();
+        assert_eq!(f["type"], "message");
+        assert_eq!(f["data"]["type"], "message");
+        assert_eq!(f["timestamp"], 5);
+        assert_eq!(f["uid"], uid.as_str());
+        assert_eq!(event_name("member_unbanned"), Some("memberUnbanned"));
+        assert_eq!(event_name("user_blocked"), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! Realtime test kit: the dev gateway (tools/devgateway) serving an app's functions in this
+//! process, the fan-out driven over the engine's stream step by step, and a WebSocket client
+//! that speaks client-protocol.md §4 as the SDKs do (auth frame first, pings, reconnect with
+//! `?timestamp=`).
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use shared::realtime::connections::Connections;
+use shared::realtime::fanout::{Fanned, fan_out};
+use shared::store::Store;
+use shared::webhooks::local::{Start, StreamPoller};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A dev gateway for one app, and the fan-out of that app's changes.
+pub struct Realtime {
+    /// `ws://127.0.0.1:{port}/v1.4/users/ws/notifications`
+    pub url: String,
+    pub app_id: String,
+    pub store: Store,
+    pub connections: Connections,
+    poller: StreamPoller,
+}
+
+impl Realtime {
+    /// Starts a gateway with the app's services; reads the stream from now on.
+    pub async fn start(app: &crate::TestApp) -> Realtime {
+        crate::webhooks::stream_on(app.store()).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the gateway");
+        let own = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = Connections::new(&crate::webhooks::sdk_config(&own), &own);
+        tokio::spawn(devgateway::serve(
+            listener,
+            app.services.clone(),
+            connections.clone(),
+        ));
+        let poller = StreamPoller::new(
+            crate::endpoint(),
+            "test",
+            "us-east-1",
+            crate::TABLE,
+            Start::Latest,
+        )
+        .await
+        .expect("stream poller");
+        Realtime {
+            url: format!(
+                "{}{}",
+                own.replace("http://", "ws://"),
+                shared::realtime::PATH
+            ),
+            app_id: app.app_id.clone(),
+            store: app.store().clone(),
+            connections,
+            poller,
+        }
+    }
+
+    /// Fans out what the stream has for this app now (other tests' changes are theirs).
+    pub async fn fan_out(&mut self) -> Fanned {
+        let mut total = Fanned::default();
+        loop {
+            let mut records = self.poller.fetch().await.expect("read the stream");
+            if records.is_empty() {
+                self.poller.commit().await.expect("commit");
+                return total;
+            }
+            let prefix = format!("{}#", self.app_id);
+            records.retain(|r| {
+                matches!(r.keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(&prefix))
+            });
+            let done = fan_out(&self.store, &self.connections, &records)
+                .await
+                .expect("fan out");
+            self.poller.commit().await.expect("commit");
+            total.events += done.events;
+            total.posts += done.posts;
+            total.gone += done.gone;
+        }
+    }
+
+    /// Connects (with `?timestamp=` when given), authenticates as `user` with the SDK's first
+    /// frame, and waits until the connection is listed as theirs.
+    pub async fn connect_as(
+        &self,
+        user: &crate::client::SdkClient<'_>,
+        since: Option<i64>,
+    ) -> WsClient {
+        let before = self.live(&user.user_id).await;
+        let mut ws = WsClient::connect(&self.url, since).await;
+        ws.auth(&self.app_id, &user.session_id, &user.session_token)
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.live(&user.user_id).await <= before {
+            assert!(Instant::now() < deadline, "the connection was never listed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        ws
+    }
+
+    /// How many live connections `user` has.
+    pub async fn live(&self, user: &str) -> usize {
+        self.store
+            .connections_of(
+                &self.app_id,
+                &[user.to_owned()],
+                shared::model::now_ms() / 1000,
+            )
+            .await
+            .expect("read connections")
+            .get(user)
+            .map_or(0, Vec::len)
+    }
+}
+
+/// One SDK's socket.
+pub struct WsClient {
+    ws: Socket,
+    pongs: usize,
+    /// Frames that came while waiting for a pong, handed out next.
+    held: std::collections::VecDeque<Value>,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str, since: Option<i64>) -> WsClient {
+        let url = match since {
+            Some(t) => format!("{url}?timestamp={t}"),
+            None => url.to_owned(),
+        };
+        let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("connect");
+        WsClient {
+            ws,
+            pongs: 0,
+            held: Default::default(),
+        }
+    }
+
+    /// The SDK's first frame.
+    pub async fn auth(&mut self, app_id: &str, session_id: &str, token: &str) {
+        self.text(
+            &json!({"appId": app_id, "sessionId": session_id, "sessionToken": token}).to_string(),
+        )
+        .await;
+    }
+
+    pub async fn text(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next event frame within `within`; `None` if none came (or the socket closed).
+    pub async fn next(&mut self, within: Duration) -> Option<Value> {
+        if let Some(f) = self.held.pop_front() {
+            return Some(f);
+        }
+        self.receive(within).await
+    }
+
+    async fn receive(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
+            match msg.ok()? {
+                Message::Text(t) => {
+                    return Some(serde_json::from_str(&t).expect("a frame is JSON"));
+                }
+                Message::Pong(_) => self.pongs += 1,
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Every frame until none comes for `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(f) = self.next(quiet).await {
+            out.push(f);
+        }
+        out
+    }
+
+    /// The frame of event `kind` next, within 5 s, skipping none: panics on another.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let f = self
+            .next(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no {kind} frame came"));
+        assert_eq!(f["type"], kind, "{f}");
+        f
+    }
+
+    /// Sends a ping and waits for its pong.
+    pub async fn ping(&mut self) -> bool {
+        let before = self.pongs;
+        self.ws
+            .send(Message::Ping(b"keepalive".to_vec().into()))
+            .await
+            .expect("ping");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.pongs == before && Instant::now() < deadline {
+            if let Some(f) = self.receive(Duration::from_millis(200)).await {
+                self.held.push_back(f);
+            }
+        }
+        self.pongs > before
+    }
+
+    /// Whether the server closes the socket within `within`.
+    pub async fn closed(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Closes the socket as a client going away does.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}
