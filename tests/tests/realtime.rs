@@ -456,3 +456,56 @@ async fn a_dead_connection_is_forgotten_when_a_post_finds_it_gone() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_super_channel_tells_every_member_of_messages_and_only_the_user_of_member_events() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    let users = logged_in_users(&t, &["host", "fan1", "fan2"]).await;
+    let (host, fan1, fan2) = (&users[0], &users[1], &users[2]);
+    let id = format!("sp-{}", shared::secrets::random_hex(4));
+    let path = format!("channels/{id}");
+    ok(
+        host,
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": "super_public", "ownerId": host.user_id, "members": [fan1.user_id]}),
+    )
+    .await;
+    let mut h = rt.connect_as(host, None).await;
+    let mut f1 = rt.connect_as(fan1, None).await;
+    let mut f2 = rt.connect_as(fan2, None).await;
+    rt.fan_out().await;
+    for ws in [&mut h, &mut f1] {
+        ws.expect("channelAdded").await;
+    }
+    ok(fan2, Method::POST, &format!("{path}/join"), json!({})).await;
+    rt.fan_out().await;
+    let f = f2.expect("channelAdded").await;
+    assert_eq!(f["data"]["channel"]["members"], json!([]), "{f}");
+    assert_eq!(
+        kinds(&mut h).await,
+        Vec::<String>::new(),
+        "no memberAdded to the others"
+    );
+    assert_eq!(kinds(&mut f1).await, Vec::<String>::new());
+    ok(
+        host,
+        Method::POST,
+        &format!("{path}/messages/send"),
+        json!({"type": "text", "text": "to the crowd"}),
+    )
+    .await;
+    let fanned = rt.fan_out().await;
+    assert_eq!(fanned.posts, 3, "{fanned:?}");
+    for ws in [&mut h, &mut f1, &mut f2] {
+        let f = ws.expect("message").await;
+        assert_eq!(f["data"]["message"]["text"], "to the crowd");
+    }
+    ok(fan1, Method::POST, &format!("{path}/leave"), json!({})).await;
+    rt.fan_out().await;
+    f1.expect("memberLeft").await;
+    assert_eq!(kinds(&mut h).await, Vec::<String>::new());
+    assert_eq!(kinds(&mut f2).await, Vec::<String>::new());
+}

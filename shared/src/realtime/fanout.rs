@@ -8,7 +8,9 @@
 //! - a user added to a channel gets `channelAdded`, the others `memberAdded`; users who
 //!   left, were banned or unbanned get the event beside the members;
 //! - a deleted channel's members each get `channelRemoved` as their membership is swept;
-//! - super channels' members are read page by page (their events are not kept for replay).
+//! - super channels' members are read page by page (their events are not kept for replay);
+//!   a super channel's member events (added, left, muted, banned, ...) reach only the users
+//!   they are about.
 //!
 //! Frames show things as they are at fan-out, as webhook payloads do. A batch handed over
 //! again posts frames with the same `uid`s, which the SDKs drop.
@@ -299,6 +301,21 @@ async fn deliveries(
             Audience::Users(to)
         }
     };
+    // A member event of a super channel reaches only the users it is about: told to every
+    // member, each of 100,000 joins would be 100,000 posts.
+    let about = |users: &[String], except: &[String], plus: &[String]| {
+        if is_super {
+            Audience::Users(
+                users
+                    .iter()
+                    .filter(|u| !except.contains(u))
+                    .cloned()
+                    .collect(),
+            )
+        } else {
+            everyone(except, plus, None)
+        }
+    };
     let newest = detail.last_message.clone();
     let event = event_name(change.event).unwrap_or("");
     // Outside message events, a `lastMessage` is shown only where every member sees it.
@@ -353,18 +370,18 @@ async fn deliveries(
                     Delivery {
                         event,
                         data: json!({"channel": view, "users": users}),
-                        to: everyone(&ids, &[], None),
+                        to: about(&ids, &ids, &[]),
                     },
                 ],
                 "member_left" => vec![Delivery {
                     event,
                     data: json!({"channel": view, "users": users}),
-                    to: everyone(&[], &ids, None),
+                    to: about(&ids, &[], &ids),
                 }],
                 _ => vec![Delivery {
                     event,
                     data: json!({"channel": view, "users": users}),
-                    to: everyone(&[], &[], None),
+                    to: about(&ids, &[], &[]),
                 }],
             }
         }
@@ -387,7 +404,7 @@ async fn deliveries(
             vec![Delivery {
                 event,
                 data: json!({"channel": channel_view(detail), "users": users}),
-                to: everyone(&[], &ids, None),
+                to: about(&ids, &[], &ids),
             }]
         }
         Subject::Message { message, .. } => {
