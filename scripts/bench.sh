@@ -9,6 +9,8 @@ cd "$ROOT"
 
 setup_cargo_lambda
 setup_sam
+# SQS (moto) for the realtime chunk queue of the super-channel case.
+setup_moto
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     log "rustup target add aarch64-unknown-linux-gnu (the arm64 builds template.yaml deploys)"
     rustup target add aarch64-unknown-linux-gnu

@@ -38,6 +38,8 @@ pub enum Function {
     WebhooksDispatch,
     /// The webhook delivery queue's consumer.
     WebhooksDeliver,
+    /// The realtime chunk queue's consumer: a super channel's fan-out, page by page.
+    RealtimeFanout,
     /// A route of the WebSocket API (`$connect`, `$disconnect`, `$default`: one code, the
     /// event names its route; `realtime::gateway`).
     WebSocket,
@@ -162,6 +164,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),
+    ("realtime-fanout", Function::RealtimeFanout),
     ("ws-connect", Function::WebSocket),
     ("ws-disconnect", Function::WebSocket),
     ("ws-default", Function::WebSocket),

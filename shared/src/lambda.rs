@@ -344,7 +344,12 @@ pub async fn serve_function(name: &str) -> Result<(), Error> {
             Box::pin(serve(move |ctx| functions::pick(admin, client, ctx)))
         }
         Some(Function::Sweeper) => Box::pin(serve_stream()),
-        Some(Function::WebhooksDispatch | Function::WebhooksDeliver | Function::WebSocket) => {
+        Some(
+            Function::WebhooksDispatch
+            | Function::WebhooksDeliver
+            | Function::WebSocket
+            | Function::RealtimeFanout,
+        ) => {
             return Err(format!("{name} is a worker: serve_webhook_worker").into());
         }
         None => return Err(format!("no function called {name:?} (shared::functions)").into()),
@@ -359,6 +364,7 @@ pub async fn serve_webhook_worker(name: &str) -> Result<(), Error> {
         Some(Function::WebhooksDispatch) => Box::pin(serve_webhook_dispatch()).await,
         Some(Function::WebhooksDeliver) => Box::pin(serve_webhook_delivery()).await,
         Some(Function::WebSocket) => Box::pin(serve_websocket()).await,
+        Some(Function::RealtimeFanout) => Box::pin(serve_realtime_chunks()).await,
         _ => Err(format!("{name} is not a worker (shared::functions)").into()),
     }
 }
@@ -420,17 +426,20 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
     let services = Services::from_config(&config)?;
     let queue = crate::webhooks::queue::Queue::from_env(&config)?;
     let connections = crate::realtime::connections::Connections::from_env(&config);
+    let chunks = crate::realtime::chunks::ChunkQueue::from_env(&config);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| {
             let store = services.store.clone();
             let queue = queue.clone();
             let connections = connections.clone();
+            let chunks = chunks.clone();
             async move {
                 let records = crate::webhooks::records::lambda_records(&event.payload)?;
                 let (fanned, done) = crate::webhooks::on_changes(
                     &store,
                     &queue,
                     connections.as_ref(),
+                    chunks.as_ref(),
                     &records,
                 )
                 .await
@@ -475,6 +484,47 @@ pub async fn serve_websocket() -> Result<(), Error> {
                 Ok::<_, Error>(
                     crate::realtime::gateway::handle(&services, &connections, &event.payload).await,
                 )
+            }
+        },
+    ))
+    .await
+}
+
+/// `main` of the chunk queue's consumer: a super channel's fan-out, page by page
+/// (`realtime::chunks`); what is to be tried again is handed back as batch item failures.
+pub async fn serve_realtime_chunks() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_logging();
+    let config = crate::config::aws_config().await;
+    let services = Services::from_config(&config)?;
+    let var = |name: &str| -> Result<String, Error> {
+        std::env::var(name).map_err(|_| format!("{name} is not set").into())
+    };
+    let connections = crate::realtime::connections::Connections::new(
+        &config,
+        &var(crate::realtime::connections::CALLBACK_URL_VAR)?,
+    );
+    let queue = crate::realtime::chunks::ChunkQueue::new(
+        aws_sdk_sqs::Client::new(&config),
+        var(crate::realtime::chunks::QUEUE_URL_VAR)?,
+    );
+    let chunker = std::sync::Arc::new(crate::realtime::chunks::Chunker::new(
+        services.store.clone(),
+        connections,
+        queue,
+    ));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let chunker = chunker.clone();
+            async move {
+                let batch = crate::webhooks::deliver::lambda_messages(&event.payload);
+                let failures: Vec<_> = chunker
+                    .handle(&batch)
+                    .await
+                    .into_iter()
+                    .map(|id| serde_json::json!({"itemIdentifier": id}))
+                    .collect();
+                Ok::<_, Error>(serde_json::json!({"batchItemFailures": failures}))
             }
         },
     ))

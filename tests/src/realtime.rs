@@ -23,6 +23,9 @@ pub struct Realtime {
     pub app_id: String,
     pub store: Store,
     pub connections: Connections,
+    /// Super channels' chunk queue (`with_chunks`); without it they are fanned out in the
+    /// dispatcher's call.
+    pub chunks: Option<shared::realtime::chunks::ChunkQueue>,
     poller: StreamPoller,
 }
 
@@ -58,8 +61,33 @@ impl Realtime {
             app_id: app.app_id.clone(),
             store: app.store().clone(),
             connections,
+            chunks: None,
             poller,
         }
+    }
+
+    /// Super channels go through a chunk queue (on the tests' SQS endpoint, moto); returns
+    /// its consumer, with `chunk_members` members a chunk and a cap of `posts_per_second`.
+    pub async fn with_chunks(
+        &mut self,
+        chunk_members: usize,
+        posts_per_second: u32,
+    ) -> shared::realtime::chunks::Chunker {
+        let client =
+            aws_sdk_sqs::Client::new(&crate::webhooks::sdk_config(crate::webhooks::sqs_endpoint()));
+        let name = format!("rt-{}", shared::secrets::random_hex(8));
+        let queue = shared::realtime::chunks::ChunkQueue::ensure(client, &name)
+            .await
+            .expect("create the chunk queue");
+        self.chunks = Some(queue.clone());
+        let mut chunker = shared::realtime::chunks::Chunker::new(
+            self.store.clone(),
+            self.connections.clone(),
+            queue,
+        );
+        chunker.chunk_members = chunk_members;
+        chunker.posts_per_second = posts_per_second;
+        chunker
     }
 
     /// Fans out what the stream has for this app now (other tests' changes are theirs).
@@ -75,9 +103,14 @@ impl Realtime {
             records.retain(|r| {
                 matches!(r.keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(&prefix))
             });
-            let done = fan_out(&self.store, &self.connections, &records)
-                .await
-                .expect("fan out");
+            let done = fan_out(
+                &self.store,
+                &self.connections,
+                self.chunks.as_ref(),
+                &records,
+            )
+            .await
+            .expect("fan out");
             self.poller.commit().await.expect("commit");
             total.events += done.events;
             total.posts += done.posts;

@@ -152,7 +152,7 @@ fn template_routes_router_and_crates_agree() {
     );
     assert_eq!(
         queue_workers(&t),
-        BTreeSet::from(["webhooks-deliver".to_owned()]),
+        BTreeSet::from(["realtime-fanout".to_owned(), "webhooks-deliver".to_owned()]),
         "the queue consumers"
     );
     let streams = stream_workers(&t);
@@ -175,6 +175,7 @@ fn template_routes_router_and_crates_agree() {
                 shared::functions::Function::WebhooksDispatch
                     | shared::functions::Function::WebhooksDeliver
                     | shared::functions::Function::WebSocket
+                    | shared::functions::Function::RealtimeFanout
             )
         );
         assert!(
@@ -238,9 +239,13 @@ fn template_routes_router_and_crates_agree() {
         }
         if workers.contains(binary) {
             let e = events.values().next().unwrap();
+            let queue = match binary {
+                "realtime-fanout" => "RealtimeQueue",
+                _ => "WebhookQueue",
+            };
             assert!(
-                format!("{:?}", e["Properties"]["Queue"]).contains("WebhookQueue"),
-                "{name}: reads the delivery queue"
+                format!("{:?}", e["Properties"]["Queue"]).contains(queue),
+                "{name}: reads {queue}"
             );
             assert_eq!(
                 e["Properties"]["FunctionResponseTypes"][0].as_str(),
@@ -321,6 +326,7 @@ fn every_function_has_its_own_narrow_policy() {
                         "sqs" => {
                             resource.contains("WebhookQueue")
                                 || resource.contains("WebhookDeadLetterQueue")
+                                || resource.contains("RealtimeQueue")
                         }
                         "kms" => on == "Decrypt" && resource.contains("WebhookKey"),
                         // Uploaded files: written, never read or listed.
@@ -499,6 +505,9 @@ fn committed_events_are_api_gateway_v2_requests_for_their_function() {
             "webhooks-deliver" => shared::webhooks::deliver::lambda_messages(&event)
                 .iter()
                 .all(|m| serde_json::from_str::<shared::webhooks::Job>(&m.body).is_ok()),
+            "realtime-fanout" => shared::webhooks::deliver::lambda_messages(&event)
+                .iter()
+                .all(|m| serde_json::from_str::<shared::realtime::chunks::Chunk>(&m.body).is_ok()),
             ws @ ("ws-connect" | "ws-disconnect" | "ws-default") => {
                 shared::realtime::gateway::WsEvent::parse(&event)
                     .is_some_and(|e| e.route_key == format!("${}", ws.trim_start_matches("ws-")))

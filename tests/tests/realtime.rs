@@ -509,3 +509,70 @@ async fn a_super_channel_tells_every_member_of_messages_and_only_the_user_of_mem
     assert_eq!(kinds(&mut h).await, Vec::<String>::new());
     assert_eq!(kinds(&mut f2).await, Vec::<String>::new());
 }
+
+/// A super channel's event goes out in chunks over the queue (each chunk queues the next),
+/// and a chunk over the channel's send-rate cap waits for the next second instead of posting.
+#[tokio::test]
+async fn a_super_channel_fans_out_in_chunks_under_its_send_rate_cap() {
+    use shared::realtime::chunks::{Chunk, ChunkOutcome};
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    // Two members a chunk, two posts a second.
+    let chunker = rt.with_chunks(2, 2).await;
+    let users = logged_in_users(&t, &["host", "f1", "f2", "f3", "f4"]).await;
+    let id = format!("sc-{}", shared::secrets::random_hex(4));
+    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    ok(
+        &users[0],
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": "super_public", "ownerId": ids[0], "members": ids}),
+    )
+    .await;
+    rt.fan_out().await;
+    // channelAdded went out as chunks too; clear them before connecting.
+    while !chunker.queue.receive(0).await.unwrap().is_empty() {}
+    let mut sockets = Vec::new();
+    for u in &users {
+        sockets.push(rt.connect_as(u, None).await);
+    }
+    ok(
+        &users[0],
+        Method::POST,
+        &format!("channels/{id}/messages/send"),
+        json!({"type": "text", "text": "in chunks"}),
+    )
+    .await;
+    let fanned = rt.fan_out().await;
+    assert_eq!(
+        fanned.posts, 0,
+        "the dispatcher only queues the first chunk"
+    );
+    let (mut posted, mut deferred, mut chunks) = (0, 0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while posted < users.len() {
+        assert!(std::time::Instant::now() < deadline, "posted {posted}");
+        for m in chunker.queue.receive(1).await.unwrap() {
+            let chunk: Chunk = serde_json::from_str(&m.body).unwrap();
+            match chunker.run(&chunk).await.unwrap() {
+                ChunkOutcome::Posted(f) => {
+                    chunks += 1;
+                    posted += f.posts;
+                }
+                ChunkOutcome::Deferred => deferred += 1,
+            }
+            chunker.queue.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    assert_eq!((posted, chunks), (5, 3), "five members, two a chunk");
+    assert!(
+        deferred >= 1,
+        "five posts at two a second wait at least once"
+    );
+    for ws in sockets.iter_mut() {
+        let f = ws.expect("message").await;
+        assert_eq!(f["data"]["message"]["text"], "in chunks");
+        assert_eq!(kinds(ws).await, Vec::<String>::new(), "once");
+    }
+}

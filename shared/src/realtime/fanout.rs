@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
+use super::chunks::{Chunk, ChunkQueue};
 use super::connections::{Connections, Posted};
 use super::{MAX_KEPT_FRAME_BYTES, REPLAY_MAX_RECEIVERS, REPLAY_TTL_S, event_name, event_uid};
 use crate::Error;
@@ -74,6 +75,7 @@ struct Delivery {
 pub async fn fan_out(
     store: &Store,
     connections: &Connections,
+    chunks: Option<&ChunkQueue>,
     records: &[StreamRecord],
 ) -> Result<Fanned, Error> {
     let mut active: HashMap<String, bool> = HashMap::new();
@@ -140,6 +142,30 @@ pub async fn fan_out(
                     message,
                     except,
                     plus,
+                } if chunks.is_some() => {
+                    let chunk = Chunk {
+                        app_id: app_id.to_owned(),
+                        channel_id: channel.id.clone(),
+                        channel_type: channel.channel_type.as_str().to_owned(),
+                        frame: frame.clone(),
+                        joined_by: message
+                            .filter(|_| channel.hide_messages_before_join)
+                            .map(|m| m.created_at),
+                        except,
+                        after: None,
+                    };
+                    if let Some(queue) = chunks {
+                        queue.send(&chunk, 0).await.map_err(Error::Unavailable)?;
+                    }
+                    let (posts, gone) = send(store, connections, app_id, &plus, &frame).await?;
+                    out.posts += posts;
+                    out.gone += gone;
+                }
+                Audience::Super {
+                    channel,
+                    message,
+                    except,
+                    plus,
                 } => {
                     let mut after: Option<String> = None;
                     loop {
@@ -191,8 +217,19 @@ async fn send(
         return Ok((0, 0));
     }
     let live = store.connections_of(app_id, users, now_ms() / 1000).await?;
+    send_to(store, connections, app_id, &live, frame).await
+}
+
+/// Posts `frame` to these connections (by user); returns (posted, found gone).
+pub(crate) async fn send_to(
+    store: &Store,
+    connections: &Connections,
+    app_id: &str,
+    live: &HashMap<String, Vec<String>>,
+    frame: &str,
+) -> Result<(usize, usize), Error> {
     let mut posts = Vec::new();
-    for (user, ids) in &live {
+    for (user, ids) in live {
         for id in ids {
             posts.push(post_one(store, connections, app_id, user, id, frame));
         }
@@ -283,6 +320,17 @@ async fn deliveries(
         known.insert(p.id.clone(), p.clone());
     }
     let everyone = |except: &[String], plus: &[String], message: Option<&Message>| {
+        // A message a member who is neither its author nor the owner may not see (a super
+        // broadcast channel's member message): only those two, not a page of every member.
+        let hidden = message.filter(|m| {
+            Visibility::of(&channel, Actor::User("\u{0}"), None).is_some_and(|v| !v.shows(m))
+        });
+        if let (true, Some(m)) = (is_super, hidden) {
+            let mut to = vec![m.user_id.clone(), channel.owner_id.clone()];
+            to.retain(|u| !u.is_empty() && !except.contains(u));
+            to.extend(plus.iter().cloned());
+            return Audience::Users(to);
+        }
         if is_super {
             Audience::Super {
                 channel: Box::new(channel.clone()),

@@ -4,9 +4,11 @@
 //!   the first frame's authentication and the replay of missed events);
 //! - `fanout`: from the change stream, each event to the connections of the users who should
 //!   see it, and kept for replay;
+//! - `chunks`: a super channel's fan-out, page by page over a queue, under a send-rate cap;
 //! - `connections`: API Gateway's `@connections` API (the dev gateway serves the same API
 //!   locally).
 
+pub mod chunks;
 pub mod connections;
 pub mod fanout;
 pub mod gateway;

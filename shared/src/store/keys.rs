@@ -23,6 +23,7 @@
 //! | a user's live connections | `{app}#USER#{userId}` | `WS` | –                 | –          |
 //! | realtime event (replay) | `{app}#EVENT#{uid}` | `EVENT` | –                | –          |
 //! | a user's replay feed | `{app}#FEED#{userId}` | `{ms:013}#{uid}` | –          | –          |
+//! | a super channel's posts in a second | `{app}#WSRATE#{chId}#{s}` | `RATE` | –      | –          |
 //!
 //! A channel's messages have a partition of their own, apart from the channel and its
 //! members, holding nothing but messages: message ids are ULIDs (time first), so the
@@ -160,6 +161,11 @@ pub const CONNECTION_SK: &str = "CONNECTION";
 
 /// The sort key of a user's live connections (in the user's partition).
 pub const CONNECTIONS_SK: &str = "WS";
+
+/// A super channel's realtime posts in one second (the fan-out's send-rate cap).
+pub fn post_budget_pk(app_id: &str, channel_id: &str, second: i64) -> String {
+    format!("{app_id}#WSRATE#{channel_id}#{second}")
+}
 
 /// A realtime event kept for replay, once for all its receivers.
 pub fn event_pk(app_id: &str, uid: &str) -> String {

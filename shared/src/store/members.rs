@@ -22,7 +22,7 @@ use super::retry::{condition_failed, retrying, storage_error};
 use super::users::live_user;
 use super::{MAX_TRANSACT_ACTIONS, SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
-use crate::model::{Ban, Channel, MemberWrite, Membership, Page, User};
+use crate::model::{Ban, Channel, ChannelType, MemberWrite, Membership, Page, User};
 use crate::secrets::random_hex;
 
 impl MemberWrite {
@@ -582,10 +582,32 @@ impl Store {
         limit: usize,
         muted_at: Option<i64>,
     ) -> Result<Page<Membership>, Error> {
-        let prefix = keys::member_prefix(channel.channel_type);
+        self.members_page_of(
+            app_id,
+            &channel.id,
+            channel.channel_type,
+            after,
+            limit,
+            muted_at,
+        )
+        .await
+    }
+
+    /// `memberships_page` of a channel known by id and type only (the realtime fan-out's
+    /// chunks of a super channel).
+    pub async fn members_page_of(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        channel_type: ChannelType,
+        after: Option<&str>,
+        limit: usize,
+        muted_at: Option<i64>,
+    ) -> Result<Page<Membership>, Error> {
+        let prefix = keys::member_prefix(channel_type);
         let page = self
             .range_page(
-                keys::channel_pk(app_id, &channel.id),
+                keys::channel_pk(app_id, channel_id),
                 prefix,
                 after,
                 limit,

@@ -255,6 +255,43 @@ impl Store {
         Ok(out)
     }
 
+    /// Takes `posts` from a super channel's budget of `per_second` posts in the second
+    /// `second`: true when they fit (or the second had nothing taken yet: a chunk larger than
+    /// the budget takes a second of its own). One conditional write on a counter of the
+    /// channel and second, which expires a minute later.
+    pub async fn take_post_budget(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        second: i64,
+        posts: usize,
+        per_second: u32,
+    ) -> Result<bool, Error> {
+        let posts = posts as i64;
+        let room = i64::from(per_second) - posts;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::post_budget_pk(app_id, channel_id, second)))
+                .key("sk", s(keys::RATE_SK))
+                .update_expression("ADD #n :k SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#n) OR #n <= :room")
+                .expression_attribute_names("#n", "posts")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":k", n(posts))
+                .expression_attribute_values(":room", n(room))
+                .expression_attribute_values(":ttl", n(second + 60))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage_error("take post budget", e)),
+        }
+    }
+
     /// Keeps `frame` for replay to `receivers` until `expires_s`: the event once, an entry in
     /// each receiver's feed (BatchWriteItem calls of 25, side by side).
     pub async fn keep_event(

@@ -27,6 +27,7 @@ pub async fn on_changes(
     store: &crate::store::Store,
     queue: &queue::Queue,
     connections: Option<&crate::realtime::connections::Connections>,
+    chunks: Option<&crate::realtime::chunks::ChunkQueue>,
     records: &[records::StreamRecord],
 ) -> Result<
     (
@@ -36,7 +37,7 @@ pub async fn on_changes(
     crate::Error,
 > {
     let fanned = match connections {
-        Some(c) => Some(crate::realtime::fanout::fan_out(store, c, records).await?),
+        Some(c) => Some(crate::realtime::fanout::fan_out(store, c, chunks, records).await?),
         None => None,
     };
     let dispatched = dispatch::dispatch(store, queue, records).await?;

@@ -402,8 +402,25 @@ async fn run_webhooks(
     };
     let mut poller = local::StreamPoller::from_env(table, start).await?;
     let deliverer = Deliverer::from_env(store.clone(), queue.clone(), config)?;
-    // The WebSocket's fan-out, to the dev gateway's @connections API (make dev sets it).
+    // The WebSocket's fan-out, to the dev gateway's @connections API (make dev sets it), and
+    // its chunk queue for super channels (on the same SQS endpoint), with its consumer.
     let connections = shared::realtime::connections::Connections::from_env(config);
+    let chunker = match &connections {
+        Some(c) => {
+            let queue = shared::realtime::chunks::ChunkQueue::ensure(
+                aws_sdk_sqs::Client::new(config),
+                &format!("{queue_name}-realtime"),
+            )
+            .await?;
+            Some(shared::realtime::chunks::Chunker::new(
+                store.clone(),
+                c.clone(),
+                queue,
+            ))
+        }
+        None => None,
+    };
+    let chunks = chunker.as_ref().map(|c| c.queue.clone());
     eprintln!(
         "talkplus-admin webhooks: stream of {table} -> {} -> receivers",
         queue.url()
@@ -417,7 +434,15 @@ async fn run_webhooks(
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 continue;
             }
-            match webhooks::on_changes(&store, &queue, connections.as_ref(), &records).await {
+            match webhooks::on_changes(
+                &store,
+                &queue,
+                connections.as_ref(),
+                chunks.as_ref(),
+                &records,
+            )
+            .await
+            {
                 Ok(_) => {
                     poller.commit().await?;
                     if let Some(file) = checkpoint {
@@ -445,7 +470,28 @@ async fn run_webhooks(
         #[allow(unreachable_code)]
         Ok::<(), String>(())
     };
-    tokio::try_join!(stream, deliveries)?;
+    let super_channels = async {
+        let Some(chunker) = &chunker else {
+            return std::future::pending::<Result<(), String>>().await;
+        };
+        loop {
+            match chunker.queue.receive(1).await {
+                Ok(batch) => {
+                    let failed = chunker.handle(&batch).await;
+                    for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
+                        if let Err(e) = chunker.queue.delete(&m.receipt_handle).await {
+                            eprintln!("talkplus-admin webhooks: {e}");
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("talkplus-admin webhooks: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    };
+    tokio::try_join!(stream, deliveries, super_channels)?;
     Ok(())
 }
 

@@ -143,6 +143,10 @@ fn worker_env() -> Vec<(String, String)> {
         ),
         ("TALKPLUS_KMS_KEY_ID", "bench-key"),
         ("TALKPLUS_WS_CALLBACK_URL", "http://127.0.0.1:9/live"),
+        (
+            "TALKPLUS_REALTIME_QUEUE_URL",
+            "http://127.0.0.1:9/000000000000/bench-realtime",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -54,9 +54,12 @@ pub const BINARIES: [&str; 2] = ["talkplus", "talkplus-webhooks"];
 pub fn binary_of(function: &str) -> &'static str {
     use shared::functions::{Function, find};
     match find(function) {
-        Some(Function::WebhooksDispatch | Function::WebhooksDeliver | Function::WebSocket) => {
-            BINARIES[1]
-        }
+        Some(
+            Function::WebhooksDispatch
+            | Function::WebhooksDeliver
+            | Function::WebSocket
+            | Function::RealtimeFanout,
+        ) => BINARIES[1],
         _ => BINARIES[0],
     }
 }

@@ -1,8 +1,9 @@
 //! Send → event received over the SDKs' WebSocket (issue 15), on loopback as `make dev` runs
 //! it: the dev gateway in a process of its own (it holds the server side of every socket, as
 //! API Gateway would), the dispatcher's loop here (the stream polled, 25 ms waits when idle, the
-//! fan-out posting to the gateway's `@connections` API), and the clients here: real sockets,
-//! each authenticated with its own session from `users/login/anonymous`.
+//! fan-out posting to the gateway's `@connections` API; a super channel's pages through the
+//! chunk queue on moto's SQS, consumed here, under the default send-rate cap), and the clients
+//! here: real sockets, each authenticated with its own session from `users/login/anonymous`.
 //!
 //! A sample is the time from just before the send request to a client reading the frame.
 
@@ -97,12 +98,33 @@ fn start_gateway(port: u16) -> Gateway {
 }
 
 /// The dispatcher's loop of `make dev` (talkplus-admin webhooks), realtime part, for this app.
-fn start_fan_out(app: &TestApp, callback: &str) -> tokio::task::JoinHandle<()> {
+fn start_fan_out(
+    app: &TestApp,
+    callback: &str,
+    chunker: &shared::realtime::chunks::Chunker,
+) -> tokio::task::JoinHandle<()> {
     let store = app.store().clone();
     let prefix = format!("{}#", app.app_id);
     let config = talkplus_tests::webhooks::sdk_config(callback);
     let connections = shared::realtime::connections::Connections::new(&config, callback);
+    let chunker = chunker.clone();
     tokio::spawn(async move {
+        let pump = chunker.clone();
+        // The chunk queue's consumer (Lambda's event source mapping on AWS), four at once.
+        for _ in 0..4 {
+            let pump = pump.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok(batch) = pump.queue.receive(1).await else {
+                        continue;
+                    };
+                    let failed = pump.handle(&batch).await;
+                    for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
+                        let _ = pump.queue.delete(&m.receipt_handle).await;
+                    }
+                }
+            });
+        }
         use shared::webhooks::local::{Start, StreamPoller};
         let mut poller = StreamPoller::new(
             talkplus_tests::endpoint(),
@@ -123,7 +145,7 @@ fn start_fan_out(app: &TestApp, callback: &str) -> tokio::task::JoinHandle<()> {
             records.retain(|r| {
                 matches!(r.keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(&prefix))
             });
-            shared::realtime::fanout::fan_out(&store, &connections, &records)
+            shared::realtime::fanout::fan_out(&store, &connections, Some(&chunker.queue), &records)
                 .await
                 .expect("fan out");
             poller.commit().await.expect("commit");
@@ -254,7 +276,26 @@ pub async fn measure(report: &mut Report) {
     let _gateway = start_gateway(port);
     let callback = format!("http://127.0.0.1:{port}");
     let url = format!("ws://127.0.0.1:{port}{}", shared::realtime::PATH);
-    let fan_out = start_fan_out(&app, &callback);
+    let sqs = talkplus_tests::webhooks::sqs_endpoint();
+    let queue = shared::realtime::chunks::ChunkQueue::ensure(
+        aws_sdk_sqs::Client::new(&talkplus_tests::webhooks::sdk_config(sqs)),
+        "bench-realtime",
+    )
+    .await
+    .expect("the chunk queue");
+    let chunker = shared::realtime::chunks::Chunker::new(
+        app.store().clone(),
+        shared::realtime::connections::Connections::new(
+            &talkplus_tests::webhooks::sdk_config(&callback),
+            &callback,
+        ),
+        queue,
+    );
+    report.set(
+        "realtime.super_channel.posts_per_second_cap",
+        chunker.posts_per_second,
+    );
+    let fan_out = start_fan_out(&app, &callback, &chunker);
     let t = Transport::InProcess(&app);
     let (tx, mut rx) = mpsc::unbounded_channel();
 
