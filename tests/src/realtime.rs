@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use shared::realtime::connections::Connections;
 use shared::realtime::fanout::{Fanned, fan_out};
 use shared::store::Store;
-use shared::webhooks::local::{Start, StreamPoller};
+use shared::webhooks::local::StreamPoller;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
@@ -43,15 +43,7 @@ impl Realtime {
             app.services.clone(),
             connections.clone(),
         ));
-        let poller = StreamPoller::new(
-            crate::endpoint(),
-            "test",
-            "us-east-1",
-            crate::TABLE,
-            Start::Latest,
-        )
-        .await
-        .expect("stream poller");
+        let poller = crate::webhooks::stream_poller().await;
         Realtime {
             url: format!(
                 "{}{}",

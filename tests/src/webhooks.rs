@@ -256,6 +256,19 @@ pub async fn stream_on(store: &Store) {
         .await;
 }
 
+/// A reader of the test table's stream from now on.
+pub async fn stream_poller() -> StreamPoller {
+    StreamPoller::new(
+        crate::endpoint(),
+        "test",
+        "us-east-1",
+        crate::TABLE,
+        Start::Latest,
+    )
+    .await
+    .expect("stream poller")
+}
+
 /// The dispatcher and the deliverer as Lambda would run them, for one app of the shared test
 /// table: other tests' changes in the same stream are left to their own pipelines.
 pub struct Pipeline {
@@ -285,15 +298,7 @@ impl Pipeline {
             Duration::from_secs(3),
         )
         .expect("deliverer");
-        let poller = StreamPoller::new(
-            crate::endpoint(),
-            "test",
-            "us-east-1",
-            crate::TABLE,
-            Start::Latest,
-        )
-        .await
-        .expect("stream poller");
+        let poller = stream_poller().await;
         Pipeline {
             app_id: app_id.to_owned(),
             store: store.clone(),

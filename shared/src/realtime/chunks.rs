@@ -244,6 +244,17 @@ impl Chunker {
         }))
     }
 
+    /// One round of the queue's event source mapping (the local loops of `make dev` and the
+    /// bench): receive a batch, handle it, delete what is done. Returns the batch's size.
+    pub async fn pump(&self, wait_s: i32) -> Result<usize, String> {
+        let batch = self.queue.receive(wait_s).await?;
+        let failed = self.handle(&batch).await;
+        for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
+            self.queue.delete(&m.receipt_handle).await?;
+        }
+        Ok(batch.len())
+    }
+
     /// A batch of queue messages; returns the ids of those to be tried again.
     pub async fn handle(&self, batch: &[QueueMessage]) -> Vec<String> {
         let mut failed = Vec::new();

@@ -26,13 +26,11 @@ use crate::Error;
 use crate::auth::AppId;
 use crate::domain::Actor;
 use crate::domain::channels::{self, client::Visibility};
-use crate::model::{
-    Ban, BannedUser, Channel, ChannelDetail, Member, Membership, Message, MessageDetail, now_ms,
-};
+use crate::model::{Channel, ChannelDetail, Membership, Message, MessageDetail, now_ms};
 use crate::store::Store;
-use crate::webhooks::dispatch::profiles;
+use crate::webhooks::dispatch::{ban_views, member_views, told_members};
 use crate::webhooks::records::{Change, StreamRecord, Subject, changes};
-use crate::wire::{ChannelView, MemberView, MessageView};
+use crate::wire::{ChannelView, MessageView};
 
 /// Posts to connections at once, per fan-out.
 const POST_CONCURRENCY: usize = 64;
@@ -47,6 +45,13 @@ pub struct Fanned {
     pub posts: usize,
     /// Connections found gone (and forgotten).
     pub gone: usize,
+}
+
+impl Fanned {
+    fn add(&mut self, (posts, gone): (usize, usize)) {
+        self.posts += posts;
+        self.gone += gone;
+    }
 }
 
 /// Who an event goes to.
@@ -129,13 +134,12 @@ pub async fn fan_out(
                         }
                         Ok::<_, Error>(())
                     };
-                    let (_, (posts, gone)) = futures::future::try_join(
+                    let (_, sent) = futures::future::try_join(
                         keep,
                         send(store, connections, app_id, &to, &frame),
                     )
                     .await?;
-                    out.posts += posts;
-                    out.gone += gone;
+                    out.add(sent);
                 }
                 Audience::Super {
                     channel,
@@ -157,9 +161,7 @@ pub async fn fan_out(
                     if let Some(queue) = chunks {
                         queue.send(&chunk, 0).await.map_err(Error::Unavailable)?;
                     }
-                    let (posts, gone) = send(store, connections, app_id, &plus, &frame).await?;
-                    out.posts += posts;
-                    out.gone += gone;
+                    out.add(send(store, connections, app_id, &plus, &frame).await?);
                 }
                 Audience::Super {
                     channel,
@@ -180,16 +182,12 @@ pub async fn fan_out(
                             .filter(|m| sees(&channel, m, message.as_deref()))
                             .map(|m| m.user_id.clone())
                             .collect();
-                        let (posts, gone) = send(store, connections, app_id, &to, &frame).await?;
-                        out.posts += posts;
-                        out.gone += gone;
+                        out.add(send(store, connections, app_id, &to, &frame).await?);
                         if !page.has_next || after.is_none() {
                             break;
                         }
                     }
-                    let (posts, gone) = send(store, connections, app_id, &plus, &frame).await?;
-                    out.posts += posts;
-                    out.gone += gone;
+                    out.add(send(store, connections, app_id, &plus, &frame).await?);
                 }
             }
         }
@@ -385,28 +383,12 @@ async fn deliveries(
             to: everyone(&[], &[], None),
         }],
         Subject::Members { members, .. } => {
-            let members: Vec<&crate::store::items::MembershipItem> = members
-                .iter()
-                // Members a channel is created with are in its `channelAdded`; a removal
-                // that was a ban is `memberBanned`.
-                .filter(|m| !(change.event == "member_added" && m.created_at == channel.created_at))
-                .filter(|m| !(change.event == "member_left" && banned.contains(&m.user_id)))
-                .collect();
+            let members = told_members(change, members, channel.created_at, &banned);
             if members.is_empty() {
                 return Ok(Vec::new());
             }
             let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-            let found =
-                profiles(store, &change.app_id, ids.iter().map(String::as_str), known).await?;
-            let users: Vec<MemberView> = members
-                .into_iter()
-                .map(|m| {
-                    MemberView::from(Member {
-                        profile: found.get(&m.user_id).cloned(),
-                        membership: Membership::from(m.clone()),
-                    })
-                })
-                .collect();
+            let users = member_views(store, &change.app_id, &members, known).await?;
             let view = channel_view(detail);
             match change.event {
                 "member_added" => vec![
@@ -435,20 +417,7 @@ async fn deliveries(
         }
         Subject::Bans { bans, .. } => {
             let ids: Vec<String> = bans.iter().map(|b| b.user_id.clone()).collect();
-            let found =
-                profiles(store, &change.app_id, ids.iter().map(String::as_str), known).await?;
-            let users: Vec<MemberView> = bans
-                .iter()
-                .map(|b| {
-                    MemberView::from(BannedUser {
-                        profile: found.get(&b.user_id).cloned(),
-                        ban: Ban {
-                            user_id: b.user_id.clone(),
-                            created_at: b.created_at,
-                        },
-                    })
-                })
-                .collect();
+            let users = ban_views(store, &change.app_id, bans, known).await?;
             vec![Delivery {
                 event,
                 data: json!({"channel": channel_view(detail), "users": users}),

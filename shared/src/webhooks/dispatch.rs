@@ -21,6 +21,7 @@ use crate::model::{
     Ban, BannedUser, ChannelDetail, Member, Membership, Message, MessageDetail, User, now_ms,
 };
 use crate::store::Store;
+use crate::store::items::{BanItem, MembershipItem};
 use crate::wire::{ChannelView, MemberView, MessageView, UserView};
 
 use super::queue::Queue;
@@ -188,45 +189,14 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
     let mut body = head(ChannelView::from(detail));
     match &change.subject {
         Subject::Members { members, .. } => {
-            let members: Vec<&_> = members
-                .iter()
-                // Members a channel is created with are in its `channel_added`; a removal
-                // that was a ban is `member_banned`.
-                .filter(|m| !(change.event == "member_added" && m.created_at == created_at))
-                .filter(|m| !(change.event == "member_left" && banned.contains(&m.user_id)))
-                .collect();
+            let members = told_members(change, members, created_at, &banned);
             if members.is_empty() {
                 return Ok(None);
             }
-            let ids = members.iter().map(|m| m.user_id.as_str());
-            let profiles = profiles(store, &change.app_id, ids, known).await?;
-            let users: Vec<MemberView> = members
-                .into_iter()
-                .map(|m| {
-                    MemberView::from(Member {
-                        profile: profiles.get(&m.user_id).cloned(),
-                        membership: Membership::from(m.clone()),
-                    })
-                })
-                .collect();
-            body["users"] = json!(users);
+            body["users"] = json!(member_views(store, &change.app_id, &members, known).await?);
         }
         Subject::Bans { bans, .. } => {
-            let ids = bans.iter().map(|b| b.user_id.as_str());
-            let profiles = profiles(store, &change.app_id, ids, known).await?;
-            let users: Vec<MemberView> = bans
-                .iter()
-                .map(|b| {
-                    MemberView::from(BannedUser {
-                        profile: profiles.get(&b.user_id).cloned(),
-                        ban: Ban {
-                            user_id: b.user_id.clone(),
-                            created_at: b.created_at,
-                        },
-                    })
-                })
-                .collect();
-            body["users"] = json!(users);
+            body["users"] = json!(ban_views(store, &change.app_id, bans, known).await?);
         }
         Subject::Message { message, .. } => {
             let message = Message::try_from((**message).clone())?;
@@ -260,9 +230,67 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
     Ok(Some((body, Vec::new())))
 }
 
+/// The memberships a member event is about: not those a channel was created with (they are in
+/// its `channel_added`), not a removal that was a ban (that is `member_banned`).
+pub(crate) fn told_members<'a>(
+    change: &Change,
+    members: &'a [MembershipItem],
+    channel_created_at: i64,
+    banned: &[String],
+) -> Vec<&'a MembershipItem> {
+    members
+        .iter()
+        .filter(|m| !(change.event == "member_added" && m.created_at == channel_created_at))
+        .filter(|m| !(change.event == "member_left" && banned.contains(&m.user_id)))
+        .collect()
+}
+
+/// Members as an event shows them, with their current profiles.
+pub(crate) async fn member_views(
+    store: &Store,
+    app_id: &str,
+    members: &[&MembershipItem],
+    known: HashMap<String, User>,
+) -> Result<Vec<MemberView>, Error> {
+    let ids = members.iter().map(|m| m.user_id.as_str());
+    let profiles = profiles(store, app_id, ids, known).await?;
+    Ok(members
+        .iter()
+        .map(|m| {
+            MemberView::from(Member {
+                profile: profiles.get(&m.user_id).cloned(),
+                membership: Membership::from((*m).clone()),
+            })
+        })
+        .collect())
+}
+
+/// Banned (or unbanned) users as an event shows them, with their current profiles.
+pub(crate) async fn ban_views(
+    store: &Store,
+    app_id: &str,
+    bans: &[BanItem],
+    known: HashMap<String, User>,
+) -> Result<Vec<MemberView>, Error> {
+    let ids = bans.iter().map(|b| b.user_id.as_str());
+    let profiles = profiles(store, app_id, ids, known).await?;
+    Ok(bans
+        .iter()
+        .map(|b| {
+            MemberView::from(BannedUser {
+                profile: profiles.get(&b.user_id).cloned(),
+                ban: Ban {
+                    user_id: b.user_id.clone(),
+                    created_at: b.created_at,
+                },
+            })
+        })
+        .collect())
+}
+
 /// The profiles of `ids`: those the channel read found, and one batch read for the rest
 /// (users no longer members; every one in a super channel, whose members are never read).
-pub(crate) async fn profiles(
+async fn profiles(
     store: &Store,
     app_id: &str,
     ids: impl Iterator<Item = &str>,

@@ -475,19 +475,9 @@ async fn run_webhooks(
             return std::future::pending::<Result<(), String>>().await;
         };
         loop {
-            match chunker.queue.receive(1).await {
-                Ok(batch) => {
-                    let failed = chunker.handle(&batch).await;
-                    for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
-                        if let Err(e) = chunker.queue.delete(&m.receipt_handle).await {
-                            eprintln!("talkplus-admin webhooks: {e}");
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("talkplus-admin webhooks: {e}");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
+            if let Err(e) = chunker.pump(1).await {
+                eprintln!("talkplus-admin webhooks: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         }
     };

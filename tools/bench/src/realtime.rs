@@ -115,26 +115,14 @@ fn start_fan_out(
             let pump = pump.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok(batch) = pump.queue.receive(1).await else {
-                        continue;
-                    };
-                    let failed = pump.handle(&batch).await;
-                    for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
-                        let _ = pump.queue.delete(&m.receipt_handle).await;
+                    if let Err(e) = pump.pump(1).await {
+                        eprintln!("chunk queue: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 }
             });
         }
-        use shared::webhooks::local::{Start, StreamPoller};
-        let mut poller = StreamPoller::new(
-            talkplus_tests::endpoint(),
-            "test",
-            "us-east-1",
-            talkplus_tests::TABLE,
-            Start::Latest,
-        )
-        .await
-        .expect("stream poller");
+        let mut poller = talkplus_tests::webhooks::stream_poller().await;
         loop {
             let mut records = poller.fetch().await.expect("read the stream");
             if records.is_empty() {
