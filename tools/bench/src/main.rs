@@ -9,6 +9,8 @@
 //!   the function pipeline, and the same DynamoDB calls sent directly.
 //! - Sizes and builds (`footprint`), scaling and older figures (`figures`).
 //!
+//! `--realtime` runs only the WebSocket figures (`realtime`) and prints them.
+//!
 //! `--smoke` runs every path at a small scale in the dev profile (part of `make test`, so the
 //! bench cannot rot); its output goes to target/bench-smoke/, and it checks that every key
 //! results.json promises is there.
@@ -231,6 +233,16 @@ fn main() {
     report.line("Written by `make bench` (tools/bench); how to read it: bench/README.md.");
     report.line("");
     machine(&mut report);
+
+    // `--realtime`: only the WebSocket figures, printed (make bench writes them with the rest).
+    if std::env::args().any(|a| a == "--realtime") {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(realtime::measure(&mut report));
+        return;
+    }
 
     report.line("");
     report.line("## Builds and sizes");
