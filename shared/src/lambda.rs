@@ -287,11 +287,6 @@ pub const LOG_CAPS: &[&str] = &[
     "aws_smithy_runtime_api=debug",
     "aws_smithy_http_client=debug",
     "aws_sdk_dynamodb=debug",
-    "aws_sdk_apigatewaymanagement=debug",
-    // The dev gateway's WebSocket layer: its TRACE prints frames, the auth frame's session
-    // token among them.
-    "tungstenite=debug",
-    "tokio_tungstenite=debug",
     "hyper=info",
     "hyper_util=info",
     "h2=info",
