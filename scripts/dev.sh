@@ -35,6 +35,10 @@ export TALKPLUS_FILES_URL="http://127.0.0.1:$SQS_PORT/$FILES_BUCKET"
 # deliveries to loopback receivers (refused on AWS).
 export TALKPLUS_DEV_SEAL_KEY=${TALKPLUS_DEV_SEAL_KEY:-talkplus-dev-seal-key}
 export TALKPLUS_WEBHOOK_ALLOW_LOOPBACK=1
+# Push to users with no connection: FCM with each app's service account (set-app
+# --fcm-service-account FILE); the links in pushes point at this API. TALKPLUS_FCM_URL and
+# TALKPLUS_FCM_OAUTH_URL send them to a fake FCM instead (the end-to-end tests do).
+export TALKPLUS_PUBLIC_API_URL=${TALKPLUS_PUBLIC_API_URL:-http://127.0.0.1:$PORT}
 # WEBHOOK_URL=http://127.0.0.1:8080/hook make dev: the dev app's webhook, every event.
 WEBHOOK_URL=${WEBHOOK_URL:-}
 export RUST_LOG=${RUST_LOG:-info}
@@ -176,6 +180,8 @@ cat <<MSG
               SQS on 127.0.0.1:$SQS_PORT, signing key sealed with TALKPLUS_DEV_SEAL_KEY)
     uploads:  $TALKPLUS_FILES_URL (moto's S3)
     websocket: ws://127.0.0.1:$WS_PORT/v1.4/users/ws/notifications (point an SDK's WebSocket here)
+    push:     ${TALKPLUS_FCM_URL:-FCM} for apps with a service account (talkplus-admin set-app
+              --app-id $TALKPLUS_DEV_APP_ID --fcm-service-account FILE); links to $TALKPLUS_PUBLIC_API_URL
 
   curl -s http://127.0.0.1:$PORT/v1.4/api/users/create \\
     -H 'app-id: $TALKPLUS_DEV_APP_ID' -H 'api-key: $TALKPLUS_DEV_API_KEY' \\

@@ -66,11 +66,14 @@ setup_schemathesis() {
 # what the end-to-end, fuzzing and load tests read. Functions are not reloaded on file
 # changes, and each runs two instances, as a test run wants.
 start_stack() {
-    local log_file=$1 api_port engine_port sqs_port ws_port
+    local log_file=$1 api_port engine_port sqs_port ws_port fcm_port
     api_port=$(free_port)
     engine_port=$(free_port)
     sqs_port=$(free_port)
     ws_port=$(free_port)
+    # Pushes go to a fake FCM the end-to-end test serves on this port (tests/src/fcm.rs).
+    fcm_port=$(free_port)
+    TALKPLUS_FCM_URL="http://127.0.0.1:$fcm_port" TALKPLUS_FCM_OAUTH_URL="http://127.0.0.1:$fcm_port/token" \
     PORT=$api_port DYNAMODB_PORT=$engine_port SQS_PORT=$sqs_port WS_PORT=$ws_port DEV_DATA=:memory: WATCH_CHANGES=0 \
         WATCH_CONCURRENCY=${WATCH_CONCURRENCY:-2} RUST_LOG=${RUST_LOG:-info} \
         setsid bash "$ROOT/scripts/dev.sh" >"$log_file" 2>&1 &
@@ -84,6 +87,7 @@ start_stack() {
     STACK_URL="http://127.0.0.1:$api_port"
     export TALKPLUS_E2E_URL=$STACK_URL
     export TALKPLUS_E2E_WS_URL="ws://127.0.0.1:$ws_port/v1.4/users/ws/notifications"
+    export TALKPLUS_E2E_FCM_PORT=$fcm_port
     export TALKPLUS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$engine_port"
     export TABLE_NAME=talkplus-dev
     export TALKPLUS_DEV_APP_ID=${TALKPLUS_DEV_APP_ID:-dev-app}

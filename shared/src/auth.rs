@@ -340,6 +340,7 @@ mod tests {
             },
             api_key_digest: "d".into(),
             signing_key: None,
+            fcm_service_account: None,
             webhook: Default::default(),
         }
     }

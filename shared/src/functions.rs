@@ -161,6 +161,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     route!("channels-unread-count", client: client::unread_count),
     route!("channels-peer-mute", client: peer_mute::mute),
     route!("channels-peer-muted", client: peer_mute::muted),
+    route!("notifications-get", client: client::notification),
     ("sweeper", Function::Sweeper),
     ("webhooks-dispatch", Function::WebhooksDispatch),
     ("webhooks-deliver", Function::WebhooksDeliver),

@@ -278,7 +278,9 @@ where
 /// Crates whose most detailed levels print what a request carries, and the level each is
 /// held to whatever the configured level: lambda_runtime's TRACE dumps every raw event
 /// (the `api-key` header, passwords in bodies), and the SDK's and HTTP stack's TRACE print
-/// the requests sent to DynamoDB. tests/tests/e2e.rs runs the functions at TRACE and
+/// the requests sent to DynamoDB; tungstenite's print WebSocket frames (the auth frame's
+/// session token), the @connections client's the frames posted, reqwest's the FCM and
+/// OAuth exchanges (access tokens). tests/tests/e2e.rs runs the functions at TRACE and
 /// searches the logs for the secrets it sent.
 pub const LOG_CAPS: &[&str] = &[
     "lambda_runtime=debug",
@@ -287,6 +289,12 @@ pub const LOG_CAPS: &[&str] = &[
     "aws_smithy_runtime_api=debug",
     "aws_smithy_http_client=debug",
     "aws_sdk_dynamodb=debug",
+    "aws_sdk_apigatewaymanagement=debug",
+    "aws_sdk_kms=debug",
+    "aws_sdk_sqs=debug",
+    "tungstenite=debug",
+    "tokio_tungstenite=debug",
+    "reqwest=debug",
     "hyper=info",
     "hyper_util=info",
     "h2=info",
@@ -427,12 +435,14 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
     let queue = crate::webhooks::queue::Queue::from_env(&config)?;
     let connections = crate::realtime::connections::Connections::from_env(&config);
     let chunks = crate::realtime::chunks::ChunkQueue::from_env(&config);
+    let push = crate::realtime::push::Push::from_env(&config).map(std::sync::Arc::new);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| {
             let store = services.store.clone();
             let queue = queue.clone();
             let connections = connections.clone();
             let chunks = chunks.clone();
+            let push = push.clone();
             async move {
                 let records = crate::webhooks::records::lambda_records(&event.payload)?;
                 let (fanned, done) = crate::webhooks::on_changes(
@@ -440,6 +450,7 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
                     &queue,
                     connections.as_ref(),
                     chunks.as_ref(),
+                    push.as_deref(),
                     &records,
                 )
                 .await
@@ -452,6 +463,7 @@ pub async fn serve_webhook_dispatch() -> Result<(), Error> {
                         events = f.events,
                         posts = f.posts,
                         gone = f.gone,
+                        pushes = f.pushes,
                         "fanned out"
                     );
                 }

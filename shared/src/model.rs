@@ -59,6 +59,8 @@ pub struct AppCredentials {
     pub api_key_digest: String,
     /// The API key sealed for signing webhooks (`crate::seal`).
     pub signing_key: Option<String>,
+    /// The FCM service account, sealed (`realtime::push`): the app's push notifications.
+    pub fcm_service_account: Option<String>,
     pub webhook: crate::webhooks::WebhookSettings,
 }
 
@@ -613,6 +615,21 @@ pub struct ChannelDetail {
     pub bots: Vec<Bot>,
     pub banned: Vec<BannedUser>,
     pub last_message: Option<MessageDetail>,
+}
+
+impl ChannelDetail {
+    /// The channel alone, without members, bots, bans or last message: a deleted channel as
+    /// it was (`channel_removed`, `channelRemoved`).
+    pub fn alone(channel: Channel) -> ChannelDetail {
+        ChannelDetail {
+            channel,
+            viewer: None,
+            members: Vec::new(),
+            bots: Vec::new(),
+            banned: Vec::new(),
+            last_message: None,
+        }
+    }
 }
 
 /// A ban as shown: the user's current profile (`None` if the user no longer exists).

@@ -129,6 +129,7 @@ answers every failure with HTTP 500."
         peer_mute::unmute,
         peer_mute::muted,
         client::unread_count,
+        client::notification,
         client::message_send,
         client::message_list,
         client::message_files,
@@ -488,6 +489,14 @@ pub mod params {
         /// A bot id (1–68 URI-safe characters)
         #[param(rename = "botId", pattern = "^[A-Za-z0-9._~-]{1,68}$")]
         bot_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct NotificationId {
+        /// A push notification's id: the event's time (ms) and uid, as its link gives them
+        #[param(rename = "notificationId", pattern = "^[0-9]{1,13}-[0-9a-f]{1,64}$")]
+        notification_id: String,
     }
 
     #[derive(IntoParams)]

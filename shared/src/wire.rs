@@ -723,6 +723,23 @@ pub struct ReactionRequest {
     pub reaction: Option<String>,
 }
 
+/// `{"notification": {"type", "data"}}`: a push notification's event, as its WebSocket
+/// frame had it (client-protocol.md §4, "Push").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationEnvelope {
+    pub notification: Notification,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notification {
+    /// The event: `message`.
+    #[serde(rename = "type")]
+    pub event: String,
+    /// The event's payload (`type`, `channel`, `message`), as on the WebSocket.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
 /// `{"count": n}`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CountEnvelope {

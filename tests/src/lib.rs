@@ -30,6 +30,7 @@ use shared::store::{Store, schema};
 
 pub mod client;
 pub mod faults;
+pub mod fcm;
 pub mod invariants;
 pub mod layout;
 pub mod realtime;

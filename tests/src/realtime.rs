@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The client API's URL in the tests' notification links.
+pub const PUSH_LINK_BASE: &str = "https://api.talkplus.test";
+
 /// A dev gateway for one app, and the fan-out of that app's changes.
 pub struct Realtime {
     /// `ws://127.0.0.1:{port}/v1.4/users/ws/notifications`
@@ -26,6 +29,8 @@ pub struct Realtime {
     /// Super channels' chunk queue (`with_chunks`); without it they are fanned out in the
     /// dispatcher's call.
     pub chunks: Option<shared::realtime::chunks::ChunkQueue>,
+    /// Push to users with no connection (`with_push`).
+    pub push: Option<shared::realtime::push::Push>,
     poller: StreamPoller,
 }
 
@@ -54,6 +59,7 @@ impl Realtime {
             store: app.store().clone(),
             connections,
             chunks: None,
+            push: None,
             poller,
         }
     }
@@ -82,6 +88,32 @@ impl Realtime {
         chunker
     }
 
+    /// Push to users with no connection goes to `fcm`, with the tests' service account
+    /// set on the app as `talkplus-admin set-app --fcm-service-account` sets it.
+    pub async fn with_push(&mut self, fcm: &crate::fcm::FakeFcm) {
+        let account =
+            shared::realtime::push::ServiceAccount::parse(&crate::fcm::test_account_file())
+                .expect("the test account");
+        let sealer = shared::seal::Sealer::dev(crate::webhooks::SEAL_KEY);
+        let sealed = sealer
+            .seal(&self.app_id, &account.to_json())
+            .await
+            .expect("seal");
+        self.store
+            .set_fcm_service_account(&self.app_id, Some(&sealed), shared::model::now_ms())
+            .await
+            .expect("store the account");
+        self.push = Some(
+            shared::realtime::push::Push::new(
+                sealer,
+                &fcm.url,
+                Some(fcm.oauth_url()),
+                PUSH_LINK_BASE,
+            )
+            .expect("push"),
+        );
+    }
+
     /// Fans out what the stream has for this app now (other tests' changes are theirs).
     pub async fn fan_out(&mut self) -> Fanned {
         let mut total = Fanned::default();
@@ -99,14 +131,13 @@ impl Realtime {
                 &self.store,
                 &self.connections,
                 self.chunks.as_ref(),
+                self.push.as_ref(),
                 &records,
             )
             .await
             .expect("fan out");
             self.poller.commit().await.expect("commit");
-            total.events += done.events;
-            total.posts += done.posts;
-            total.gone += done.gone;
+            total.merge(done);
         }
     }
 
@@ -141,6 +172,23 @@ impl Realtime {
             .expect("read connections")
             .get(user)
             .map_or(0, Vec::len)
+    }
+
+    /// Lists a connection for `user` whose `$disconnect` never ran: the table has it, the
+    /// gateway does not, so a post to it finds it gone.
+    pub async fn dead_connection(&self, connection_id: &str, user: &str) {
+        let now = shared::model::now_ms();
+        self.store
+            .open_connection(connection_id, None, now, now / 1000 + 60)
+            .await
+            .expect("open the connection");
+        assert!(
+            self.store
+                .authenticate_connection(connection_id, &self.app_id, user, "s", now / 1000 + 60)
+                .await
+                .expect("authenticate the connection"),
+            "the connection is listed"
+        );
     }
 }
 

@@ -945,6 +945,12 @@ fn admin(args: &[&str]) -> std::process::Output {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
+        // make dev's development sealing key (scripts/dev.sh).
+        .env(
+            "TALKPLUS_DEV_SEAL_KEY",
+            std::env::var("TALKPLUS_DEV_SEAL_KEY")
+                .unwrap_or_else(|_| "talkplus-dev-seal-key".to_owned()),
+        )
         .output()
         .expect("run talkplus-admin")
 }
@@ -1145,4 +1151,153 @@ async fn realtime_over_http() {
         let message = seen.values().find(|f| f["type"] == "message").unwrap();
         assert_eq!(message["data"]["message"]["text"], "over the socket");
     }
+}
+
+/// A public channel's watcher through `make dev`: a non-member reads the channel's history
+/// over HTTP, and the channel's next message reaches their socket marked
+/// `isPublicChannelEvent`.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn public_channel_watchers_over_http() {
+    use talkplus_tests::client::{Transport, logged_in_users};
+    use talkplus_tests::realtime::WsClient;
+    let s = Stack::from_env();
+    let url = var("TALKPLUS_E2E_WS_URL");
+    let t = Transport::Http(&s);
+    let users = logged_in_users(&t, &["ws-host", "ws-watcher"]).await;
+    let (host, watcher) = (&users[0], &users[1]);
+    let id = unique("ws-pub");
+    host.call(
+        Method::POST,
+        "channels/create",
+        Some(json!({"channelId": id, "type": "public", "ownerId": host.user_id, "members": []})),
+    )
+    .await
+    .expect("create");
+    let mut ws = WsClient::connect(&url, None).await;
+    ws.auth(&s.app_id, &watcher.session_id, &watcher.session_token)
+        .await;
+    assert!(ws.ping().await, "authenticated and answering");
+    watcher
+        .call(Method::GET, &format!("channels/{id}/messages"), None)
+        .await
+        .expect("a non-member reads a public channel");
+    host.call(
+        Method::POST,
+        &format!("channels/{id}/messages/send"),
+        Some(json!({"type": "text", "text": "to the watchers"})),
+    )
+    .await
+    .expect("send");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let frame = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message reached the watcher"
+        );
+        if let Some(f) = ws.next(std::time::Duration::from_secs(1)).await
+            && f["data"]["channel"]["id"] == id.as_str()
+        {
+            break f;
+        }
+    };
+    assert_eq!(frame["type"], "message", "{frame}");
+    assert_eq!(frame["data"]["isPublicChannelEvent"], true, "{frame}");
+    assert_eq!(frame["data"]["message"]["text"], "to the watchers");
+}
+
+/// Push through `make dev`: the app gets the tests' service account from `talkplus-admin
+/// set-app --fcm-service-account`, a message reaches the fake FCM for the member with no
+/// connection, and the push's link answers with the event over the client API.
+#[tokio::test]
+#[ignore = "needs the local stack; run by `make test`"]
+async fn push_over_http() {
+    use talkplus_tests::client::{Transport, logged_in_users};
+    use talkplus_tests::fcm::{FakeFcm, test_account_file, test_account_path};
+    let s = Stack::from_env();
+    let account = shared::realtime::push::ServiceAccount::parse(&test_account_file()).unwrap();
+    let port: u16 = var("TALKPLUS_E2E_FCM_PORT").parse().unwrap();
+    let fcm = FakeFcm::start_on(&account, port).await;
+    let set = admin(&[
+        "set-app",
+        "--app-id",
+        &s.app_id,
+        "--fcm-service-account",
+        &test_account_path(),
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let out: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(
+        (out["fcm"].as_bool(), out["fcmProject"].as_str()),
+        (Some(true), Some("talkplus-test"))
+    );
+    let bad = admin(&[
+        "set-app",
+        "--app-id",
+        &s.app_id,
+        "--fcm-service-account",
+        "Cargo.toml",
+    ]);
+    assert!(
+        !bad.status.success(),
+        "a file that is not a key file is refused"
+    );
+
+    let t = Transport::Http(&s);
+    let users = logged_in_users(&t, &["push-alice", "push-bob"]).await;
+    let (alice, bob) = (&users[0], &users[1]);
+    let token = format!("tok-{}", unique("e2e"));
+    bob.call(
+        Method::POST,
+        "users/register/fcm",
+        Some(json!({"deviceId": "phone", "fcmToken": token})),
+    )
+    .await
+    .expect("register");
+    let id = unique("push");
+    alice
+        .call(
+            Method::POST,
+            "channels/create",
+            Some(json!({"channelId": id, "type": "private", "ownerId": alice.user_id, "members": [bob.user_id]})),
+        )
+        .await
+        .expect("create");
+    alice
+        .call(
+            Method::POST,
+            &format!("channels/{id}/messages/send"),
+            Some(json!({"type": "text", "text": "you have mail"})),
+        )
+        .await
+        .expect("send");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let push = loop {
+        if let Some(p) = fcm.pushed().into_iter().find(|p| p.token == token) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no push for bob");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        fcm.pushed().iter().all(|p| p.token == token),
+        "only bob is pushed (alice registered no device)"
+    );
+    let link = push.talkplus["notificationLink"].as_str().unwrap();
+    let path = link
+        .strip_prefix(&format!("{}/v1.4/", s.base.trim_end_matches('/')))
+        .unwrap_or_else(|| panic!("{link} is not on {}", s.base));
+    let n = bob.call(Method::GET, path, None).await.expect("the link");
+    assert_eq!(n["notification"]["type"], "message");
+    assert_eq!(
+        n["notification"]["data"]["message"]["text"],
+        "you have mail"
+    );
+    assert_eq!(n["notification"]["data"]["channel"]["id"], id.as_str());
+    let off = admin(&["set-app", "--app-id", &s.app_id, "--no-fcm"]);
+    assert!(off.status.success());
 }

@@ -80,6 +80,7 @@ fn fill(path: &str, message_id: &str) -> String {
         .replace("{memberId}", "a1")
         .replace("{messageId}", message_id)
         .replace("{reaction}", "like")
+        .replace("{notificationId}", "1795219200000-0123456789abcdef01234567")
 }
 
 /// Everything A can read about its data, to compare before and after.
@@ -308,6 +309,8 @@ fn client_expectation(function: &str, path: &str) -> (Option<Value>, Option<&'st
         "channels-messages-update" => (Some(json!({"text": "stolen"})), Some("2003")),
         "channels-peer-mute" => (Some(json!({"members": ["a2"]})), Some("2003")),
         "channels-peer-muted" => (None, Some("2003")),
+        // Nothing of B's (A's links are checked in tests/tests/realtime.rs).
+        "notifications-get" => (None, Some("4003")),
         "channels-messages-react" | "channels-messages-unreact" => {
             (Some(json!({"reaction": "like"})), Some("2003"))
         }

@@ -18,6 +18,60 @@ async fn ok(c: &SdkClient<'_>, method: Method, path: &str, body: Value) -> Value
         .unwrap_or_else(|code| panic!("{path}: {code}"))
 }
 
+/// `c` sends a text message to channel `id`.
+async fn send_text(c: &SdkClient<'_>, id: &str, text: &str) -> Value {
+    ok(
+        c,
+        Method::POST,
+        &format!("channels/{id}/messages/send"),
+        json!({"type": "text", "text": text}),
+    )
+    .await
+}
+
+/// Whether `frame` is marked as a watched public channel's event (not a member's).
+fn marked(frame: &Value) -> bool {
+    frame["data"]["isPublicChannelEvent"] == true
+}
+
+/// What the chunk queue's pages did.
+#[derive(Debug, Default)]
+struct Pumped {
+    posted: usize,
+    /// Pages posted.
+    chunks: usize,
+    /// Pages over the channel's budget, queued again.
+    deferred: usize,
+    /// Pages of watchers (posted or deferred).
+    watcher_chunks: usize,
+}
+
+/// Runs the chunk queue's pages here, as its Lambda consumer would, until `want` posts went
+/// out (30 s at most).
+async fn pump_chunks(chunker: &shared::realtime::chunks::Chunker, want: usize) -> Pumped {
+    use shared::realtime::chunks::{Chunk, ChunkOutcome};
+    let mut pumped = Pumped::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pumped.posted < want {
+        assert!(std::time::Instant::now() < deadline, "{pumped:?}");
+        for m in chunker.queue.receive(1).await.unwrap() {
+            let chunk: Chunk = serde_json::from_str(&m.body).unwrap();
+            if chunk.watchers {
+                pumped.watcher_chunks += 1;
+            }
+            match chunker.run(&chunk).await.unwrap() {
+                ChunkOutcome::Posted(f) => {
+                    pumped.chunks += 1;
+                    pumped.posted += f.posts;
+                }
+                ChunkOutcome::Deferred => pumped.deferred += 1,
+            }
+            chunker.queue.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    pumped
+}
+
 /// Every frame `ws` gets until it goes quiet, as event names.
 async fn kinds(ws: &mut WsClient) -> Vec<String> {
     ws.drain(QUIET)
@@ -65,13 +119,7 @@ async fn every_event_reaches_the_members_in_its_documented_frame_and_no_one_else
     }
     assert_eq!(kinds(&mut c).await, Vec::<String>::new(), "not a member");
 
-    let sent = ok(
-        bob,
-        Method::POST,
-        &format!("{path}/messages/send"),
-        json!({"type": "text", "text": "hello"}),
-    )
-    .await;
+    let sent = send_text(bob, &id, "hello").await;
     let message_id = sent["message"]["id"].as_str().unwrap().to_owned();
     rt.fan_out().await;
     for ws in [&mut a, &mut b] {
@@ -182,13 +230,7 @@ async fn every_event_reaches_the_members_in_its_documented_frame_and_no_one_else
         ws.expect("memberUnbanned").await;
     }
     // Carol is out: the channel's messages no longer reach her.
-    ok(
-        bob,
-        Method::POST,
-        &format!("{path}/messages/send"),
-        json!({"type": "text", "text": "without carol"}),
-    )
-    .await;
+    send_text(bob, &id, "without carol").await;
     rt.fan_out().await;
     assert_eq!(kinds(&mut c).await, Vec::<String>::new());
     for ws in [&mut a, &mut b] {
@@ -241,7 +283,6 @@ async fn a_broadcast_channel_shows_a_member_message_to_its_author_and_the_owner_
     let users = logged_in_users(&t, &["owner", "m1", "m2"]).await;
     let (owner, m1, m2) = (&users[0], &users[1], &users[2]);
     let id = format!("bc-{}", shared::secrets::random_hex(4));
-    let path = format!("channels/{id}");
     ok(
         owner,
         Method::POST,
@@ -254,13 +295,7 @@ async fn a_broadcast_channel_shows_a_member_message_to_its_author_and_the_owner_
     for u in &users {
         sockets.push(rt.connect_as(u, None).await);
     }
-    ok(
-        m1,
-        Method::POST,
-        &format!("{path}/messages/send"),
-        json!({"type": "text", "text": "to the owner"}),
-    )
-    .await;
+    send_text(m1, &id, "to the owner").await;
     rt.fan_out().await;
     let got: Vec<Vec<String>> = {
         let mut v = Vec::new();
@@ -274,13 +309,7 @@ async fn a_broadcast_channel_shows_a_member_message_to_its_author_and_the_owner_
         [vec!["message"], vec!["message"], vec![]],
         "owner, m1, m2"
     );
-    ok(
-        owner,
-        Method::POST,
-        &format!("{path}/messages/send"),
-        json!({"type": "text", "text": "to everyone"}),
-    )
-    .await;
+    send_text(owner, &id, "to everyone").await;
     rt.fan_out().await;
     for ws in sockets.iter_mut() {
         let f = ws.expect("message").await;
@@ -417,24 +446,7 @@ async fn a_dead_connection_is_forgotten_when_a_post_finds_it_gone() {
     let users = logged_in_users(&t, &["alice", "bob"]).await;
     let (alice, bob) = (&users[0], &users[1]);
     let mut b = rt.connect_as(bob, None).await;
-    // A connection whose $disconnect never ran: listed, but unknown to the gateway.
-    let now = shared::model::now_ms();
-    rt.store
-        .open_connection("dead-connection", None, now, now / 1000 + 60)
-        .await
-        .unwrap();
-    assert!(
-        rt.store
-            .authenticate_connection(
-                "dead-connection",
-                &rt.app_id,
-                &bob.user_id,
-                "s",
-                now / 1000 + 60
-            )
-            .await
-            .unwrap()
-    );
+    rt.dead_connection("dead-connection", &bob.user_id).await;
     assert_eq!(rt.live(&bob.user_id).await, 2);
     let id = format!("dc-{}", shared::secrets::random_hex(4));
     ok(
@@ -490,13 +502,7 @@ async fn a_super_channel_tells_every_member_of_messages_and_only_the_user_of_mem
         "no memberAdded to the others"
     );
     assert_eq!(kinds(&mut f1).await, Vec::<String>::new());
-    ok(
-        host,
-        Method::POST,
-        &format!("{path}/messages/send"),
-        json!({"type": "text", "text": "to the crowd"}),
-    )
-    .await;
+    send_text(host, &id, "to the crowd").await;
     let fanned = rt.fan_out().await;
     assert_eq!(fanned.posts, 3, "{fanned:?}");
     for ws in [&mut h, &mut f1, &mut f2] {
@@ -510,11 +516,183 @@ async fn a_super_channel_tells_every_member_of_messages_and_only_the_user_of_mem
     assert_eq!(kinds(&mut f2).await, Vec::<String>::new());
 }
 
+/// A public channel's non-member readers watch it: its events reach them marked
+/// `isPublicChannelEvent` (the members' frames are not), until they join, when they are
+/// members like the others; a private channel cannot be watched; strangers hear nothing; a
+/// deleted public channel's watchers get `channelRemoved`.
+#[tokio::test]
+async fn a_public_channels_watchers_get_its_events_marked_until_they_join() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    let users = logged_in_users(&t, &["owner", "member", "reader", "viewer", "stranger"]).await;
+    let (owner, member, reader, viewer, stranger) =
+        (&users[0], &users[1], &users[2], &users[3], &users[4]);
+    let id = format!("pub-{}", shared::secrets::random_hex(4));
+    let path = format!("channels/{id}");
+    let private = format!("priv-{}", shared::secrets::random_hex(4));
+    for (channel, kind) in [(&id, "public"), (&private, "private")] {
+        ok(
+            owner,
+            Method::POST,
+            "channels/create",
+            json!({"channelId": channel, "type": kind, "ownerId": owner.user_id, "members": [member.user_id]}),
+        )
+        .await;
+    }
+    let mut o = rt.connect_as(owner, None).await;
+    let mut m = rt.connect_as(member, None).await;
+    let mut r = rt.connect_as(reader, None).await;
+    let mut v = rt.connect_as(viewer, None).await;
+    let mut s = rt.connect_as(stranger, None).await;
+    rt.fan_out().await;
+    for ws in [&mut o, &mut m] {
+        ws.drain(QUIET).await;
+    }
+    // Reading the history, or viewing the channel, watches it; a private channel refuses.
+    ok(reader, Method::GET, &format!("{path}/messages"), json!({})).await;
+    ok(viewer, Method::GET, &path, json!({})).await;
+    let refused = viewer
+        .call(Method::GET, &format!("channels/{private}/messages"), None)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    for channel in [&id, &private] {
+        send_text(owner, channel, "hi all").await;
+    }
+    rt.fan_out().await;
+    assert_eq!(kinds(&mut o).await, ["message", "message"]);
+    let told = m.drain(QUIET).await;
+    assert_eq!(told.len(), 2, "{told:?}");
+    let member_frame = told
+        .iter()
+        .find(|f| f["data"]["channel"]["id"] == id.as_str())
+        .unwrap();
+    assert!(!marked(member_frame), "{member_frame}");
+    for ws in [&mut r, &mut v] {
+        let f = ws.expect("message").await;
+        assert!(marked(&f), "{f}");
+        assert_eq!(f["data"]["channel"]["id"], id.as_str());
+        assert_eq!(f["data"]["message"]["text"], "hi all");
+        assert_eq!(f["uid"], member_frame["uid"], "the same event");
+        assert_eq!(kinds(ws).await, Vec::<String>::new(), "not the private one");
+    }
+    assert_eq!(kinds(&mut s).await, Vec::<String>::new(), "a stranger");
+
+    ok(owner, Method::PUT, &path, json!({"name": "Renamed"})).await;
+    rt.fan_out().await;
+    for ws in [&mut r, &mut v] {
+        let f = ws.expect("channelChanged").await;
+        assert!(marked(&f), "{f}");
+        assert_eq!(f["data"]["channel"]["name"], "Renamed");
+    }
+    for ws in [&mut o, &mut m] {
+        let f = ws.expect("channelChanged").await;
+        assert!(!marked(&f), "{f}");
+    }
+
+    // The reader joins: a member now, told as one (the viewer still watches).
+    ok(reader, Method::POST, &format!("{path}/join"), json!({})).await;
+    rt.fan_out().await;
+    let f = r.expect("channelAdded").await;
+    assert!(!marked(&f), "{f}");
+    assert_eq!(kinds(&mut r).await, Vec::<String>::new(), "{f}");
+    let f = v.expect("memberAdded").await;
+    assert!(marked(&f), "{f}");
+    assert_eq!(f["data"]["users"][0]["id"], reader.user_id.as_str());
+    for ws in [&mut o, &mut m] {
+        let f = ws.expect("memberAdded").await;
+        assert!(!marked(&f), "{f}");
+    }
+    send_text(member, &id, "welcome").await;
+    rt.fan_out().await;
+    let f = r.expect("message").await;
+    assert!(!marked(&f), "{f}");
+    assert_eq!(kinds(&mut r).await, Vec::<String>::new(), "once");
+    v.expect("message").await;
+
+    let deleted = owner.call(Method::DELETE, &path, None).await;
+    assert!(deleted.is_ok(), "{deleted:?}");
+    rt.fan_out().await;
+    let f = v.expect("channelRemoved").await;
+    assert!(marked(&f), "{f}");
+    assert_eq!(f["data"]["channel"]["id"], id.as_str());
+    assert_eq!(kinds(&mut s).await, Vec::<String>::new(), "a stranger");
+}
+
+/// A super public channel's watchers are paged through the chunk queue like its members,
+/// under the channel's send-rate cap, each once.
+#[tokio::test]
+async fn a_super_public_channels_watchers_are_told_in_chunks() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    let chunker = rt.with_chunks(2, 100).await;
+    let users = logged_in_users(&t, &["host", "w1", "w2", "w3"]).await;
+    let id = format!("spw-{}", shared::secrets::random_hex(4));
+    ok(
+        &users[0],
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": "super_public", "ownerId": users[0].user_id, "members": [users[0].user_id]}),
+    )
+    .await;
+    rt.fan_out().await;
+    while !chunker.queue.receive(0).await.unwrap().is_empty() {}
+    let mut sockets = Vec::new();
+    for u in &users {
+        sockets.push(rt.connect_as(u, None).await);
+    }
+    for w in &users[1..] {
+        ok(
+            w,
+            Method::GET,
+            &format!("channels/{id}/messages"),
+            json!({}),
+        )
+        .await;
+    }
+    send_text(&users[0], &id, "to members and watchers").await;
+    rt.fan_out().await;
+    let pumped = pump_chunks(&chunker, users.len()).await;
+    assert_eq!(
+        (pumped.posted, pumped.watcher_chunks),
+        (4, 2),
+        "three watchers, two a chunk"
+    );
+    let f = sockets[0].expect("message").await;
+    assert!(!marked(&f), "{f}");
+    for ws in sockets[1..].iter_mut() {
+        let f = ws.expect("message").await;
+        assert!(marked(&f), "{f}");
+        assert_eq!(f["data"]["message"]["text"], "to members and watchers");
+    }
+    for ws in sockets.iter_mut() {
+        assert_eq!(kinds(ws).await, Vec::<String>::new(), "once");
+    }
+    // A super channel's member events reach only the users they are about, not its watchers.
+    ok(
+        &users[1],
+        Method::POST,
+        &format!("channels/{id}/join"),
+        json!({}),
+    )
+    .await;
+    rt.fan_out().await;
+    sockets[1].expect("channelAdded").await;
+    assert!(
+        chunker.queue.receive(1).await.unwrap().is_empty(),
+        "no pages of watchers"
+    );
+    for ws in sockets.iter_mut() {
+        assert_eq!(kinds(ws).await, Vec::<String>::new());
+    }
+}
+
 /// A super channel's event goes out in chunks over the queue (each chunk queues the next),
 /// and a chunk over the channel's send-rate cap waits for the next second instead of posting.
 #[tokio::test]
 async fn a_super_channel_fans_out_in_chunks_under_its_send_rate_cap() {
-    use shared::realtime::chunks::{Chunk, ChunkOutcome};
     let app = TestApp::new().await;
     let t = Transport::InProcess(&app);
     let mut rt = Realtime::start(&app).await;
@@ -537,37 +715,20 @@ async fn a_super_channel_fans_out_in_chunks_under_its_send_rate_cap() {
     for u in &users {
         sockets.push(rt.connect_as(u, None).await);
     }
-    ok(
-        &users[0],
-        Method::POST,
-        &format!("channels/{id}/messages/send"),
-        json!({"type": "text", "text": "in chunks"}),
-    )
-    .await;
+    send_text(&users[0], &id, "in chunks").await;
     let fanned = rt.fan_out().await;
     assert_eq!(
         fanned.posts, 0,
         "the dispatcher only queues the first chunk"
     );
-    let (mut posted, mut deferred, mut chunks) = (0, 0, 0);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while posted < users.len() {
-        assert!(std::time::Instant::now() < deadline, "posted {posted}");
-        for m in chunker.queue.receive(1).await.unwrap() {
-            let chunk: Chunk = serde_json::from_str(&m.body).unwrap();
-            match chunker.run(&chunk).await.unwrap() {
-                ChunkOutcome::Posted(f) => {
-                    chunks += 1;
-                    posted += f.posts;
-                }
-                ChunkOutcome::Deferred => deferred += 1,
-            }
-            chunker.queue.delete(&m.receipt_handle).await.unwrap();
-        }
-    }
-    assert_eq!((posted, chunks), (5, 3), "five members, two a chunk");
+    let pumped = pump_chunks(&chunker, users.len()).await;
+    assert_eq!(
+        (pumped.posted, pumped.chunks),
+        (5, 3),
+        "five members, two a chunk"
+    );
     assert!(
-        deferred >= 1,
+        pumped.deferred >= 1,
         "five posts at two a second wait at least once"
     );
     for ws in sockets.iter_mut() {
@@ -575,4 +736,180 @@ async fn a_super_channel_fans_out_in_chunks_under_its_send_rate_cap() {
         assert_eq!(f["data"]["message"]["text"], "in chunks");
         assert_eq!(kinds(ws).await, Vec::<String>::new(), "once");
     }
+}
+
+/// Push (client-protocol.md §4): a message reaches the fake FCM for the members with no live
+/// connection and push on (user and channel), on each of their devices, never the sender's;
+/// an unregistered token is removed; the link gives the event to its receivers only; hidden
+/// messages and super channels push nothing.
+#[tokio::test]
+async fn push_reaches_fcm_only_for_offline_users_who_want_it_and_the_link_gives_the_event() {
+    use talkplus_tests::fcm::{FakeFcm, test_account_file};
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    let account = shared::realtime::push::ServiceAccount::parse(&test_account_file()).unwrap();
+    let fcm = FakeFcm::start(&account).await;
+    rt.with_push(&fcm).await;
+    let names = [
+        "sender", "online", "offline", "nopush", "chanoff", "gone", "two", "stranger", "stale",
+    ];
+    let users = logged_in_users(&t, &names).await;
+    let by = |name: &str| &users[names.iter().position(|n| *n == name).unwrap()];
+    for (name, device, token) in [
+        ("sender", "d1", "tok-sender"),
+        ("online", "d1", "tok-online"),
+        ("offline", "d1", "tok-offline"),
+        ("nopush", "d1", "tok-nopush"),
+        ("chanoff", "d1", "tok-chanoff"),
+        ("gone", "d1", "gone-1"),
+        ("two", "d1", "tok-two-a"),
+        ("stranger", "d1", "tok-stranger"),
+        ("stale", "d1", "tok-stale"),
+    ] {
+        // The client API registers the session's device.
+        ok(
+            by(name),
+            Method::POST,
+            "users/register/fcm",
+            json!({"deviceId": device, "fcmToken": token}),
+        )
+        .await;
+    }
+    // A second device of one user, through the admin API.
+    let r = t
+        .admin(
+            Method::POST,
+            &format!("users/{}/register/fcm", by("two").user_id),
+            Some(json!({"deviceId": "tablet", "fcmToken": "tok-two-b"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    ok(
+        by("nopush"),
+        Method::POST,
+        "users/settings/push/disable",
+        json!({}),
+    )
+    .await;
+    let mut ws = rt.connect_as(by("online"), None).await;
+    let id = format!("push-{}", shared::secrets::random_hex(4));
+    let members: Vec<&str> = [
+        "online", "offline", "nopush", "chanoff", "gone", "two", "stale",
+    ]
+    .iter()
+    .map(|n| by(n).user_id.as_str())
+    .collect();
+    ok(
+        by("sender"),
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": "private", "ownerId": by("sender").user_id, "members": members}),
+    )
+    .await;
+    ok(
+        by("chanoff"),
+        Method::POST,
+        &format!("channels/{id}/push/disable"),
+        json!({}),
+    )
+    .await;
+    let fanned = rt.fan_out().await;
+    assert_eq!(fanned.pushes, 0, "only messages are pushed");
+    ws.drain(QUIET).await;
+
+    // Gone when posted to, so its user is offline after all.
+    rt.dead_connection("stale-connection", &by("stale").user_id)
+        .await;
+
+    send_text(by("sender"), &id, "are you there?").await;
+    let fanned = rt.fan_out().await;
+    let frame = ws.expect("message").await;
+    let mut tokens: Vec<String> = fcm.pushed().iter().map(|p| p.token.clone()).collect();
+    tokens.sort_unstable();
+    assert_eq!(
+        tokens,
+        ["tok-offline", "tok-stale", "tok-two-a", "tok-two-b"]
+    );
+    assert_eq!((fanned.pushes, fanned.gone), (4, 1), "{fanned:?}");
+    assert_eq!(fcm.unregistered(), ["gone-1"]);
+    assert_eq!(fcm.tokens_issued(), 1, "one access token, kept");
+    let push = &fcm.pushed()[0];
+    assert_eq!(push.project, "talkplus-test");
+    assert_eq!(push.talkplus["type"], "message");
+    assert_eq!(push.talkplus["uid"], frame["uid"], "the WebSocket's uid");
+    let link = push.talkplus["notificationLink"].as_str().unwrap();
+    let path = link
+        .strip_prefix(talkplus_tests::realtime::PUSH_LINK_BASE)
+        .and_then(|p| p.strip_prefix("/v1.4/"))
+        .unwrap_or_else(|| panic!("{link}"));
+
+    // The unregistered token is gone from its device (which had no other token).
+    let devices = rt
+        .store
+        .devices(&app.app_id, &by("gone").user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(devices.devices.is_empty(), "{:?}", devices.devices);
+
+    // The link: the event as the WebSocket had it, for its receivers only.
+    for name in ["offline", "two", "online"] {
+        let n = by(name).call(Method::GET, path, None).await.unwrap();
+        assert_eq!(n["notification"]["type"], "message");
+        assert_eq!(n["notification"]["data"], frame["data"], "{name}");
+    }
+    assert_eq!(
+        by("stranger")
+            .call(Method::GET, path, None)
+            .await
+            .unwrap_err(),
+        "4003"
+    );
+    // Another app's user of the same id gets nothing of this app's.
+    let other = TestApp::new().await;
+    let ot = Transport::InProcess(&other);
+    let r = ot
+        .admin(
+            Method::POST,
+            "users/create",
+            Some(json!({"userId": by("offline").user_id, "password": "p"})),
+        )
+        .await;
+    let token = r.body["loginToken"].as_str().unwrap().to_owned();
+    let (twin, _) = SdkClient::login_with_token(&ot, &by("offline").user_id, &token, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        twin.call(Method::GET, path, None).await.unwrap_err(),
+        "4003"
+    );
+    assert_eq!(
+        by("offline")
+            .call(Method::GET, "notifications/12-nothex", None)
+            .await
+            .unwrap_err(),
+        "1001"
+    );
+
+    // A hidden message pushes nothing; neither does a super channel.
+    ok(
+        by("sender"),
+        Method::POST,
+        &format!("channels/{id}/messages/send"),
+        json!({"type": "hidden", "text": "shh"}),
+    )
+    .await;
+    let super_id = format!("{id}-super");
+    ok(
+        by("sender"),
+        Method::POST,
+        "channels/create",
+        json!({"channelId": super_id, "type": "super_public", "ownerId": by("sender").user_id, "members": [by("offline").user_id]}),
+    )
+    .await;
+    send_text(by("sender"), &super_id, "to the crowd").await;
+    let fanned = rt.fan_out().await;
+    assert_eq!(fanned.pushes, 0);
+    assert_eq!(fcm.pushed().len(), 4, "nothing more");
 }

@@ -99,3 +99,57 @@ async fn users_page_across_more_than_one_query_page() {
     let expected: Vec<_> = (0..120).map(|i| format!("user{i:03}")).collect();
     assert_eq!(seen, expected);
 }
+
+#[tokio::test]
+async fn a_watch_is_renewed_only_when_due_and_an_ended_one_is_not_listed() {
+    let app = TestApp::new().await;
+    let s = app.store();
+    let a = app.app_id.as_str();
+    let now = now_ms() / 1000;
+    // First read: written; a read soon after: not (the watch is fresh); once due: renewed.
+    assert!(
+        s.watch_channel(a, "c", "u1", now + 900, now + 600)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.watch_channel(a, "c", "u1", now + 901, now + 601)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.watch_channel(a, "c", "u1", now + 1_300, now + 1_000)
+            .await
+            .unwrap()
+    );
+    // A watch that has ended stays until the TTL sweep but is no one's any more.
+    assert!(
+        s.watch_channel(a, "c", "u0", now - 1, now - 300)
+            .await
+            .unwrap()
+    );
+    for i in 2..5 {
+        let u = format!("u{i}");
+        assert!(
+            s.watch_channel(a, "c", &u, now + 900, now + 600)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        s.watch_channel(a, "other", "u9", now + 900, now + 600)
+            .await
+            .unwrap()
+    );
+    let first = s.watchers_page(a, "c", None, 2, now).await.unwrap();
+    assert_eq!(first.items, ["u1", "u2"]);
+    assert!(first.has_next);
+    let rest = s.watchers_page(a, "c", Some("u2"), 2, now).await.unwrap();
+    assert_eq!(rest.items, ["u3", "u4"]);
+    assert!(!rest.has_next);
+    let later = s
+        .watchers_page(a, "c", None, 10, now + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(later.items, ["u1"], "only the renewed watch is still on");
+}

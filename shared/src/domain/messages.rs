@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::channels::client::{Visibility, check_reader, reader_membership};
+use super::channels::client::{Visibility, check_reader, reader_membership, watch};
 use super::channels::validate_channel_id;
 use crate::Error;
 use crate::auth::AppId;
@@ -638,6 +638,7 @@ pub async fn list(
         actor,
         actor == Actor::Admin || member.is_some(),
     )?;
+    watch(store, app, &cm.channel, actor, member.is_some()).await;
     if let Some(v) = Visibility::of(&cm.channel, actor, member.as_ref()) {
         // Oldest first from before the reader joined: start at their join instead.
         if let (HistoryOrder::Oldest, Some(joined)) = (order, v.joined())

@@ -21,8 +21,9 @@ use crate::validate;
 use crate::wire::{
     ChannelEnvelope, ChannelList, ClientLoginRequest, CountEnvelope, CreateChannelRequest,
     EditMessageRequest, Empty, MemberEnvelope, MemberList, MembersRequest, MessageEnvelope,
-    MessageList, MuteRequest, ReactionRequest, ReactionsEnvelope, SendMessageRequest,
-    SessionEnvelope, UpdateChannelRequest, UpdateUserRequest, UserEnvelope, UserList,
+    MessageList, MuteRequest, NotificationEnvelope, ReactionRequest, ReactionsEnvelope,
+    SendMessageRequest, SessionEnvelope, UpdateChannelRequest, UpdateUserRequest, UserEnvelope,
+    UserList,
 };
 
 /// `POST /v1.4/users/login/token`
@@ -772,6 +773,26 @@ pub async fn unread_count(ctx: Ctx) -> Result<Response<Body>, Error> {
     let caller = ctx.caller()?.user_id.as_str();
     let count = channels::client::unread_total(&ctx.store, &ctx.app, caller).await?;
     Ok(ok(&CountEnvelope { count }))
+}
+
+/// `GET /v1.4/notifications/{notificationId}`: a push notification's link.
+#[utoipa::path(
+    get,
+    path = "/v1.4/notifications/{notificationId}",
+    operation_id = "client.notifications-get",
+    tag = "client",
+    params(params::NotificationId),
+    responses(
+        (status = 200, description = "The event the push notification is about, its `data` as the WebSocket frame's", body = NotificationEnvelope),
+        (status = 500, description = "`1001` not a notification link's id; `4003` no such notification for the caller (another user's, or older than the 6 hours events are kept)", body = ErrorBody),
+    )
+)]
+pub async fn notification(ctx: Ctx) -> Result<Response<Body>, Error> {
+    let caller = ctx.caller()?.user_id.as_str();
+    let id = path_param(&ctx.req, "notificationId")?;
+    let notification =
+        crate::realtime::push::notification(&ctx.store, ctx.app.as_str(), caller, id).await?;
+    Ok(ok(&NotificationEnvelope { notification }))
 }
 
 client_route! {

@@ -5,12 +5,13 @@
 //! posts from the channel's budget for the current second (`take_post_budget`); a chunk that
 //! does not fit goes back on the queue for a second later, so one channel cannot take more than
 //! its cap of the account's `@connections` budget (10,000 requests a second, shared by every
-//! post of every channel).
+//! post of every channel). A public channel's watchers are paged the same way (`watchers`).
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 
+use super::audience::watchers_page;
 use super::connections::Connections;
 use super::fanout::{Fanned, send_to};
 use crate::Error;
@@ -46,6 +47,9 @@ pub struct Chunk {
     /// The page starts after this user id; `None`: the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// A public channel's watchers, not its members (`channel_type` is then unused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub watchers: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -172,7 +176,19 @@ impl Chunker {
         }
     }
 
-    pub async fn run(&self, chunk: &Chunk) -> Result<ChunkOutcome, Error> {
+    /// The chunk's receivers, and where the next page starts.
+    async fn page(&self, chunk: &Chunk) -> Result<(Vec<String>, Option<String>), Error> {
+        if chunk.watchers {
+            return watchers_page(
+                &self.store,
+                &chunk.app_id,
+                &chunk.channel_id,
+                chunk.after.as_deref(),
+                self.chunk_members,
+                &chunk.except,
+            )
+            .await;
+        }
         let channel_type = ChannelType::parse(&chunk.channel_type)
             .ok_or_else(|| Error::Internal(format!("chunk of type {}", chunk.channel_type)))?;
         let page = self
@@ -186,6 +202,11 @@ impl Chunker {
                 None,
             )
             .await?;
+        let next = page
+            .items
+            .last()
+            .map(|m| m.user_id.clone())
+            .filter(|_| page.has_next);
         let to: Vec<String> = page
             .items
             .iter()
@@ -193,6 +214,11 @@ impl Chunker {
             .filter(|m| chunk.joined_by.is_none_or(|t| m.created_at <= t))
             .map(|m| m.user_id.clone())
             .collect();
+        Ok((to, next))
+    }
+
+    pub async fn run(&self, chunk: &Chunk) -> Result<ChunkOutcome, Error> {
+        let (to, next) = self.page(chunk).await?;
         let now = now_ms();
         let live = self
             .store
@@ -217,11 +243,9 @@ impl Chunker {
                 .map_err(Error::Unavailable)?;
             return Ok(ChunkOutcome::Deferred);
         }
-        if page.has_next
-            && let Some(last) = page.items.last()
-        {
+        if let Some(after) = next {
             let next = Chunk {
-                after: Some(last.user_id.clone()),
+                after: Some(after),
                 ..chunk.clone()
             };
             self.queue
@@ -241,6 +265,7 @@ impl Chunker {
             events: 0,
             posts,
             gone,
+            pushes: 0,
         }))
     }
 
@@ -292,9 +317,13 @@ mod tests {
             joined_by: Some(5),
             except: vec!["u".into()],
             after: None,
+            watchers: false,
         };
         let body = serde_json::to_string(&c).unwrap();
-        assert!(!body.contains("after"), "{body}");
+        assert!(
+            !body.contains("after") && !body.contains("watchers"),
+            "{body}"
+        );
         assert_eq!(serde_json::from_str::<Chunk>(&body).unwrap(), c);
     }
 }

@@ -10,27 +10,24 @@
 //! - a deleted channel's members each get `channelRemoved` as their membership is swept;
 //! - super channels' members are read page by page (their events are not kept for replay);
 //!   a super channel's member events (added, left, muted, banned, ...) reach only the users
-//!   they are about.
+//!   they are about;
+//! - a public channel's watchers (non-members who read it lately) get its events marked
+//!   `isPublicChannelEvent`, page by page (docs/design.md, "Public channel watchers").
 //!
 //! Frames show things as they are at fan-out, as webhook payloads do. A batch handed over
 //! again posts frames with the same `uid`s, which the SDKs drop.
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Value, json};
-
+use super::audience::{Audience, deliveries, sees, watchers_page};
 use super::chunks::{Chunk, ChunkQueue};
 use super::connections::{Connections, Posted};
+use super::push::Push;
 use super::{MAX_KEPT_FRAME_BYTES, REPLAY_MAX_RECEIVERS, REPLAY_TTL_S, event_name, event_uid};
 use crate::Error;
-use crate::auth::AppId;
-use crate::domain::Actor;
-use crate::domain::channels::{self, client::Visibility};
-use crate::model::{Channel, ChannelDetail, Membership, Message, MessageDetail, now_ms};
+use crate::model::{Channel, now_ms};
 use crate::store::Store;
-use crate::webhooks::dispatch::{ban_views, member_views, told_members};
 use crate::webhooks::records::{Change, StreamRecord, Subject, changes};
-use crate::wire::{ChannelView, MessageView};
 
 /// Posts to connections at once, per fan-out.
 const POST_CONCURRENCY: usize = 64;
@@ -45,6 +42,8 @@ pub struct Fanned {
     pub posts: usize,
     /// Connections found gone (and forgotten).
     pub gone: usize,
+    /// Push notifications FCM accepted, for receivers with no live connection.
+    pub pushes: usize,
 }
 
 impl Fanned {
@@ -52,47 +51,37 @@ impl Fanned {
         self.posts += posts;
         self.gone += gone;
     }
+
+    pub fn merge(&mut self, other: Fanned) {
+        self.events += other.events;
+        self.posts += other.posts;
+        self.gone += other.gone;
+        self.pushes += other.pushes;
+    }
 }
 
-/// Who an event goes to.
-#[derive(Debug, Clone)]
-enum Audience {
-    Users(Vec<String>),
-    /// Every member of a super channel (read page by page), but `except`, who may see
-    /// `message` when there is one; and `plus`.
-    Super {
-        channel: Box<Channel>,
-        message: Option<Box<Message>>,
-        except: Vec<String>,
-        plus: Vec<String>,
-    },
-}
+/// Changes of different channels fanned out at once, per batch.
+const CHANNEL_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone)]
-struct Delivery {
-    event: &'static str,
-    data: Value,
-    to: Audience,
-}
-
-/// Fans out the events of a batch of stream records. An error fails the batch, which the
+/// Fans out the events of a batch of stream records: the changes of one channel in stream
+/// order, those of different channels side by side. An error fails the batch, which the
 /// stream hands over again.
 pub async fn fan_out(
     store: &Store,
     connections: &Connections,
     chunks: Option<&ChunkQueue>,
+    push: Option<&Push>,
     records: &[StreamRecord],
 ) -> Result<Fanned, Error> {
-    let mut active: HashMap<String, bool> = HashMap::new();
-    let mut out = Fanned::default();
+    let all: Vec<Change> = changes(records)
+        .into_iter()
+        .filter(|c| event_name(c.event).is_some())
+        .collect();
     // Channels deleted in this batch, as they were: their memberships' removals follow in
     // the stream (same partition, so same shard, in order), often after the tombstone
     // itself is gone.
     let mut deleted: HashMap<(String, String), Channel> = HashMap::new();
-    for change in changes(records) {
-        if event_name(change.event).is_none() {
-            continue;
-        }
+    for change in &all {
         if let Subject::Channel {
             channel_id,
             removed: Some(old),
@@ -101,21 +90,95 @@ pub async fn fan_out(
         {
             deleted.insert((change.app_id.clone(), channel_id.clone()), c);
         }
-        let live = match active.get(&change.app_id) {
-            Some(a) => *a,
-            None => {
-                let a = store
-                    .app(&change.app_id)
-                    .await?
-                    .is_some_and(|a| a.app.active);
-                active.insert(change.app_id.clone(), a);
-                a
-            }
-        };
-        if !live {
-            continue;
+    }
+    // Each app of the batch, read once: `Some` if it is active, with its sealed FCM service
+    // account if it has one (its pushes).
+    let mut apps: HashMap<String, Option<Option<String>>> = HashMap::new();
+    for change in &all {
+        if !apps.contains_key(&change.app_id) {
+            let app = store
+                .app(&change.app_id)
+                .await?
+                .filter(|a| a.app.active)
+                .map(|a| a.fcm_service_account);
+            apps.insert(change.app_id.clone(), app);
         }
-        for d in deliveries(store, &change, &deleted).await? {
+    }
+    let fcm: HashMap<String, String> = apps
+        .iter()
+        .filter_map(|(id, a)| Some((id.clone(), a.clone()??)))
+        .collect();
+    // One sequence per channel, in the order of the stream.
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut by_channel: HashMap<(String, String), Vec<&Change>> = HashMap::new();
+    for change in all
+        .iter()
+        .filter(|c| apps.get(&c.app_id).is_some_and(Option::is_some))
+    {
+        let Some(channel_id) = change.subject.channel_id() else {
+            continue;
+        };
+        let key = (change.app_id.clone(), channel_id.to_owned());
+        by_channel
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(change);
+    }
+    let out = Outlets {
+        store,
+        connections,
+        chunks,
+        push,
+        fcm: &fcm,
+        deleted: &deleted,
+    };
+    // Futures built first, then run: a stream combinator's closure over these references
+    // would not be provably Send (rust-lang/rust#102211).
+    let sequences: Vec<_> = order
+        .into_iter()
+        .map(|key| out.sequence(by_channel.remove(&key).unwrap_or_default()))
+        .collect();
+    use futures::StreamExt;
+    let done: Vec<Result<Fanned, Error>> = futures::stream::iter(sequences)
+        .buffer_unordered(CHANNEL_CONCURRENCY)
+        .collect()
+        .await;
+    let mut total = Fanned::default();
+    for d in done {
+        total.merge(d?);
+    }
+    Ok(total)
+}
+
+/// Where a batch's events go, and what the batch knows of deleted channels.
+struct Outlets<'a> {
+    store: &'a Store,
+    connections: &'a Connections,
+    chunks: Option<&'a ChunkQueue>,
+    push: Option<&'a Push>,
+    /// Sealed FCM service accounts by app, for the apps that have one.
+    fcm: &'a HashMap<String, String>,
+    deleted: &'a HashMap<(String, String), Channel>,
+}
+
+impl Outlets<'_> {
+    /// One channel's changes, one after another.
+    async fn sequence(&self, changes: Vec<&Change>) -> Result<Fanned, Error> {
+        let mut fanned = Fanned::default();
+        for change in changes {
+            fanned.merge(self.change(change).await?);
+        }
+        Ok(fanned)
+    }
+
+    /// One change's events, to their receivers.
+    async fn change(&self, change: &Change) -> Result<Fanned, Error> {
+        let (store, connections, chunks) = (self.store, self.connections, self.chunks);
+        let mut out = Fanned::default();
+        for d in deliveries(store, change, self.deleted).await? {
             out.events += 1;
             let uid = event_uid(&change.source, d.event);
             let at = now_ms();
@@ -125,21 +188,51 @@ pub async fn fan_out(
                 Audience::Users(mut to) => {
                     to.sort_unstable();
                     to.dedup();
-                    let keep = async {
-                        if to.len() <= REPLAY_MAX_RECEIVERS && frame.len() <= MAX_KEPT_FRAME_BYTES {
-                            let expires = at / 1000 + REPLAY_TTL_S;
-                            store
-                                .keep_event(app_id, &uid, at, &frame, &to, expires)
-                                .await?;
-                        }
-                        Ok::<_, Error>(())
+                    let live = if to.is_empty() {
+                        HashMap::new()
+                    } else {
+                        store.connections_of(app_id, &to, at / 1000).await?
                     };
-                    let (_, sent) = futures::future::try_join(
-                        keep,
-                        send(store, connections, app_id, &to, &frame),
-                    )
-                    .await?;
-                    out.add(sent);
+                    let kept =
+                        to.len() <= REPLAY_MAX_RECEIVERS && frame.len() <= MAX_KEPT_FRAME_BYTES;
+                    // Live receivers first: the replay's writes (up to 101 items) and the
+                    // pushes come after the posts, not beside them.
+                    let (posts, gone, reached) =
+                        send_reaching(store, connections, app_id, &live, &frame).await;
+                    let mut pushed = 0;
+                    if kept {
+                        let expires = at / 1000 + REPLAY_TTL_S;
+                        store
+                            .keep_event(app_id, &uid, at, &frame, &to, expires)
+                            .await?;
+                        // The pushes' links point at the kept event. Offline: no live
+                        // connection, or none that took the frame (all found gone).
+                        let offline: Vec<&str> = d
+                            .push
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|u| !reached.contains(u))
+                            .collect();
+                        if let (Some(push), Some(account), false) =
+                            (self.push, self.fcm.get(app_id), offline.is_empty())
+                        {
+                            pushed = push
+                                .notify(store, app_id, account, &offline, &uid, at, d.event)
+                                .await;
+                        }
+                    }
+                    out.add((posts, gone));
+                    out.pushes += pushed;
+                }
+                Audience::Watchers {
+                    channel_id,
+                    is_super,
+                    except,
+                } => {
+                    out.add(
+                        self.to_watchers(app_id, &channel_id, is_super, except, &frame)
+                            .await?,
+                    );
                 }
                 Audience::Super {
                     channel,
@@ -157,6 +250,7 @@ pub async fn fan_out(
                             .map(|m| m.created_at),
                         except,
                         after: None,
+                        watchers: false,
                     };
                     if let Some(queue) = chunks {
                         queue.send(&chunk, 0).await.map_err(Error::Unavailable)?;
@@ -191,16 +285,71 @@ pub async fn fan_out(
                 }
             }
         }
+        Ok(out)
     }
-    Ok(out)
-}
 
-/// Whether `member` may see `message` (any event but a message's: yes).
-fn sees(channel: &Channel, member: &Membership, message: Option<&Message>) -> bool {
-    message.is_none_or(|m| {
-        Visibility::of(channel, Actor::User(&member.user_id), Some(member))
-            .is_none_or(|v| v.shows(m))
-    })
+    /// A public channel's event to its watchers: page by page here, or, with a chunk queue,
+    /// a super channel's from the first page and any other's after the first, under the
+    /// channel's send-rate cap.
+    async fn to_watchers(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        is_super: bool,
+        except: Vec<String>,
+        frame: &str,
+    ) -> Result<(usize, usize), Error> {
+        let (store, connections) = (self.store, self.connections);
+        let chunk = |after: Option<String>, except: Vec<String>| Chunk {
+            app_id: app_id.to_owned(),
+            channel_id: channel_id.to_owned(),
+            channel_type: String::new(),
+            frame: frame.to_owned(),
+            joined_by: None,
+            except,
+            after,
+            watchers: true,
+        };
+        if let (Some(queue), true) = (self.chunks, is_super) {
+            // Whether anyone watches (one item read); the chunks post under the channel's cap.
+            let any = store
+                .watchers_page(app_id, channel_id, None, 1, now_ms() / 1000)
+                .await?;
+            if !any.items.is_empty() {
+                queue
+                    .send(&chunk(None, except), 0)
+                    .await
+                    .map_err(Error::Unavailable)?;
+            }
+            return Ok((0, 0));
+        }
+        let (mut posts, mut gone) = (0, 0);
+        let mut after: Option<String> = None;
+        loop {
+            let (to, next) = watchers_page(
+                store,
+                app_id,
+                channel_id,
+                after.as_deref(),
+                SUPER_PAGE,
+                &except,
+            )
+            .await?;
+            let (p, g) = send(store, connections, app_id, &to, frame).await?;
+            (posts, gone) = (posts + p, gone + g);
+            match (next, self.chunks) {
+                (None, _) => return Ok((posts, gone)),
+                (Some(next), Some(queue)) => {
+                    queue
+                        .send(&chunk(Some(next), except), 0)
+                        .await
+                        .map_err(Error::Unavailable)?;
+                    return Ok((posts, gone));
+                }
+                (Some(next), None) => after = Some(next),
+            }
+        }
+    }
 }
 
 /// Posts `frame` to every live connection of `users`; returns (posted, found gone).
@@ -226,6 +375,18 @@ pub(crate) async fn send_to(
     live: &HashMap<String, Vec<String>>,
     frame: &str,
 ) -> Result<(usize, usize), Error> {
+    let (sent, gone, _) = send_reaching(store, connections, app_id, live, frame).await;
+    Ok((sent, gone))
+}
+
+/// `send_to`, with the users at least one of whose connections took the frame.
+async fn send_reaching<'a>(
+    store: &Store,
+    connections: &Connections,
+    app_id: &str,
+    live: &'a HashMap<String, Vec<String>>,
+    frame: &str,
+) -> (usize, usize, HashSet<&'a str>) {
     let mut posts = Vec::new();
     for (user, ids) in live {
         for id in ids {
@@ -233,276 +394,49 @@ pub(crate) async fn send_to(
         }
     }
     use futures::StreamExt;
-    let results: Vec<Result<Posted, Error>> = futures::stream::iter(posts)
+    let results: Vec<(&str, Result<Posted, Error>)> = futures::stream::iter(posts)
         .buffer_unordered(POST_CONCURRENCY)
         .collect()
         .await;
-    let (mut sent, mut gone) = (0, 0);
-    for r in results {
+    let (mut sent, mut gone, mut reached) = (0, 0, HashSet::new());
+    for (user, r) in results {
         match r {
-            Ok(Posted::Sent) => sent += 1,
+            Ok(Posted::Sent) => {
+                sent += 1;
+                reached.insert(user);
+            }
             Ok(Posted::Gone) => gone += 1,
             // One connection that cannot be reached now does not hold back the others, nor
             // fail the batch (which would post everything again).
-            Err(e) => tracing::warn!(error = %e, "realtime post failed"),
+            Err(e) => {
+                // Not known to be gone: counted as reached, so no push doubles the frame.
+                reached.insert(user);
+                tracing::warn!(error = %e, "realtime post failed");
+            }
         }
     }
-    Ok((sent, gone))
+    (sent, gone, reached)
 }
 
-async fn post_one(
+async fn post_one<'a>(
     store: &Store,
     connections: &Connections,
     app_id: &str,
-    user_id: &str,
+    user_id: &'a str,
     connection_id: &str,
     frame: &str,
-) -> Result<Posted, Error> {
-    let posted = connections
-        .post(connection_id, frame)
-        .await
-        .map_err(Error::Unavailable)?;
-    if posted == Posted::Gone {
-        store
-            .forget_connection(app_id, user_id, connection_id)
-            .await?;
-        store.close_connection(connection_id).await?;
-    }
-    Ok(posted)
-}
-
-/// The change's events and their receivers.
-async fn deliveries(
-    store: &Store,
-    change: &Change,
-    deleted: &HashMap<(String, String), Channel>,
-) -> Result<Vec<Delivery>, Error> {
-    let app = AppId::stored(&change.app_id);
-    let channel_id = match &change.subject {
-        // No realtime event; a deleted channel's members are told as they are swept.
-        Subject::Block { .. }
-        | Subject::Channel {
-            removed: Some(_), ..
-        } => {
-            return Ok(Vec::new());
+) -> (&'a str, Result<Posted, Error>) {
+    let posted = async {
+        let posted = connections
+            .post(connection_id, frame)
+            .await
+            .map_err(Error::Unavailable)?;
+        if posted == Posted::Gone {
+            store
+                .gone_connection(app_id, user_id, connection_id)
+                .await?;
         }
-        Subject::Channel { channel_id, .. }
-        | Subject::Members { channel_id, .. }
-        | Subject::Bans { channel_id, .. }
-        | Subject::Message { channel_id, .. } => channel_id,
+        Ok(posted)
     };
-    let detail = match channels::get(store, &app, channel_id).await {
-        Ok(d) => d,
-        Err(Error::ChannelNotFound(_)) => {
-            let known = deleted
-                .get(&(change.app_id.clone(), channel_id.clone()))
-                .cloned();
-            return removed(store, change, channel_id, known).await;
-        }
-        Err(e) => return Err(e),
-    };
-    let channel = detail.channel.clone();
-    let is_super = channel.channel_type.is_super();
-    let memberships: Vec<Membership> = detail
-        .members
-        .iter()
-        .map(|m| m.membership.clone())
-        .collect();
-    let banned: Vec<String> = detail
-        .banned
-        .iter()
-        .map(|b| b.ban.user_id.clone())
-        .collect();
-    let mut known = HashMap::new();
-    for p in detail.members.iter().filter_map(|m| m.profile.as_ref()) {
-        known.insert(p.id.clone(), p.clone());
-    }
-    let everyone = |except: &[String], plus: &[String], message: Option<&Message>| {
-        // A message a member who is neither its author nor the owner may not see (a super
-        // broadcast channel's member message): only those two, not a page of every member.
-        let hidden = message.filter(|m| {
-            Visibility::of(&channel, Actor::User("\u{0}"), None).is_some_and(|v| !v.shows(m))
-        });
-        if let (true, Some(m)) = (is_super, hidden) {
-            let mut to = vec![m.user_id.clone(), channel.owner_id.clone()];
-            to.retain(|u| !u.is_empty() && !except.contains(u));
-            to.extend(plus.iter().cloned());
-            return Audience::Users(to);
-        }
-        if is_super {
-            Audience::Super {
-                channel: Box::new(channel.clone()),
-                message: message.cloned().map(Box::new),
-                except: except.to_vec(),
-                plus: plus.to_vec(),
-            }
-        } else {
-            let mut to: Vec<String> = memberships
-                .iter()
-                .filter(|m| !except.contains(&m.user_id))
-                .filter(|m| sees(&channel, m, message))
-                .map(|m| m.user_id.clone())
-                .collect();
-            to.extend(plus.iter().cloned());
-            Audience::Users(to)
-        }
-    };
-    // A member event of a super channel reaches only the users it is about: told to every
-    // member, each of 100,000 joins would be 100,000 posts.
-    let about = |users: &[String], except: &[String], plus: &[String]| {
-        if is_super {
-            Audience::Users(
-                users
-                    .iter()
-                    .filter(|u| !except.contains(u))
-                    .cloned()
-                    .collect(),
-            )
-        } else {
-            everyone(except, plus, None)
-        }
-    };
-    let newest = detail.last_message.clone();
-    let event = event_name(change.event).unwrap_or("");
-    // Outside message events, a `lastMessage` is shown only where every member sees it.
-    let channel_view = |mut d: ChannelDetail| {
-        let shared = d.last_message.as_ref().is_none_or(|l| {
-            !d.channel.hide_messages_before_join
-                && Visibility::of(&d.channel, Actor::User("\u{0}"), None)
-                    .is_none_or(|v| v.shows(&l.message))
-        });
-        if !shared {
-            d.last_message = None;
-        }
-        ChannelView::from(d)
-    };
-    let out = match &change.subject {
-        Subject::Channel { .. } => vec![Delivery {
-            event,
-            data: json!({"channel": channel_view(detail)}),
-            to: everyone(&[], &[], None),
-        }],
-        Subject::Members { members, .. } => {
-            let members = told_members(change, members, channel.created_at, &banned);
-            if members.is_empty() {
-                return Ok(Vec::new());
-            }
-            let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-            let users = member_views(store, &change.app_id, &members, known).await?;
-            let view = channel_view(detail);
-            match change.event {
-                "member_added" => vec![
-                    Delivery {
-                        event: "channelAdded",
-                        data: json!({"channel": view}),
-                        to: Audience::Users(ids.clone()),
-                    },
-                    Delivery {
-                        event,
-                        data: json!({"channel": view, "users": users}),
-                        to: about(&ids, &ids, &[]),
-                    },
-                ],
-                "member_left" => vec![Delivery {
-                    event,
-                    data: json!({"channel": view, "users": users}),
-                    to: about(&ids, &[], &ids),
-                }],
-                _ => vec![Delivery {
-                    event,
-                    data: json!({"channel": view, "users": users}),
-                    to: about(&ids, &[], &[]),
-                }],
-            }
-        }
-        Subject::Bans { bans, .. } => {
-            let ids: Vec<String> = bans.iter().map(|b| b.user_id.clone()).collect();
-            let users = ban_views(store, &change.app_id, bans, known).await?;
-            vec![Delivery {
-                event,
-                data: json!({"channel": channel_view(detail), "users": users}),
-                to: about(&ids, &[], &ids),
-            }]
-        }
-        Subject::Message { message, .. } => {
-            let message = Message::try_from((**message).clone())?;
-            let shown: MessageDetail = match newest {
-                Some(d) if d.message.id == message.id && change.event == "message" => d,
-                _ => {
-                    let mut shown = crate::domain::messages::details(
-                        store,
-                        &change.app_id,
-                        vec![message.clone()],
-                    )
-                    .await?;
-                    let Some(d) = shown.pop() else {
-                        return Ok(Vec::new());
-                    };
-                    d
-                }
-            };
-            let to = everyone(&[], &[], Some(&message));
-            let mut detail = detail;
-            if change.event == "message" {
-                // The message is the channel's newest for everyone it goes to.
-                detail.last_message = Some(shown.clone());
-            }
-            vec![Delivery {
-                event,
-                data: json!({"channel": channel_view(detail), "message": MessageView::from(shown)}),
-                to,
-            }]
-        }
-        Subject::Block { .. } => Vec::new(),
-    };
-    Ok(out)
-}
-
-/// A change of a channel that is gone: a membership swept with a deleted channel is that
-/// member's `channelRemoved` (the channel as it was); anything else is nobody's.
-async fn removed(
-    store: &Store,
-    change: &Change,
-    channel_id: &str,
-    known: Option<Channel>,
-) -> Result<Vec<Delivery>, Error> {
-    let Subject::Members { members, .. } = &change.subject else {
-        return Ok(Vec::new());
-    };
-    if change.event != "member_left" {
-        return Ok(Vec::new());
-    }
-    let channel = match known {
-        Some(c) => c,
-        // A large channel's sweep runs on: its tombstone is still there.
-        None => match store.removed_channel(&change.app_id, channel_id).await? {
-            Some(c) => c,
-            None => {
-                tracing::warn!(
-                    channel_id,
-                    "channelRemoved: the deleted channel is no longer known"
-                );
-                return Ok(Vec::new());
-            }
-        },
-    };
-    let view = ChannelView::from(ChannelDetail {
-        channel,
-        viewer: None,
-        members: Vec::new(),
-        bots: Vec::new(),
-        banned: Vec::new(),
-        last_message: None,
-    });
-    let to: Vec<String> = members
-        .iter()
-        .map(|m| m.user_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(vec![Delivery {
-        event: "channelRemoved",
-        data: json!({"channel": view}),
-        to: Audience::Users(to),
-    }])
+    (user_id, posted.await)
 }

@@ -8,10 +8,12 @@
 //! - `connections`: API Gateway's `@connections` API (the dev gateway serves the same API
 //!   locally).
 
+mod audience;
 pub mod chunks;
 pub mod connections;
 pub mod fanout;
 pub mod gateway;
+pub mod push;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -28,6 +28,10 @@ pub struct AppItem {
     /// where no sealing key was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<String>,
+    /// The FCM service account (`realtime::push::ServiceAccount`), sealed as the signing
+    /// key is; absent: no push notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fcm_service_account: Option<String>,
     /// The webhook: absent while off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,

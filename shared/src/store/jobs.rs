@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::channels::item_key;
 use super::items::{ChannelItem, MembershipItem};
-use super::retry::{condition_failed, retrying, storage_error};
+use super::retry::{applied, condition_failed, retrying, storage_error};
 use super::{Store, decode, keys, s};
 use crate::Error;
 use crate::model::Page;
@@ -179,11 +179,7 @@ impl Store {
             .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("hand on job", e)),
-        }
+        applied(res, "hand on job")
     }
 
     /// Removes a finished job, unless a newer one replaced it (its token changed).

@@ -24,6 +24,7 @@
 //! | realtime event (replay) | `{app}#EVENT#{uid}` | `EVENT` | –                | –          |
 //! | a user's replay feed | `{app}#FEED#{userId}` | `{ms:013}#{uid}` | –          | –          |
 //! | a super channel's posts in a second | `{app}#WSRATE#{chId}#{s}` | `RATE` | –      | –          |
+//! | a public channel's watcher | `{app}#WATCH#{chId}` | `WATCH#{userId}` | –         | –          |
 //!
 //! A channel's messages have a partition of their own, apart from the channel and its
 //! members, holding nothing but messages: message ids are ULIDs (time first), so the
@@ -165,6 +166,18 @@ pub const CONNECTIONS_SK: &str = "WS";
 /// A super channel's realtime posts in one second (the fan-out's send-rate cap).
 pub fn post_budget_pk(app_id: &str, channel_id: &str, second: i64) -> String {
     format!("{app_id}#WSRATE#{channel_id}#{second}")
+}
+
+/// The users watching a public channel without being members (realtime events marked
+/// `isPublicChannelEvent`).
+pub fn watchers_pk(app_id: &str, channel_id: &str) -> String {
+    format!("{app_id}#WATCH#{channel_id}")
+}
+
+pub const WATCHER_PREFIX: &str = "WATCH#";
+
+pub fn watcher_sk(user_id: &str) -> String {
+    format!("{WATCHER_PREFIX}{user_id}")
 }
 
 /// A realtime event kept for replay, once for all its receivers.

@@ -153,6 +153,7 @@ impl Store {
             client_rate_limit: app.rate_limits.client,
             anonymous_login: app.anonymous_login,
             signing_key: None,
+            fcm_service_account: None,
             webhook_url: None,
             webhook_events: None,
             webhook_retry: None,
@@ -265,6 +266,25 @@ impl Store {
     pub async fn set_signing_key(&self, app_id: &str, sealed: &str, now: i64) -> Result<(), Error> {
         self.update_app(app_id, &[("signing_key", s(sealed))], now)
             .await
+    }
+
+    /// Stores the app's FCM service account, sealed (`Some`), or removes it: no more pushes.
+    pub async fn set_fcm_service_account(
+        &self,
+        app_id: &str,
+        sealed: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        match sealed {
+            Some(sealed) => {
+                self.update_app(app_id, &[("fcm_service_account", s(sealed))], now)
+                    .await
+            }
+            None => {
+                self.update_app_removing(app_id, &[], &["fcm_service_account"], now)
+                    .await
+            }
+        }
     }
 
     /// Turns the app's webhook on (`Some(url)`) or off; `events` `None` is every event;
@@ -645,6 +665,7 @@ impl From<AppItem> for AppCredentials {
             },
             api_key_digest: i.api_key_digest,
             signing_key: i.signing_key,
+            fcm_service_account: i.fcm_service_account,
             webhook: crate::webhooks::WebhookSettings {
                 url: i.webhook_url,
                 events: i.webhook_events.map(|e| e.into_iter().collect()),

@@ -10,6 +10,9 @@
 //!   skipped on read and removed when a post finds it gone.
 //! - An event kept for replay is stored once (`{app}#EVENT#{uid}`) and listed in each
 //!   receiver's feed (`{app}#FEED#{userId}`, sorted by time), both with a TTL.
+//! - A public channel's watchers (users who read it without being members) are items of the
+//!   channel's own watch partition (`{app}#WATCH#{chId}`), each expiring `WATCH_TTL_S` after
+//!   the read that renewed it.
 
 use std::collections::HashMap;
 
@@ -20,10 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use super::channels::action_error;
 use super::cleanup::MAX_BATCH_WRITE;
-use super::retry::{condition_failed, retrying, storage_error};
+use super::retry::{applied, condition_failed, retrying, storage_error};
 use super::schema::TTL_ATTRIBUTE as TTL;
 use super::{Store, decode, encode, keys, n, s};
 use crate::Error;
+use crate::model::Page;
 
 /// A connection's item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +66,12 @@ struct FeedItem {
     sk: String,
     entity: String,
     uid: String,
+    ttl: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WatcherItem {
+    user_id: String,
     ttl: i64,
 }
 
@@ -163,10 +173,43 @@ impl Store {
         .await
     }
 
-    /// `$disconnect`, or a connection found gone: the connection item and its entry among
+    /// `$disconnect`, or a refused first frame: the connection item and its entry among
     /// its user's connections. Two writes: an entry left by a crash between them points to a
     /// connection that is gone, which the next post finds (and removes).
     pub async fn close_connection(&self, connection_id: &str) -> Result<(), Error> {
+        if let Some(ConnectionItem {
+            app_id: Some(app_id),
+            user_id: Some(user_id),
+            ..
+        }) = self.delete_connection_item(connection_id).await?
+        {
+            self.forget_connection(&app_id, &user_id, connection_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A post found `connection_id` of `user_id` gone: its entry and its item go, side by
+    /// side (its item may have expired already, so the entry is not found through it).
+    pub async fn gone_connection(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        connection_id: &str,
+    ) -> Result<(), Error> {
+        futures::future::try_join(
+            self.forget_connection(app_id, user_id, connection_id),
+            self.delete_connection_item(connection_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a connection's item; returns it as it was.
+    async fn delete_connection_item(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionItem>, Error> {
         let out = retrying(|| {
             self.client
                 .delete_item()
@@ -178,17 +221,7 @@ impl Store {
         })
         .await
         .map_err(|e| storage_error("close connection", e))?;
-        let old: Option<ConnectionItem> = out.attributes.map(decode).transpose()?;
-        if let Some(ConnectionItem {
-            app_id: Some(app_id),
-            user_id: Some(user_id),
-            ..
-        }) = old
-        {
-            self.forget_connection(&app_id, &user_id, connection_id)
-                .await?;
-        }
-        Ok(())
+        out.attributes.map(decode).transpose()
     }
 
     /// Removes `connection_id` from `user_id`'s live connections.
@@ -285,11 +318,60 @@ impl Store {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage_error("take post budget", e)),
-        }
+        applied(res, "take post budget")
+    }
+
+    /// `user` watches the channel until `until_s`. Renewed only when the watch would end
+    /// before `renew_s`, so a reader paging through the history writes once in a while, not
+    /// on every page; true when it was written.
+    pub async fn watch_channel(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        user_id: &str,
+        until_s: i64,
+        renew_s: i64,
+    ) -> Result<bool, Error> {
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::watchers_pk(app_id, channel_id)))
+                .key("sk", s(keys::watcher_sk(user_id)))
+                .update_expression("SET #u = :u, #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#ttl) OR #ttl < :renew")
+                .expression_attribute_names("#u", "user_id")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":u", s(user_id))
+                .expression_attribute_values(":ttl", n(until_s))
+                .expression_attribute_values(":renew", n(renew_s))
+                .send()
+        })
+        .await;
+        applied(res, "watch channel")
+    }
+
+    /// A page of the channel's watchers whose watch has not ended by `now_s`, in user id
+    /// order after `after`.
+    pub async fn watchers_page(
+        &self,
+        app_id: &str,
+        channel_id: &str,
+        after: Option<&str>,
+        limit: usize,
+        now_s: i64,
+    ) -> Result<Page<String>, Error> {
+        self.range_page(
+            keys::watchers_pk(app_id, channel_id),
+            keys::WATCHER_PREFIX,
+            after,
+            limit,
+            |item| {
+                let w: WatcherItem = decode(item)?;
+                Ok((w.ttl > now_s).then_some(w.user_id))
+            },
+        )
+        .await
     }
 
     /// Keeps `frame` for replay to `receivers` until `expires_s`: the event once, an entry in
@@ -382,6 +464,38 @@ impl Store {
             }
         }
         Ok(uids.into_iter().filter_map(|u| frames.remove(&u)).collect())
+    }
+
+    /// The frame of the event `uid` kept at `at_ms` if `user_id` was among its receivers
+    /// (the push notification's link): the feed entry and the event in one BatchGetItem.
+    pub async fn notification(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        at_ms: i64,
+        uid: &str,
+        now_s: i64,
+    ) -> Result<Option<String>, Error> {
+        let keys = vec![
+            (keys::feed_pk(app_id, user_id), keys::feed_sk(at_ms, uid)),
+            (keys::event_pk(app_id, uid), keys::EVENT_SK.to_owned()),
+        ];
+        let (mut listed, mut frame) = (false, None);
+        for item in self.get_many(keys).await? {
+            let entity = item.get("entity").and_then(|v| v.as_s().ok()).cloned();
+            match entity.as_deref() {
+                Some("feed") => {
+                    let entry: FeedItem = decode(item)?;
+                    listed = entry.ttl > now_s;
+                }
+                Some("event") => {
+                    let event: EventItem = decode(item)?;
+                    frame = Some(event.frame).filter(|_| event.ttl > now_s);
+                }
+                _ => {}
+            }
+        }
+        Ok(frame.filter(|_| listed))
     }
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::channels::{TransactError, action_error, item_key, put};
 use super::items::{BlockItem, DeviceItem, UserItem};
-use super::retry::{condition_failed, retrying, storage_error};
+use super::retry::{applied, condition_failed, retrying, storage_error};
 use super::{Item, SetFields, Store, decode, encode, keys, n, s};
 use crate::Error;
 use crate::model::{Page, User, UserChanges, UserSecrets};
@@ -489,7 +489,20 @@ impl Store {
     pub async fn devices(&self, app_id: &str, user_id: &str) -> Result<Option<Devices>, Error> {
         let (user, devices) = futures::future::try_join(
             self.user_item(app_id, user_id),
-            self.range_page(
+            self.device_range(app_id, user_id),
+        )
+        .await?;
+        if user.is_none_or(|u| u.deleted_at.is_some()) {
+            return Ok(None);
+        }
+        Ok(Some(Devices { devices }))
+    }
+
+    /// The device range alone, for a caller that already knows the user is live (push reads
+    /// the receivers' profiles with the channel).
+    pub async fn device_range(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, Error> {
+        let page = self
+            .range_page(
                 keys::user_pk(app_id, user_id),
                 keys::DEVICE_PREFIX,
                 None,
@@ -503,15 +516,9 @@ impl Store {
                         updated_at: d.updated_at,
                     }))
                 },
-            ),
-        )
-        .await?;
-        if user.is_none_or(|u| u.deleted_at.is_some()) {
-            return Ok(None);
-        }
-        Ok(Some(Devices {
-            devices: devices.items,
-        }))
+            )
+            .await?;
+        Ok(page.items)
     }
 
     /// Writes a registration as planned on the devices read; false if they changed meanwhile
@@ -605,6 +612,66 @@ impl Store {
             actions.push(TransactWriteItem::builder().delete(d).build());
         }
         self.transact_applied("register device", actions).await
+    }
+
+    /// FCM said this token is no longer registered: the device loses it, unless it has a
+    /// new one since (a condition on the token). A device left with no token at all goes,
+    /// and counts no more toward the cap. `true` if this removed it.
+    pub async fn forget_fcm_token(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        device: &Device,
+    ) -> Result<bool, Error> {
+        let table = self.table();
+        let pk = keys::user_pk(app_id, user_id);
+        let sk = keys::device_sk(&device.device_id);
+        if device.pushkit_token.is_empty() {
+            let d = Delete::builder()
+                .table_name(table)
+                .key("pk", s(&pk))
+                .key("sk", s(&sk))
+                .condition_expression(
+                    "fcm_token = :t AND (attribute_not_exists(pushkit_token) OR pushkit_token = :none)",
+                )
+                .expression_attribute_values(":t", s(&device.fcm_token))
+                .expression_attribute_values(":none", s(""))
+                .build()
+                .map_err(|e| action_error("delete", e))?;
+            let u = Update::builder()
+                .table_name(table)
+                .key("pk", s(&pk))
+                .key("sk", s(keys::USER_SK))
+                .update_expression("SET device_count = device_count - :one")
+                .condition_expression("device_count > :zero")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0))
+                .build()
+                .map_err(|e| action_error("update", e))?;
+            let actions = vec![
+                TransactWriteItem::builder().delete(d).build(),
+                TransactWriteItem::builder().update(u).build(),
+            ];
+            if self.transact_applied("forget device", actions).await? {
+                return Ok(true);
+            }
+        }
+        // The device keeps its PushKit token (or got one meanwhile): only the FCM token goes.
+        self.may_write().await?;
+        let res = retrying(|| {
+            self.client
+                .update_item()
+                .table_name(table)
+                .key("pk", s(&pk))
+                .key("sk", s(&sk))
+                .update_expression("SET fcm_token = :none")
+                .condition_expression("fcm_token = :t")
+                .expression_attribute_values(":t", s(&device.fcm_token))
+                .expression_attribute_values(":none", s(""))
+                .send()
+        })
+        .await;
+        applied(res, "forget fcm token")
     }
 
     /// A condition check that the user is live, for transactions that write about a user

@@ -125,7 +125,7 @@ fn webhook_id(change: &Change) -> String {
 async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<String>)>, Error> {
     let app = AppId::stored(&change.app_id);
     let head = |channel: ChannelView| json!({"event": change.event, "appId": change.app_id, "channel": channel});
-    let channel_id = match &change.subject {
+    match &change.subject {
         Subject::Block { user_id, target_id } => {
             let users = store
                 .users_by_id(&change.app_id, &[user_id.clone(), target_id.clone()])
@@ -148,20 +148,13 @@ async fn payload(store: &Store, change: &Change) -> Result<Option<(Value, Vec<St
             removed: Some(old), ..
         } => {
             let channel = crate::model::Channel::try_from((**old).clone())?;
-            let view = ChannelView::from(ChannelDetail {
-                channel,
-                viewer: None,
-                members: Vec::new(),
-                bots: Vec::new(),
-                banned: Vec::new(),
-                last_message: None,
-            });
+            let view = ChannelView::from(ChannelDetail::alone(channel));
             return Ok(Some((head(view), Vec::new())));
         }
-        Subject::Channel { channel_id, .. }
-        | Subject::Members { channel_id, .. }
-        | Subject::Bans { channel_id, .. }
-        | Subject::Message { channel_id, .. } => channel_id,
+        _ => {}
+    }
+    let Some(channel_id) = change.subject.channel_id() else {
+        return Ok(None);
     };
     let detail = match channels::get(store, &app, channel_id).await {
         Ok(d) => d,

@@ -43,7 +43,16 @@ pub struct StreamPoller {
     stream_arn: String,
     shards: BTreeMap<String, Shard>,
     pending: BTreeMap<String, Shard>,
+    /// When a fetch last found records (`idle_wait`).
+    last_found: Option<std::time::Instant>,
 }
+
+/// How long the local loops wait after an empty fetch: briefly while changes are coming (a
+/// conversation under way), longer once the stream has been quiet for a while, since every poll
+/// of the in-process engine scans its stream.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(25);
+const BUSY_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl StreamPoller {
     pub async fn new(
@@ -65,6 +74,7 @@ impl StreamPoller {
             stream_arn: String::new(),
             shards: BTreeMap::new(),
             pending: BTreeMap::new(),
+            last_found: None,
         };
         let table = poller
             .call(
@@ -188,7 +198,19 @@ impl StreamPoller {
             shard.iterator = page["NextShardIterator"].as_str().map(str::to_owned);
         }
         self.pending = pending;
+        if !out.is_empty() {
+            self.last_found = Some(std::time::Instant::now());
+        }
         Ok(out)
+    }
+
+    /// How long to wait after a fetch that found nothing (Lambda polls a shard four times a
+    /// second; the local loops poll faster, so `make dev`'s WebSocket events come quickly).
+    pub fn idle_wait(&self) -> std::time::Duration {
+        match self.last_found {
+            Some(at) if at.elapsed() < BUSY_FOR => BUSY_WAIT,
+            _ => IDLE_WAIT,
+        }
     }
 
     /// The records of the last `fetch` were handled: read on from after them. A shard that

@@ -28,6 +28,7 @@ pub async fn on_changes(
     queue: &queue::Queue,
     connections: Option<&crate::realtime::connections::Connections>,
     chunks: Option<&crate::realtime::chunks::ChunkQueue>,
+    push: Option<&crate::realtime::push::Push>,
     records: &[records::StreamRecord],
 ) -> Result<
     (
@@ -37,7 +38,7 @@ pub async fn on_changes(
     crate::Error,
 > {
     let fanned = match connections {
-        Some(c) => Some(crate::realtime::fanout::fan_out(store, c, chunks, records).await?),
+        Some(c) => Some(crate::realtime::fanout::fan_out(store, c, chunks, push, records).await?),
         None => None,
     };
     let dispatched = dispatch::dispatch(store, queue, records).await?;

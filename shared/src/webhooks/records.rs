@@ -86,6 +86,19 @@ pub enum Subject {
     Block { user_id: String, target_id: String },
 }
 
+impl Subject {
+    /// The channel the change is about (none for a block).
+    pub fn channel_id(&self) -> Option<&str> {
+        match self {
+            Subject::Channel { channel_id, .. }
+            | Subject::Members { channel_id, .. }
+            | Subject::Bans { channel_id, .. }
+            | Subject::Message { channel_id, .. } => Some(channel_id),
+            Subject::Block { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Change {
     pub event: &'static str,

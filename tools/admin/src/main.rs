@@ -65,7 +65,8 @@ enum Command {
     },
     /// Change an app's settings: rate limits in requests per second (0 = off), the admin
     /// API's per app and the client API's per user session; whether the client API's
-    /// anonymous login may log in (and create) users without a login token.
+    /// anonymous login may log in (and create) users without a login token; the FCM
+    /// service account that sends its push notifications (kept sealed, as the API key).
     SetApp {
         #[arg(long)]
         app_id: String,
@@ -75,6 +76,13 @@ enum Command {
         client_rate_limit: Option<u32>,
         #[arg(long)]
         anonymous_login: Option<bool>,
+        /// A service account key file (JSON) of the app's Firebase project, with the
+        /// Firebase Cloud Messaging API enabled.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_fcm")]
+        fcm_service_account: Option<std::path::PathBuf>,
+        /// Forget the FCM service account: no more push notifications.
+        #[arg(long)]
+        no_fcm: bool,
     },
     /// Set an app's webhook: where events go, which ones (default: all), and the retry
     /// schedule (default: keep the current one, `standard` at first); or turn it off.
@@ -273,14 +281,39 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             admin_rate_limit,
             client_rate_limit,
             anonymous_login,
+            fcm_service_account,
+            no_fcm,
         } => {
             if admin_rate_limit.is_none()
                 && client_rate_limit.is_none()
                 && anonymous_login.is_none()
+                && fcm_service_account.is_none()
+                && !no_fcm
             {
-                return Err("nothing to set: give --admin-rate-limit, --client-rate-limit and/or --anonymous-login".into());
+                return Err("nothing to set: give --admin-rate-limit, --client-rate-limit, --anonymous-login, --fcm-service-account and/or --no-fcm".into());
             }
             existing_app(&store, &app_id).await?;
+            // Checked and sealed before anything is written.
+            let fcm = match &fcm_service_account {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    let account = shared::realtime::push::ServiceAccount::parse(&text)
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    let sealer = Sealer::from_env(&config).ok_or_else(|| {
+                        format!(
+                            "{} (the service account is kept sealed)",
+                            shared::seal::SealError::NotConfigured
+                        )
+                    })?;
+                    let sealed = sealer
+                        .seal(&app_id, &account.to_json())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Some((account, sealed))
+                }
+                None => None,
+            };
             if admin_rate_limit.is_some() || client_rate_limit.is_some() {
                 store
                     .set_rate_limits(&app_id, admin_rate_limit, client_rate_limit, now)
@@ -293,12 +326,26 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                     .await
                     .map_err(err)?;
             }
-            let app = existing_app(&store, &app_id).await?.app;
+            if let Some((_, sealed)) = &fcm {
+                store
+                    .set_fcm_service_account(&app_id, Some(sealed), now)
+                    .await
+                    .map_err(err)?;
+            } else if no_fcm {
+                store
+                    .set_fcm_service_account(&app_id, None, now)
+                    .await
+                    .map_err(err)?;
+            }
+            let kept = existing_app(&store, &app_id).await?;
+            let app = kept.app;
             json!({
                 "appId": app_id,
                 "adminRateLimit": app.rate_limits.admin_per_second(),
                 "clientRateLimit": app.rate_limits.client_per_second(),
                 "anonymousLogin": app.anonymous_login,
+                "fcm": kept.fcm_service_account.is_some(),
+                "fcmProject": fcm.map(|(a, _)| a.project_id),
             })
         }
         Command::SetWebhook {
@@ -421,6 +468,9 @@ async fn run_webhooks(
         None => None,
     };
     let chunks = chunker.as_ref().map(|c| c.queue.clone());
+    // Push to users with no connection: FCM (or the fake TALKPLUS_FCM_URL names), with links
+    // to TALKPLUS_PUBLIC_API_URL (make dev sets it).
+    let push = shared::realtime::push::Push::from_env(config);
     eprintln!(
         "talkplus-admin webhooks: stream of {table} -> {} -> receivers",
         queue.url()
@@ -429,9 +479,7 @@ async fn run_webhooks(
         loop {
             let records = poller.fetch().await?;
             if records.is_empty() {
-                // Lambda polls a stream shard four times a second; a shorter wait here keeps
-                // the WebSocket's events quick on loopback.
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                tokio::time::sleep(poller.idle_wait()).await;
                 continue;
             }
             match webhooks::on_changes(
@@ -439,6 +487,7 @@ async fn run_webhooks(
                 &queue,
                 connections.as_ref(),
                 chunks.as_ref(),
+                push.as_ref(),
                 &records,
             )
             .await

@@ -80,6 +80,39 @@ pub fn check_reader(channel: &Channel, actor: Actor, member: bool) -> Result<(),
     }
 }
 
+/// How long a non-member's read of a public channel watches it: its realtime events reach
+/// the reader marked `isPublicChannelEvent` (docs/design.md, "Public channel watchers").
+pub const WATCH_S: i64 = 15 * 60;
+
+/// A read renews the watch only when the last renewal is this old, so paging through the
+/// history does not write on every page.
+const WATCH_RENEW_AFTER_S: i64 = 5 * 60;
+
+/// A client reader who is not a member of a public channel watches it. A best effort: the
+/// read is answered whether or not the watch is written.
+pub async fn watch(store: &Store, app: &AppId, channel: &Channel, actor: Actor<'_>, member: bool) {
+    let Actor::User(reader) = actor else {
+        return;
+    };
+    if member || !open_to_readers(channel.channel_type) {
+        return;
+    }
+    let now = crate::model::now_ms() / 1000;
+    let until = now + WATCH_S;
+    if let Err(e) = store
+        .watch_channel(
+            app.as_str(),
+            &channel.id,
+            reader,
+            until,
+            until - WATCH_RENEW_AFTER_S,
+        )
+        .await
+    {
+        tracing::warn!(channel_id = %channel.id, error = %e, "the watch of a public channel was not written");
+    }
+}
+
 /// Whether `actor` is a member of the channel (true for the admin API, which reads all):
 /// one batch read, to run beside the channel read.
 pub async fn reads_as_member(
@@ -304,6 +337,7 @@ pub async fn view(
     )
     .await?;
     check_reader(&detail.channel, actor, member)?;
+    watch(store, app, &detail.channel, actor, member).await;
     let mut details = [detail];
     if let Actor::User(viewer) = actor {
         add_own_super_memberships(store, app.as_str(), viewer, &mut details).await?;
