@@ -101,6 +101,35 @@ async fn users_page_across_more_than_one_query_page() {
 }
 
 #[tokio::test]
+async fn a_batch_read_that_names_a_key_twice_reads_it_once() {
+    // 110 users named twice each and a few missing ids: 225 keys, repeats inside one
+    // 100-key batch and across batches. BatchGetItem refuses a request with a repeated key.
+    let app = TestApp::new().await;
+    let now = now_ms();
+    let secrets = shared::model::UserSecrets {
+        password_hash: "h".into(),
+        login_token_digest: "d".into(),
+    };
+    let made: Vec<String> = (0..110).map(|i| format!("b{i:03}")).collect();
+    for id in &made {
+        let user = shared::model::User::new(id.clone(), now);
+        app.store()
+            .create_user(&app.app_id, &user, &secrets)
+            .await
+            .unwrap();
+    }
+    let mut asked: Vec<String> = made
+        .iter()
+        .flat_map(|id| [id.clone(), id.clone()])
+        .collect();
+    asked.extend((0..5).map(|i| format!("missing{i}")));
+    let found = app.store().users_by_id(&app.app_id, &asked).await.unwrap();
+    let mut ids: Vec<String> = found.into_keys().collect();
+    ids.sort();
+    assert_eq!(ids, made);
+}
+
+#[tokio::test]
 async fn a_watch_is_renewed_only_when_due_and_an_ended_one_is_not_listed() {
     let app = TestApp::new().await;
     let s = app.store();

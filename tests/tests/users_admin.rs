@@ -495,6 +495,9 @@ async fn the_block_rules_hold_where_users_enter_a_channel() {
     add(&app, "h", &["p", "x"]).await.assert_error(403, "2021");
     add(&app, "h", &["y"]).await.assert_error(403, "2022");
     assert_eq!(add(&app, "h", &["p"]).await.status, 200);
+    // The owner, who has blocks, named among the users added: a member like any other.
+    add(&app, "h", &["o"]).await.assert_error(409, "2008");
+    add(&app, "h", &["o", "p"]).await.assert_error(409, "2008");
     // A block does not remove anyone, and unblocking lifts the rule.
     assert_eq!(block(&app, "o", "unblock", "x").await.status, 200);
     assert_eq!(add(&app, "h", &["x"]).await.status, 200);

@@ -585,8 +585,14 @@ impl Store {
 
     /// The items under these (pk, sk) keys that exist: strongly consistent BatchGetItem
     /// calls of at most 100 keys each, run in parallel, each retried until no key is left
-    /// unprocessed.
-    pub(super) async fn get_many(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, Error> {
+    /// unprocessed. A key named twice is read once: BatchGetItem refuses a request that
+    /// repeats a key, and callers that gather keys from user input can repeat one.
+    pub(super) async fn get_many(
+        &self,
+        mut keys: Vec<(String, String)>,
+    ) -> Result<Vec<Item>, Error> {
+        keys.sort_unstable();
+        keys.dedup();
         let batches = futures::future::try_join_all(
             keys.chunks(MAX_BATCH_GET_KEYS)
                 .map(|chunk| self.get_batch(chunk)),

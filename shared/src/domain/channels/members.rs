@@ -353,8 +353,15 @@ pub async fn change(
             continue;
         };
         if entering {
-            // The owner's counts are not read: any named user with blocks is a candidate.
-            let candidates = candidates(None, ids.iter().filter_map(|id| states.users.get(id)));
+            // The owner's counts are not read: any named user with blocks is a candidate,
+            // except the owner, whom no block rule concerns.
+            let owner = &cm.channel.owner_id;
+            let candidates = candidates(
+                None,
+                ids.iter()
+                    .filter(|id| *id != owner)
+                    .filter_map(|id| states.users.get(id)),
+            );
             if !cm.channel.owner_id.is_empty() && !candidates.is_empty() {
                 states.owner_blocks = store
                     .owner_blocks(app_id, &cm.channel.owner_id, &candidates)
