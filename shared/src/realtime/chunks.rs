@@ -142,6 +142,52 @@ impl ChunkQueue {
     }
 }
 
+/// A chunk's receivers (at most `limit` members or watchers, filtered as the event asks), and
+/// where the next page starts. The one page walk of a fan-out: the queue's consumer and the
+/// dispatcher's own pages both read through it.
+pub(super) async fn page(
+    store: &Store,
+    chunk: &Chunk,
+    limit: usize,
+) -> Result<(Vec<String>, Option<String>), Error> {
+    if chunk.watchers {
+        return watchers_page(
+            store,
+            &chunk.app_id,
+            &chunk.channel_id,
+            chunk.after.as_deref(),
+            limit,
+            &chunk.except,
+        )
+        .await;
+    }
+    let channel_type = ChannelType::parse(&chunk.channel_type)
+        .ok_or_else(|| Error::Internal(format!("chunk of type {}", chunk.channel_type)))?;
+    let page = store
+        .members_page_of(
+            &chunk.app_id,
+            &chunk.channel_id,
+            channel_type,
+            chunk.after.as_deref(),
+            limit,
+            None,
+        )
+        .await?;
+    let next = page
+        .items
+        .last()
+        .map(|m| m.user_id.clone())
+        .filter(|_| page.has_next);
+    let to: Vec<String> = page
+        .items
+        .iter()
+        .filter(|m| !chunk.except.contains(&m.user_id))
+        .filter(|m| chunk.joined_by.is_none_or(|t| m.created_at <= t))
+        .map(|m| m.user_id.clone())
+        .collect();
+    Ok((to, next))
+}
+
 /// What a chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChunkOutcome {
@@ -176,49 +222,8 @@ impl Chunker {
         }
     }
 
-    /// The chunk's receivers, and where the next page starts.
-    async fn page(&self, chunk: &Chunk) -> Result<(Vec<String>, Option<String>), Error> {
-        if chunk.watchers {
-            return watchers_page(
-                &self.store,
-                &chunk.app_id,
-                &chunk.channel_id,
-                chunk.after.as_deref(),
-                self.chunk_members,
-                &chunk.except,
-            )
-            .await;
-        }
-        let channel_type = ChannelType::parse(&chunk.channel_type)
-            .ok_or_else(|| Error::Internal(format!("chunk of type {}", chunk.channel_type)))?;
-        let page = self
-            .store
-            .members_page_of(
-                &chunk.app_id,
-                &chunk.channel_id,
-                channel_type,
-                chunk.after.as_deref(),
-                self.chunk_members,
-                None,
-            )
-            .await?;
-        let next = page
-            .items
-            .last()
-            .map(|m| m.user_id.clone())
-            .filter(|_| page.has_next);
-        let to: Vec<String> = page
-            .items
-            .iter()
-            .filter(|m| !chunk.except.contains(&m.user_id))
-            .filter(|m| chunk.joined_by.is_none_or(|t| m.created_at <= t))
-            .map(|m| m.user_id.clone())
-            .collect();
-        Ok((to, next))
-    }
-
     pub async fn run(&self, chunk: &Chunk) -> Result<ChunkOutcome, Error> {
-        let (to, next) = self.page(chunk).await?;
+        let (to, next) = page(&self.store, chunk, self.chunk_members).await?;
         let now = now_ms();
         let live = self
             .store

@@ -19,8 +19,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::audience::{Audience, deliveries, sees, watchers_page};
-use super::chunks::{Chunk, ChunkQueue};
+use super::audience::{Audience, deliveries};
+use super::chunks::{Chunk, ChunkQueue, page};
 use super::connections::{Connections, Posted};
 use super::push::Push;
 use super::{MAX_KEPT_FRAME_BYTES, REPLAY_MAX_RECEIVERS, REPLAY_TTL_S, event_name, event_uid};
@@ -91,30 +91,21 @@ pub async fn fan_out(
             deleted.insert((change.app_id.clone(), channel_id.clone()), c);
         }
     }
-    // Each app of the batch, read once: `Some` if it is active, with its sealed FCM service
-    // account if it has one (its pushes).
-    let mut apps: HashMap<String, Option<Option<String>>> = HashMap::new();
+    // Each app of the batch, read once; the active ones, with their sealed FCM service
+    // account if they have one (their pushes). The others' changes are not fanned out.
+    let mut read: HashSet<&str> = HashSet::new();
+    let mut apps: HashMap<String, Option<String>> = HashMap::new();
     for change in &all {
-        if !apps.contains_key(&change.app_id) {
-            let app = store
-                .app(&change.app_id)
-                .await?
-                .filter(|a| a.app.active)
-                .map(|a| a.fcm_service_account);
-            apps.insert(change.app_id.clone(), app);
+        if read.insert(&change.app_id)
+            && let Some(app) = store.app(&change.app_id).await?.filter(|a| a.app.active)
+        {
+            apps.insert(change.app_id.clone(), app.fcm_service_account);
         }
     }
-    let fcm: HashMap<String, String> = apps
-        .iter()
-        .filter_map(|(id, a)| Some((id.clone(), a.clone()??)))
-        .collect();
     // One sequence per channel, in the order of the stream.
     let mut order: Vec<(String, String)> = Vec::new();
     let mut by_channel: HashMap<(String, String), Vec<&Change>> = HashMap::new();
-    for change in all
-        .iter()
-        .filter(|c| apps.get(&c.app_id).is_some_and(Option::is_some))
-    {
+    for change in all.iter().filter(|c| apps.contains_key(&c.app_id)) {
         let Some(channel_id) = change.subject.channel_id() else {
             continue;
         };
@@ -132,7 +123,7 @@ pub async fn fan_out(
         connections,
         chunks,
         push,
-        fcm: &fcm,
+        apps: &apps,
         deleted: &deleted,
     };
     // Futures built first, then run: a stream combinator's closure over these references
@@ -159,8 +150,8 @@ struct Outlets<'a> {
     connections: &'a Connections,
     chunks: Option<&'a ChunkQueue>,
     push: Option<&'a Push>,
-    /// Sealed FCM service accounts by app, for the apps that have one.
-    fcm: &'a HashMap<String, String>,
+    /// The batch's active apps, with their sealed FCM service account if they have one.
+    apps: &'a HashMap<String, Option<String>>,
     deleted: &'a HashMap<(String, String), Channel>,
 }
 
@@ -176,7 +167,7 @@ impl Outlets<'_> {
 
     /// One change's events, to their receivers.
     async fn change(&self, change: &Change) -> Result<Fanned, Error> {
-        let (store, connections, chunks) = (self.store, self.connections, self.chunks);
+        let (store, connections) = (self.store, self.connections);
         let mut out = Fanned::default();
         for d in deliveries(store, change, self.deleted).await? {
             out.events += 1;
@@ -213,9 +204,11 @@ impl Outlets<'_> {
                             .map(String::as_str)
                             .filter(|u| !reached.contains(u))
                             .collect();
-                        if let (Some(push), Some(account), false) =
-                            (self.push, self.fcm.get(app_id), offline.is_empty())
-                        {
+                        if let (Some(push), Some(account), false) = (
+                            self.push,
+                            self.apps.get(app_id).and_then(Option::as_ref),
+                            offline.is_empty(),
+                        ) {
                             pushed = push
                                 .notify(store, app_id, account, &offline, &uid, at, d.event)
                                 .await;
@@ -230,7 +223,7 @@ impl Outlets<'_> {
                     except,
                 } => {
                     out.add(
-                        self.to_watchers(app_id, &channel_id, is_super, except, &frame)
+                        self.to_watchers(app_id, &channel_id, is_super, except, frame)
                             .await?,
                     );
                 }
@@ -239,7 +232,7 @@ impl Outlets<'_> {
                     message,
                     except,
                     plus,
-                } if chunks.is_some() => {
+                } => {
                     let chunk = Chunk {
                         app_id: app_id.to_owned(),
                         channel_id: channel.id.clone(),
@@ -252,35 +245,7 @@ impl Outlets<'_> {
                         after: None,
                         watchers: false,
                     };
-                    if let Some(queue) = chunks {
-                        queue.send(&chunk, 0).await.map_err(Error::Unavailable)?;
-                    }
-                    out.add(send(store, connections, app_id, &plus, &frame).await?);
-                }
-                Audience::Super {
-                    channel,
-                    message,
-                    except,
-                    plus,
-                } => {
-                    let mut after: Option<String> = None;
-                    loop {
-                        let page = store
-                            .memberships_page(app_id, &channel, after.as_deref(), SUPER_PAGE, None)
-                            .await?;
-                        after = page.items.last().map(|m| m.user_id.clone());
-                        let to: Vec<String> = page
-                            .items
-                            .iter()
-                            .filter(|m| !except.contains(&m.user_id))
-                            .filter(|m| sees(&channel, m, message.as_deref()))
-                            .map(|m| m.user_id.clone())
-                            .collect();
-                        out.add(send(store, connections, app_id, &to, &frame).await?);
-                        if !page.has_next || after.is_none() {
-                            break;
-                        }
-                    }
+                    out.add(self.walk(chunk, 0).await?);
                     out.add(send(store, connections, app_id, &plus, &frame).await?);
                 }
             }
@@ -288,67 +253,65 @@ impl Outlets<'_> {
         Ok(out)
     }
 
-    /// A public channel's event to its watchers: page by page here, or, with a chunk queue,
-    /// a super channel's from the first page and any other's after the first, under the
-    /// channel's send-rate cap.
+    /// A public channel's event to its watchers: with a chunk queue, a super channel's from
+    /// the first page and any other's after the first, under the channel's send-rate cap.
     async fn to_watchers(
         &self,
         app_id: &str,
         channel_id: &str,
         is_super: bool,
         except: Vec<String>,
-        frame: &str,
+        frame: String,
     ) -> Result<(usize, usize), Error> {
-        let (store, connections) = (self.store, self.connections);
-        let chunk = |after: Option<String>, except: Vec<String>| Chunk {
+        let chunk = Chunk {
             app_id: app_id.to_owned(),
             channel_id: channel_id.to_owned(),
             channel_type: String::new(),
-            frame: frame.to_owned(),
+            frame,
             joined_by: None,
             except,
-            after,
+            after: None,
             watchers: true,
         };
-        if let (Some(queue), true) = (self.chunks, is_super) {
-            // Whether anyone watches (one item read); the chunks post under the channel's cap.
-            let any = store
+        if self.chunks.is_some() && is_super {
+            // Whether anyone watches (one item read) before a chunk is queued.
+            let any = self
+                .store
                 .watchers_page(app_id, channel_id, None, 1, now_ms() / 1000)
                 .await?;
-            if !any.items.is_empty() {
-                queue
-                    .send(&chunk(None, except), 0)
-                    .await
-                    .map_err(Error::Unavailable)?;
+            if any.items.is_empty() {
+                return Ok((0, 0));
             }
-            return Ok((0, 0));
+            return self.walk(chunk, 0).await;
         }
+        self.walk(chunk, 1).await
+    }
+
+    /// Posts the chunk's pages from `chunk.after` on: `here` of them in this invocation and
+    /// the rest handed to the chunk queue, or all of them here when there is no queue.
+    async fn walk(&self, mut chunk: Chunk, here: usize) -> Result<(usize, usize), Error> {
         let (mut posts, mut gone) = (0, 0);
-        let mut after: Option<String> = None;
-        loop {
-            let (to, next) = watchers_page(
-                store,
-                app_id,
-                channel_id,
-                after.as_deref(),
-                SUPER_PAGE,
-                &except,
+        for walked in 0.. {
+            if let (Some(queue), true) = (self.chunks, walked >= here) {
+                queue.send(&chunk, 0).await.map_err(Error::Unavailable)?;
+                break;
+            }
+            let (to, next) = page(self.store, &chunk, SUPER_PAGE).await?;
+            let (p, g) = send(
+                self.store,
+                self.connections,
+                &chunk.app_id,
+                &to,
+                &chunk.frame,
             )
             .await?;
-            let (p, g) = send(store, connections, app_id, &to, frame).await?;
             (posts, gone) = (posts + p, gone + g);
-            match (next, self.chunks) {
-                (None, _) => return Ok((posts, gone)),
-                (Some(next), Some(queue)) => {
-                    queue
-                        .send(&chunk(Some(next), except), 0)
-                        .await
-                        .map_err(Error::Unavailable)?;
-                    return Ok((posts, gone));
-                }
-                (Some(next), None) => after = Some(next),
+            match next {
+                Some(next) => chunk.after = Some(next),
+                None => break,
             }
         }
+        Ok((posts, gone))
     }
 }
 
