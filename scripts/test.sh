@@ -3,8 +3,8 @@
 # into the project, runs fmt, clippy, the tests on dynoxide, a smoke run of the bench, the
 # storage and integration tests again on Amazon's DynamoDB Local, then against the local
 # stack of `make dev`: the end-to-end tests, fuzzing from openapi.yaml, a short load run and
-# the search of its logs for secrets; then that `make dev` stops on Ctrl-C, and the template
-# checks. Leaves no process running.
+# the search of its logs for secrets; then that `make dev` stops on Ctrl-C, the template
+# checks and a release build of the deployed binaries. Leaves no process running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -74,6 +74,12 @@ log "template checks (cfn-lint, sam validate --lint)"
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 cfn-lint template.yaml
 sam validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
+
+log "release build of the deployed binaries (what sam build builds)"
+# In a directory of its own: the release artefacts would add GBs to target/ for nothing.
+release_dir=$(mktemp -d)
+CARGO_TARGET_DIR="$release_dir" cargo build -q --release --locked -p talkplus-lambda
+rm -rf "$release_dir"
 
 functions=$(ls "$ROOT/functions" | paste -sd'|')
 leftover=$(pgrep -f "talkplus-devdb|DynamoDBLocal.jar|moto_server|talkplus-admin webhooks|talkplus-devgateway|cargo-lambda lambda watch|target/debug/($functions)\$" || true)
