@@ -1,8 +1,9 @@
 //! Who gets a change's realtime events, and in which frame (the rules in `fanout`'s docs).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::event_name;
 use crate::Error;
@@ -42,10 +43,30 @@ pub(super) enum Audience {
 #[derive(Debug, Clone)]
 pub(super) struct Delivery {
     pub(super) event: &'static str,
-    pub(super) data: Value,
+    /// The event's fields: shared by the members' delivery and the watchers' marked one.
+    pub(super) data: Arc<Map<String, Value>>,
     pub(super) to: Audience,
     /// Receivers who get a push notification when they have no live connection.
     pub(super) push: Vec<String>,
+    /// Marked `isPublicChannelEvent` (a public channel's event to its watchers).
+    pub(super) marked: bool,
+}
+
+impl Delivery {
+    fn new(event: &'static str, data: Map<String, Value>, to: Audience) -> Delivery {
+        Delivery {
+            event,
+            data: Arc::new(data),
+            to,
+            push: Vec::new(),
+            marked: false,
+        }
+    }
+}
+
+/// An event's data from its fields.
+fn fields<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Whether `member` may see `message` (any event but a message's: yes).
@@ -164,12 +185,11 @@ pub(super) async fn deliveries(
     };
     let open = open_to_readers(channel.channel_type);
     let mut out = match &change.subject {
-        Subject::Channel { .. } => vec![Delivery {
+        Subject::Channel { .. } => vec![Delivery::new(
             event,
-            data: json!({"channel": channel_view(detail)}),
-            to: everyone(&[], &[], None),
-            push: Vec::new(),
-        }],
+            fields([("channel", json!(channel_view(detail)))]),
+            everyone(&[], &[], None),
+        )],
         Subject::Members { members, .. } => {
             let members = told_members(change, members, channel.created_at, &banned);
             if members.is_empty() {
@@ -180,42 +200,40 @@ pub(super) async fn deliveries(
             let view = channel_view(detail);
             match change.event {
                 "member_added" => vec![
-                    Delivery {
-                        event: "channelAdded",
-                        data: json!({"channel": view}),
-                        to: Audience::Users(ids.clone()),
-                        push: Vec::new(),
-                    },
-                    Delivery {
+                    Delivery::new(
+                        "channelAdded",
+                        fields([("channel", json!(view))]),
+                        Audience::Users(ids.clone()),
+                    ),
+                    Delivery::new(
                         event,
-                        data: json!({"channel": view, "users": users}),
-                        to: about(&ids, &ids, &[]),
-                        push: Vec::new(),
-                    },
+                        fields([("channel", json!(view)), ("users", json!(users))]),
+                        about(&ids, &ids, &[]),
+                    ),
                 ],
-                "member_left" => vec![Delivery {
+                "member_left" => vec![Delivery::new(
                     event,
-                    data: json!({"channel": view, "users": users}),
-                    to: about(&ids, &[], &ids),
-                    push: Vec::new(),
-                }],
-                _ => vec![Delivery {
+                    fields([("channel", json!(view)), ("users", json!(users))]),
+                    about(&ids, &[], &ids),
+                )],
+                _ => vec![Delivery::new(
                     event,
-                    data: json!({"channel": view, "users": users}),
-                    to: about(&ids, &[], &[]),
-                    push: Vec::new(),
-                }],
+                    fields([("channel", json!(view)), ("users", json!(users))]),
+                    about(&ids, &[], &[]),
+                )],
             }
         }
         Subject::Bans { bans, .. } => {
             let ids: Vec<String> = bans.iter().map(|b| b.user_id.clone()).collect();
             let users = ban_views(store, &change.app_id, bans, known).await?;
-            vec![Delivery {
+            vec![Delivery::new(
                 event,
-                data: json!({"channel": channel_view(detail), "users": users}),
-                to: about(&ids, &[], &ids),
-                push: Vec::new(),
-            }]
+                fields([
+                    ("channel", json!(channel_view(detail))),
+                    ("users", json!(users)),
+                ]),
+                about(&ids, &[], &ids),
+            )]
         }
         Subject::Message { message, .. } => {
             let message = Message::try_from((**message).clone())?;
@@ -259,10 +277,15 @@ pub(super) async fn deliveries(
                 detail.last_message = Some(shown.clone());
             }
             vec![Delivery {
-                event,
-                data: json!({"channel": channel_view(detail), "message": MessageView::from(shown)}),
-                to,
                 push,
+                ..Delivery::new(
+                    event,
+                    fields([
+                        ("channel", json!(channel_view(detail))),
+                        ("message", json!(MessageView::from(shown))),
+                    ]),
+                    to,
+                )
             }]
         }
         Subject::Block { .. } => Vec::new(),
@@ -292,13 +315,10 @@ pub(super) async fn deliveries(
 /// A public channel's event as its watchers get it: marked `isPublicChannelEvent`.
 fn watched(
     event: &'static str,
-    mut data: Value,
+    data: Arc<Map<String, Value>>,
     channel: &Channel,
     except: Vec<String>,
 ) -> Delivery {
-    if let Some(d) = data.as_object_mut() {
-        d.insert("isPublicChannelEvent".into(), json!(true));
-    }
     Delivery {
         event,
         data,
@@ -308,6 +328,7 @@ fn watched(
             except,
         },
         push: Vec::new(),
+        marked: true,
     }
 }
 
@@ -325,7 +346,7 @@ fn watched_removal(change: &Change) -> Vec<Delivery> {
             let view = ChannelView::from(ChannelDetail::alone(c.clone()));
             vec![watched(
                 "channelRemoved",
-                json!({"channel": view}),
+                Arc::new(fields([("channel", json!(view))])),
                 &c,
                 Vec::new(),
             )]
@@ -402,10 +423,9 @@ async fn removed(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    Ok(vec![Delivery {
-        event: "channelRemoved",
-        data: json!({"channel": view}),
-        to: Audience::Users(to),
-        push: Vec::new(),
-    }])
+    Ok(vec![Delivery::new(
+        "channelRemoved",
+        fields([("channel", json!(view))]),
+        Audience::Users(to),
+    )])
 }

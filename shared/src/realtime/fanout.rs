@@ -173,7 +173,7 @@ impl Outlets<'_> {
             out.events += 1;
             let uid = event_uid(&change.source, d.event);
             let at = now_ms();
-            let frame = super::frame(&uid, d.event, at, d.data);
+            let frame = super::frame(&uid, d.event, at, &d.data, d.marked);
             let app_id = change.app_id.as_str();
             match d.to {
                 Audience::Users(mut to) => {

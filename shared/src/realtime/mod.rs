@@ -15,7 +15,8 @@ pub mod fanout;
 pub mod gateway;
 pub mod push;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The WebSocket's path, on its own host (as TalkPlus's `ws.api.talkplus.io`).
@@ -66,17 +67,67 @@ pub fn event_uid(source: &str, event: &str) -> String {
     crate::secrets::hex(&digest)[..24].to_owned()
 }
 
-/// One server frame: `type` at the top (Unity, iOS) and inside `data` (JS).
-pub fn frame(uid: &str, event: &str, timestamp: i64, mut data: Value) -> String {
-    if let Some(d) = data.as_object_mut() {
-        d.insert("type".into(), json!(event));
+/// The mark on a public channel's events as its watchers get them.
+pub const PUBLIC_MARK: &str = "isPublicChannelEvent";
+
+/// One server frame: `type` at the top (Unity, iOS) and inside `data` (JS), and in `data`
+/// `isPublicChannelEvent: true` when `marked` (a watcher's copy). Serialized from borrowed
+/// parts: the members' frame and the watchers' share one `data` (20–30 KB for a channel
+/// event), which is not copied to add the mark.
+pub fn frame(
+    uid: &str,
+    event: &str,
+    timestamp: i64,
+    data: &Map<String, Value>,
+    marked: bool,
+) -> String {
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        uid: &'a str,
+        #[serde(rename = "type")]
+        event: &'a str,
+        timestamp: i64,
+        data: Data<'a>,
     }
-    json!({"uid": uid, "type": event, "timestamp": timestamp, "data": data}).to_string()
+    struct Data<'a> {
+        event: &'a str,
+        fields: &'a Map<String, Value>,
+        marked: bool,
+    }
+    impl Serialize for Data<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = s.serialize_map(None)?;
+            for (k, v) in self.fields {
+                if k != "type" && k != PUBLIC_MARK {
+                    map.serialize_entry(k, v)?;
+                }
+            }
+            map.serialize_entry("type", self.event)?;
+            if self.marked {
+                map.serialize_entry(PUBLIC_MARK, &true)?;
+            }
+            map.end()
+        }
+    }
+    let frame = Frame {
+        uid,
+        event,
+        timestamp,
+        data: Data {
+            event,
+            fields: data,
+            marked,
+        },
+    };
+    // Strings, numbers and JSON values under string keys: serializing cannot fail.
+    serde_json::to_string(&frame).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn frames_carry_the_type_twice_and_a_stable_uid() {
@@ -84,12 +135,21 @@ mod tests {
         assert_eq!(uid.len(), 24);
         assert_eq!(uid, event_uid("stream-1", "message"));
         assert_ne!(uid, event_uid("stream-1", "channelAdded"));
-        let f: Value =
-            serde_json::from_str(&frame(&uid, "message", 5, json!({"channel": {}}))).unwrap();
+        let data = json!({"channel": {"id": "c"}, "type": "stale"});
+        let data = data.as_object().unwrap();
+        let f: Value = serde_json::from_str(&frame(&uid, "message", 5, data, false)).unwrap();
         assert_eq!(f["type"], "message");
         assert_eq!(f["data"]["type"], "message");
+        assert_eq!(f["data"]["channel"]["id"], "c");
+        assert_eq!(f["data"].get(PUBLIC_MARK), None);
         assert_eq!(f["timestamp"], 5);
         assert_eq!(f["uid"], uid.as_str());
+        // A watcher's copy: the same frame and the mark.
+        let mut marked: Value =
+            serde_json::from_str(&frame(&uid, "message", 5, data, true)).unwrap();
+        assert_eq!(marked["data"][PUBLIC_MARK], true);
+        marked["data"].as_object_mut().unwrap().remove(PUBLIC_MARK);
+        assert_eq!(marked, f);
         assert_eq!(event_name("member_unbanned"), Some("memberUnbanned"));
         assert_eq!(event_name("user_blocked"), None);
     }
