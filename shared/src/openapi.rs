@@ -439,6 +439,17 @@ pub fn channel_type_schema() -> utoipa::openapi::Object {
         .build()
 }
 
+/// The channel types as a list filter, where an empty value (`type=`) means no filter.
+pub fn channel_type_filter_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut values = vec![""];
+    values.extend(crate::model::ChannelType::ALL.map(|t| t.as_str()));
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
 /// The message types.
 pub fn message_type_schema() -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -621,8 +632,8 @@ pub mod params {
     #[derive(IntoParams)]
     #[into_params(parameter_in = Query)]
     pub struct ChannelTypeFilter {
-        /// Only channels of this type
-        #[param(rename = "type", schema_with = crate::openapi::channel_type_schema)]
+        /// Only channels of this type (empty: every type)
+        #[param(rename = "type", schema_with = crate::openapi::channel_type_filter_schema)]
         channel_type: Option<String>,
     }
 

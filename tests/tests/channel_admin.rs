@@ -202,6 +202,11 @@ async fn the_app_list_pages_and_filters() {
         ["c1", "c3", "c5"]
     );
     assert_eq!(
+        channel_ids(&list("?type=&category=").await.body),
+        ["c1", "c2", "c3", "c4", "c5"],
+        "an empty filter is no filter"
+    );
+    assert_eq!(
         channel_ids(&list("?category=games").await.body),
         ["c1", "c2", "c4"]
     );
