@@ -593,8 +593,6 @@ pub fn history_order(order: Option<&str>) -> Result<HistoryOrder, Error> {
     }
 }
 
-/// `GET /channels/{channelId}/messages`: the channel item beside one Query of the page, then
-/// the authors' profiles and the parents in one batch round.
 /// What page of a channel's history: after a cursor, in an order, how many, and whether only
 /// the messages with a file (`messages/files`).
 #[derive(Debug, Clone, Copy)]
@@ -605,6 +603,8 @@ pub struct HistoryPage<'a> {
     pub files_only: bool,
 }
 
+/// `GET /channels/{channelId}/messages`: the channel item beside one Query of the page, then
+/// the authors' profiles and the parents in one batch round (beside a reader's watch).
 pub async fn list(
     store: &Store,
     app: &AppId,
@@ -638,39 +638,69 @@ pub async fn list(
         actor,
         actor == Actor::Admin || member.is_some(),
     )?;
-    watch(store, app, &cm.channel, actor, member.is_some()).await;
-    if let Some(v) = Visibility::of(&cm.channel, actor, member.as_ref()) {
-        // Oldest first from before the reader joined: start at their join instead.
-        if let (HistoryOrder::Oldest, Some(joined)) = (order, v.joined())
-            && cursor.is_none_or(|c| (c.timestamp_ms() as i64) < joined)
-        {
-            let start = ulid::Ulid::from_parts((joined.max(1) - 1) as u64, (1u128 << 80) - 1);
-            page = store
-                .messages_page_of(app_id, channel_id, order, Some(start), limit, files_only)
-                .await?;
+    let watching = watch(
+        store,
+        app,
+        (channel_id, cm.channel.channel_type),
+        actor,
+        member.is_some(),
+    );
+    let shown = async {
+        if let Some(v) = Visibility::of(&cm.channel, actor, member.as_ref()) {
+            page = visible_page(store, app_id, channel_id, &v, wanted, cursor, page).await?;
         }
-        // Newest first, once the page reaches before the join the rest is all hidden.
-        let reached_join = v
-            .joined()
-            .is_some_and(|t| page.items.iter().any(|m| m.created_at < t));
-        page.items.retain(|m| v.shows(m));
-        if order == HistoryOrder::Latest && reached_join {
-            page.has_next = false;
-        } else if let (HistoryOrder::Latest, Some(joined), true, Some(last)) =
-            (order, v.joined(), page.has_next, page.items.last())
-        {
-            // Whether anything older is still the reader's: one more item, only here.
-            let last = parse_message_id("lastMessageId", &last.id)?;
-            let older = store
-                .messages_page_of(app_id, channel_id, order, Some(last), 1, files_only)
-                .await?;
-            page.has_next = older.items.first().is_some_and(|m| m.created_at >= joined);
-        }
+        Ok(Page {
+            items: details(store, app_id, page.items).await?,
+            has_next: page.has_next,
+        })
+    };
+    let ((), shown) = futures::join!(watching, shown);
+    shown
+}
+
+/// What of a page of history a reader who sees from their join on may see, which may take
+/// one more Query at either end.
+async fn visible_page(
+    store: &Store,
+    app_id: &str,
+    channel_id: &str,
+    v: &Visibility,
+    HistoryPage {
+        order,
+        limit,
+        files_only,
+        ..
+    }: HistoryPage<'_>,
+    cursor: Option<ulid::Ulid>,
+    mut page: Page<Message>,
+) -> Result<Page<Message>, Error> {
+    // Oldest first from before the reader joined: start at their join instead.
+    if let (HistoryOrder::Oldest, Some(joined)) = (order, v.joined())
+        && cursor.is_none_or(|c| (c.timestamp_ms() as i64) < joined)
+    {
+        let start = ulid::Ulid::from_parts((joined.max(1) - 1) as u64, (1u128 << 80) - 1);
+        page = store
+            .messages_page_of(app_id, channel_id, order, Some(start), limit, files_only)
+            .await?;
     }
-    Ok(Page {
-        items: details(store, app_id, page.items).await?,
-        has_next: page.has_next,
-    })
+    // Newest first, once the page reaches before the join the rest is all hidden.
+    let reached_join = v
+        .joined()
+        .is_some_and(|t| page.items.iter().any(|m| m.created_at < t));
+    page.items.retain(|m| v.shows(m));
+    if order == HistoryOrder::Latest && reached_join {
+        page.has_next = false;
+    } else if let (HistoryOrder::Latest, Some(joined), true, Some(last)) =
+        (order, v.joined(), page.has_next, page.items.last())
+    {
+        // Whether anything older is still the reader's: one more item, only here.
+        let last = parse_message_id("lastMessageId", &last.id)?;
+        let older = store
+            .messages_page_of(app_id, channel_id, order, Some(last), 1, files_only)
+            .await?;
+        page.has_next = older.items.first().is_some_and(|m| m.created_at >= joined);
+    }
+    Ok(page)
 }
 
 /// `DELETE /channels/{channelId}/messages/{messageId}`: one conditional delete beside the

@@ -11,8 +11,8 @@
 //! - An event kept for replay is stored once (`{app}#EVENT#{uid}`) and listed in each
 //!   receiver's feed (`{app}#FEED#{userId}`, sorted by time), both with a TTL.
 //! - A public channel's watchers (users who read it without being members) are items of the
-//!   channel's own watch partition (`{app}#WATCH#{chId}`), each expiring `WATCH_TTL_S` after
-//!   the read that renewed it.
+//!   channel's own watch partition (`{app}#WATCH#{chId}`), each expiring
+//!   `domain::channels::client::WATCH_S` after the read that renewed it.
 
 use std::collections::HashMap;
 

@@ -89,12 +89,20 @@ pub const WATCH_S: i64 = 15 * 60;
 const WATCH_RENEW_AFTER_S: i64 = 5 * 60;
 
 /// A client reader who is not a member of a public channel watches it. A best effort: the
-/// read is answered whether or not the watch is written.
-pub async fn watch(store: &Store, app: &AppId, channel: &Channel, actor: Actor<'_>, member: bool) {
+/// read is answered whether or not the watch is written, so readers run it beside their
+/// remaining reads. It takes the channel's id and type, not the channel, so a reader can
+/// go on changing its copy of the channel meanwhile.
+pub async fn watch(
+    store: &Store,
+    app: &AppId,
+    (channel_id, channel_type): (&str, ChannelType),
+    actor: Actor<'_>,
+    member: bool,
+) {
     let Actor::User(reader) = actor else {
         return;
     };
-    if member || !open_to_readers(channel.channel_type) {
+    if member || !open_to_readers(channel_type) {
         return;
     }
     let now = crate::model::now_ms() / 1000;
@@ -102,14 +110,14 @@ pub async fn watch(store: &Store, app: &AppId, channel: &Channel, actor: Actor<'
     if let Err(e) = store
         .watch_channel(
             app.as_str(),
-            &channel.id,
+            channel_id,
             reader,
             until,
             until - WATCH_RENEW_AFTER_S,
         )
         .await
     {
-        tracing::warn!(channel_id = %channel.id, error = %e, "the watch of a public channel was not written");
+        tracing::warn!(%channel_id, error = %e, "the watch of a public channel was not written");
     }
 }
 
@@ -337,12 +345,23 @@ pub async fn view(
     )
     .await?;
     check_reader(&detail.channel, actor, member)?;
-    watch(store, app, &detail.channel, actor, member).await;
+    let watching = watch(
+        store,
+        app,
+        (channel_id, detail.channel.channel_type),
+        actor,
+        member,
+    );
     let mut details = [detail];
-    if let Actor::User(viewer) = actor {
-        add_own_super_memberships(store, app.as_str(), viewer, &mut details).await?;
-        seen_last_messages(store, app, viewer, &mut details).await?;
-    }
+    let own_view = async {
+        if let Actor::User(viewer) = actor {
+            add_own_super_memberships(store, app.as_str(), viewer, &mut details).await?;
+            seen_last_messages(store, app, viewer, &mut details).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    let ((), viewed) = futures::join!(watching, own_view);
+    viewed?;
     let [detail] = details;
     Ok(detail)
 }
