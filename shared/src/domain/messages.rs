@@ -641,7 +641,8 @@ pub async fn list(
     let watching = watch(
         store,
         app,
-        (channel_id, cm.channel.channel_type),
+        channel_id,
+        cm.channel.channel_type,
         actor,
         member.is_some(),
     );

@@ -95,7 +95,8 @@ const WATCH_RENEW_AFTER_S: i64 = 5 * 60;
 pub async fn watch(
     store: &Store,
     app: &AppId,
-    (channel_id, channel_type): (&str, ChannelType),
+    channel_id: &str,
+    channel_type: ChannelType,
     actor: Actor<'_>,
     member: bool,
 ) {
@@ -348,7 +349,8 @@ pub async fn view(
     let watching = watch(
         store,
         app,
-        (channel_id, detail.channel.channel_type),
+        channel_id,
+        detail.channel.channel_type,
         actor,
         member,
     );
