@@ -116,6 +116,13 @@ impl Realtime {
 
     /// Fans out what the stream has for this app now (other tests' changes are theirs).
     pub async fn fan_out(&mut self) -> Fanned {
+        let app_id = self.app_id.clone();
+        self.fan_out_of(&[&app_id]).await
+    }
+
+    /// Fans out what the stream has for these apps now, their changes in the same batches.
+    pub async fn fan_out_of(&mut self, app_ids: &[&str]) -> Fanned {
+        let prefixes: Vec<String> = app_ids.iter().map(|a| format!("{a}#")).collect();
         let mut total = Fanned::default();
         loop {
             let mut records = self.poller.fetch().await.expect("read the stream");
@@ -123,9 +130,9 @@ impl Realtime {
                 self.poller.commit().await.expect("commit");
                 return total;
             }
-            let prefix = format!("{}#", self.app_id);
             records.retain(|r| {
-                matches!(r.keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(&prefix))
+                matches!(r.keys.get("pk"), Some(serde_dynamo::AttributeValue::S(pk))
+                    if prefixes.iter().any(|p| pk.starts_with(p.as_str())))
             });
             let done = fan_out(
                 &self.store,

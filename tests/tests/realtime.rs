@@ -276,6 +276,53 @@ async fn every_event_reaches_the_members_in_its_documented_frame_and_no_one_else
 }
 
 #[tokio::test]
+async fn a_batch_of_several_apps_fans_out_the_active_ones_changes_only() {
+    let (one, two) = (TestApp::new().await, TestApp::new().await);
+    let (t1, t2) = (Transport::InProcess(&one), Transport::InProcess(&two));
+    let mut rt = Realtime::start(&one).await;
+    let users = logged_in_users(&t1, &["alice"]).await;
+    let alice = &users[0];
+    let others = logged_in_users(&t2, &["bob"]).await;
+    let bob = &others[0];
+    let mut a = rt.connect_as(alice, None).await;
+    let id = format!("rt-{}", shared::secrets::random_hex(4));
+    for c in [alice, bob] {
+        ok(
+            c,
+            Method::POST,
+            "channels/create",
+            json!({"channelId": id, "name": "Chat", "type": "private", "ownerId": c.user_id, "members": []}),
+        )
+        .await;
+    }
+    rt.fan_out_of(&[&one.app_id, &two.app_id]).await;
+    a.expect("channelAdded").await;
+
+    // One message of each app in the same batches: both are fanned out.
+    send_text(bob, &id, "two").await;
+    send_text(alice, &id, "one").await;
+    let both = rt.fan_out_of(&[&one.app_id, &two.app_id]).await;
+    assert_eq!(both.events, 2, "{both:?}");
+    assert_eq!(a.expect("message").await["data"]["message"]["text"], "one");
+
+    // The second app is deactivated after its message: only the first app's is fanned out.
+    send_text(bob, &id, "two, again").await;
+    let now = shared::model::now_ms();
+    two.store()
+        .set_app_active(&two.app_id, false, now)
+        .await
+        .expect("deactivate");
+    send_text(alice, &id, "one, again").await;
+    let active = rt.fan_out_of(&[&one.app_id, &two.app_id]).await;
+    assert_eq!(active.events, 1, "{active:?}");
+    assert_eq!(
+        a.expect("message").await["data"]["message"]["text"],
+        "one, again"
+    );
+    assert_eq!(kinds(&mut a).await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_broadcast_channel_shows_a_member_message_to_its_author_and_the_owner_only() {
     let app = TestApp::new().await;
     let t = Transport::InProcess(&app);

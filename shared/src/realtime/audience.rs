@@ -70,7 +70,7 @@ fn fields<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 }
 
 /// Whether `member` may see `message` (any event but a message's: yes).
-pub(super) fn sees(channel: &Channel, member: &Membership, message: Option<&Message>) -> bool {
+fn sees(channel: &Channel, member: &Membership, message: Option<&Message>) -> bool {
     message.is_none_or(|m| {
         Visibility::of(channel, Actor::User(&member.user_id), Some(member))
             .is_none_or(|v| v.shows(m))

@@ -91,17 +91,24 @@ pub async fn fan_out(
             deleted.insert((change.app_id.clone(), channel_id.clone()), c);
         }
     }
-    // Each app of the batch, read once; the active ones, with their sealed FCM service
-    // account if they have one (their pushes). The others' changes are not fanned out.
-    let mut read: HashSet<&str> = HashSet::new();
-    let mut apps: HashMap<String, Option<String>> = HashMap::new();
-    for change in &all {
-        if read.insert(&change.app_id)
-            && let Some(app) = store.app(&change.app_id).await?.filter(|a| a.app.active)
-        {
-            apps.insert(change.app_id.clone(), app.fcm_service_account);
-        }
-    }
+    // Each app of the batch, read once and side by side; the active ones, with their sealed
+    // FCM service account if they have one (their pushes). The others' changes are not
+    // fanned out.
+    let app_ids: Vec<&str> = all
+        .iter()
+        .map(|c| c.app_id.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let reads: Vec<_> = app_ids.iter().map(|id| store.app(id)).collect();
+    let apps: HashMap<String, Option<String>> = app_ids
+        .iter()
+        .zip(futures::future::try_join_all(reads).await?)
+        .filter_map(|(id, app)| {
+            app.filter(|a| a.app.active)
+                .map(|a| ((*id).to_owned(), a.fcm_service_account))
+        })
+        .collect();
     // One sequence per channel, in the order of the stream.
     let mut order: Vec<(String, String)> = Vec::new();
     let mut by_channel: HashMap<(String, String), Vec<&Change>> = HashMap::new();
