@@ -31,8 +31,13 @@ pub struct Realtime {
     pub chunks: Option<shared::realtime::chunks::ChunkQueue>,
     /// Push to users with no connection (`with_push`).
     pub push: Option<shared::realtime::push::Push>,
+    /// `http://127.0.0.1:{port}`: the gateway, `@connections` API included.
+    gateway: String,
     poller: StreamPoller,
 }
+
+/// Run once, ahead of the first post a relay forwards.
+type BeforePost = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl Realtime {
     /// Starts a gateway with the app's services; reads the stream from now on.
@@ -60,6 +65,7 @@ impl Realtime {
             connections,
             chunks: None,
             push: None,
+            gateway: own,
             poller,
         }
     }
@@ -112,6 +118,46 @@ impl Realtime {
             )
             .expect("push"),
         );
+    }
+
+    /// The fan-out's posts go through a relay on loopback that runs `before` ahead of
+    /// forwarding the first of them (the others wait for it): a test's way to make something
+    /// happen in the middle of a fan-out. The gateway's own posts (replays) go direct.
+    pub async fn before_first_post(
+        &mut self,
+        before: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        use axum::body::Bytes;
+        use axum::http::{Method, StatusCode, Uri};
+        let hook: BeforePost = Box::pin(before);
+        let hook = std::sync::Arc::new(tokio::sync::Mutex::new(Some(hook)));
+        let gateway = self.gateway.clone();
+        let http = shared::config::reqwest_builder()
+            .and_then(|b| b.build().map_err(|e| e.to_string()))
+            .expect("HTTP client");
+        let relay = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let (hook, gateway, http) = (hook.clone(), gateway.clone(), http.clone());
+            async move {
+                let mut pending = hook.lock().await;
+                if let Some(before) = pending.take() {
+                    before.await;
+                }
+                drop(pending);
+                let res = http
+                    .request(method, format!("{gateway}{uri}"))
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("forward the post");
+                StatusCode::from_u16(res.status().as_u16()).expect("a status")
+            }
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the relay");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, relay).await });
+        self.connections = Connections::new(&crate::webhooks::sdk_config(&url), &url);
     }
 
     /// Fans out what the stream has for this app now (other tests' changes are theirs).

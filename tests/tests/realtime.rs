@@ -434,6 +434,58 @@ async fn a_reconnect_with_a_timestamp_replays_the_missed_events_in_order_then_li
     assert_eq!(kinds(&mut fresh).await, Vec::<String>::new());
 }
 
+/// A reconnect racing a fan-out: the fan-out reads who is online, then a new connection is
+/// authenticated and replays its feed, and only then is the event kept. The new connection
+/// still gets the event (before the fix it got it neither live nor replayed: CI saw an e2e
+/// socket miss its `channelAdded` so).
+#[tokio::test]
+async fn a_connection_authenticated_in_the_middle_of_a_fan_out_still_gets_the_event() {
+    let app = TestApp::new().await;
+    let t = Transport::InProcess(&app);
+    let mut rt = Realtime::start(&app).await;
+    let users = logged_in_users(&t, &["alice", "bob"]).await;
+    let (alice, bob) = (&users[0], &users[1]);
+    let id = format!("mid-{}", shared::secrets::random_hex(4));
+    ok(
+        alice,
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": "private", "ownerId": alice.user_id, "members": [bob.user_id]}),
+    )
+    .await;
+    let mut first = rt.connect_as(alice, None).await;
+    rt.fan_out().await;
+    let added = first.expect("channelAdded").await;
+    // Alice's second socket connects while the message's post to her first one is held: by
+    // the time the post goes on, its replay has read her feed (it posted the channelAdded).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (url, app_id) = (rt.url.clone(), rt.app_id.clone());
+    let (session_id, token) = (alice.session_id.clone(), alice.session_token.clone());
+    let since = added["timestamp"].as_i64().unwrap();
+    rt.before_first_post(async move {
+        let mut second = WsClient::connect(&url, Some(since)).await;
+        second.auth(&app_id, &session_id, &token).await;
+        let replayed = second.next(Duration::from_secs(5)).await;
+        let _ = tx.send((second, replayed));
+    })
+    .await;
+    send_text(bob, &id, "mid-fan-out").await;
+    let fanned = rt.fan_out().await;
+    let (mut second, replayed) = rx.await.expect("the second socket connected mid-fan-out");
+    assert_eq!(
+        replayed.map(|f| f["uid"].clone()),
+        Some(added["uid"].clone()),
+        "the replay ran before the event was kept"
+    );
+    let live = first.expect("message").await;
+    let late = second.expect("message").await;
+    assert_eq!(late["data"]["message"]["text"], "mid-fan-out");
+    assert_eq!(late["uid"], live["uid"]);
+    // Bob has no connection: one post to each of Alice's.
+    assert_eq!(fanned.posts, 2, "{fanned:?}");
+    assert_eq!(kinds(&mut second).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn the_first_frame_authenticates_pings_are_answered_and_a_bad_auth_closes() {
     let app = TestApp::new().await;

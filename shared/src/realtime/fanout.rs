@@ -195,21 +195,32 @@ impl Outlets<'_> {
                         to.len() <= REPLAY_MAX_RECEIVERS && frame.len() <= MAX_KEPT_FRAME_BYTES;
                     // Live receivers first: the replay's writes (up to 101 items) and the
                     // pushes come after the posts, not beside them.
-                    let (posts, gone, reached) =
+                    let (mut posts, mut gone, reached) =
                         send_reaching(store, connections, app_id, &live, &frame).await;
+                    let mut reached: HashSet<String> =
+                        reached.into_iter().map(str::to_owned).collect();
                     let mut pushed = 0;
                     if kept {
                         let expires = at / 1000 + REPLAY_TTL_S;
                         store
                             .keep_event(app_id, &uid, at, &frame, &to, expires)
                             .await?;
+                        // A connection authenticated after `live` was read and whose replay
+                        // read the feed before the keep would get the event neither way:
+                        // one more read, after the keep, finds it (docs/design.md, "Realtime").
+                        let late =
+                            not_in(store.connections_of(app_id, &to, at / 1000).await?, &live);
+                        let (p, g, r) =
+                            send_reaching(store, connections, app_id, &late, &frame).await;
+                        (posts, gone) = (posts + p, gone + g);
+                        reached.extend(r.into_iter().map(str::to_owned));
                         // The pushes' links point at the kept event. Offline: no live
                         // connection, or none that took the frame (all found gone).
                         let offline: Vec<&str> = d
                             .push
                             .iter()
                             .map(String::as_str)
-                            .filter(|u| !reached.contains(u))
+                            .filter(|u| !reached.contains(*u))
                             .collect();
                         if let (Some(push), Some(account), false) = (
                             self.push,
@@ -349,6 +360,20 @@ pub(crate) async fn send_to(
     Ok((sent, gone))
 }
 
+/// The connections in `now` that `before` did not list.
+fn not_in(
+    mut now: HashMap<String, Vec<String>>,
+    before: &HashMap<String, Vec<String>>,
+) -> HashMap<String, Vec<String>> {
+    now.retain(|user, ids| {
+        if let Some(old) = before.get(user) {
+            ids.retain(|id| !old.contains(id));
+        }
+        !ids.is_empty()
+    });
+    now
+}
+
 /// `send_to`, with the users at least one of whose connections took the frame.
 async fn send_reaching<'a>(
     store: &Store,
@@ -409,4 +434,25 @@ async fn post_one<'a>(
         Ok(posted)
     };
     (user_id, posted.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_in_keeps_only_the_connections_the_first_read_did_not_list() {
+        let map = |v: &[(&str, &[&str])]| -> HashMap<String, Vec<String>> {
+            v.iter()
+                .map(|(u, ids)| (u.to_string(), ids.iter().map(|i| i.to_string()).collect()))
+                .collect()
+        };
+        let before = map(&[("ann", &["a1"]), ("bob", &["b1"])]);
+        let now = map(&[("ann", &["a1", "a2"]), ("bob", &["b1"]), ("cy", &["c1"])]);
+        assert_eq!(
+            not_in(now, &before),
+            map(&[("ann", &["a2"]), ("cy", &["c1"])])
+        );
+        assert_eq!(not_in(before.clone(), &before), HashMap::new());
+    }
 }

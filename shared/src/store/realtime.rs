@@ -438,6 +438,9 @@ impl Store {
                 .key_condition_expression("pk = :pk AND sk >= :from")
                 .expression_attribute_values(":pk", s(keys::feed_pk(app_id, user_id)))
                 .expression_attribute_values(":from", s(keys::feed_sk(since_ms.max(0), "")))
+                // Strongly consistent, as the fan-out's read of connections is: of the two
+                // reads, one sees the other side's write (docs/design.md, "Realtime").
+                .consistent_read(true)
                 .limit(limit)
                 .send()
         })
