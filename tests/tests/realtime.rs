@@ -18,6 +18,18 @@ async fn ok(c: &SdkClient<'_>, method: Method, path: &str, body: Value) -> Value
         .unwrap_or_else(|code| panic!("{path}: {code}"))
 }
 
+/// `owner` creates channel `id` of type `kind` with `members`.
+async fn create(owner: &SdkClient<'_>, id: &str, kind: &str, members: &[impl AsRef<str>]) {
+    let members: Vec<&str> = members.iter().map(AsRef::as_ref).collect();
+    ok(
+        owner,
+        Method::POST,
+        "channels/create",
+        json!({"channelId": id, "type": kind, "ownerId": owner.user_id, "members": members}),
+    )
+    .await;
+}
+
 /// `c` sends a text message to channel `id`.
 async fn send_text(c: &SdkClient<'_>, id: &str, text: &str) -> Value {
     ok(
@@ -330,13 +342,7 @@ async fn a_broadcast_channel_shows_a_member_message_to_its_author_and_the_owner_
     let users = logged_in_users(&t, &["owner", "m1", "m2"]).await;
     let (owner, m1, m2) = (&users[0], &users[1], &users[2]);
     let id = format!("bc-{}", shared::secrets::random_hex(4));
-    ok(
-        owner,
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "broadcast", "ownerId": owner.user_id, "members": [m1.user_id, m2.user_id]}),
-    )
-    .await;
+    create(owner, &id, "broadcast", &[&m1.user_id, &m2.user_id]).await;
     rt.fan_out().await;
     let mut sockets = Vec::new();
     for u in &users {
@@ -374,13 +380,7 @@ async fn a_reconnect_with_a_timestamp_replays_the_missed_events_in_order_then_li
     let (alice, bob) = (&users[0], &users[1]);
     let id = format!("rp-{}", shared::secrets::random_hex(4));
     let send = format!("channels/{id}/messages/send");
-    ok(
-        alice,
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "private", "ownerId": alice.user_id, "members": [bob.user_id]}),
-    )
-    .await;
+    create(alice, &id, "private", &[&bob.user_id]).await;
     let mut b = rt.connect_as(bob, None).await;
     rt.fan_out().await;
     let last = b.expect("channelAdded").await;
@@ -446,13 +446,7 @@ async fn a_connection_authenticated_in_the_middle_of_a_fan_out_still_gets_the_ev
     let users = logged_in_users(&t, &["alice", "bob"]).await;
     let (alice, bob) = (&users[0], &users[1]);
     let id = format!("mid-{}", shared::secrets::random_hex(4));
-    ok(
-        alice,
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "private", "ownerId": alice.user_id, "members": [bob.user_id]}),
-    )
-    .await;
+    create(alice, &id, "private", &[&bob.user_id]).await;
     let mut first = rt.connect_as(alice, None).await;
     rt.fan_out().await;
     let added = first.expect("channelAdded").await;
@@ -548,13 +542,7 @@ async fn a_dead_connection_is_forgotten_when_a_post_finds_it_gone() {
     rt.dead_connection("dead-connection", &bob.user_id).await;
     assert_eq!(rt.live(&bob.user_id).await, 2);
     let id = format!("dc-{}", shared::secrets::random_hex(4));
-    ok(
-        alice,
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "private", "ownerId": alice.user_id, "members": [bob.user_id]}),
-    )
-    .await;
+    create(alice, &id, "private", &[&bob.user_id]).await;
     let fanned = rt.fan_out().await;
     assert_eq!((fanned.posts, fanned.gone), (1, 1), "{fanned:?}");
     b.expect("channelAdded").await;
@@ -577,13 +565,7 @@ async fn a_super_channel_tells_every_member_of_messages_and_only_the_user_of_mem
     let (host, fan1, fan2) = (&users[0], &users[1], &users[2]);
     let id = format!("sp-{}", shared::secrets::random_hex(4));
     let path = format!("channels/{id}");
-    ok(
-        host,
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "super_public", "ownerId": host.user_id, "members": [fan1.user_id]}),
-    )
-    .await;
+    create(host, &id, "super_public", &[&fan1.user_id]).await;
     let mut h = rt.connect_as(host, None).await;
     let mut f1 = rt.connect_as(fan1, None).await;
     let mut f2 = rt.connect_as(fan2, None).await;
@@ -631,13 +613,7 @@ async fn a_public_channels_watchers_get_its_events_marked_until_they_join() {
     let path = format!("channels/{id}");
     let private = format!("priv-{}", shared::secrets::random_hex(4));
     for (channel, kind) in [(&id, "public"), (&private, "private")] {
-        ok(
-            owner,
-            Method::POST,
-            "channels/create",
-            json!({"channelId": channel, "type": kind, "ownerId": owner.user_id, "members": [member.user_id]}),
-        )
-        .await;
+        create(owner, channel, kind, &[&member.user_id]).await;
     }
     let mut o = rt.connect_as(owner, None).await;
     let mut m = rt.connect_as(member, None).await;
@@ -800,13 +776,7 @@ async fn a_super_channel_fans_out_in_chunks_under_its_send_rate_cap() {
     let users = logged_in_users(&t, &["host", "f1", "f2", "f3", "f4"]).await;
     let id = format!("sc-{}", shared::secrets::random_hex(4));
     let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
-    ok(
-        &users[0],
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "super_public", "ownerId": ids[0], "members": ids}),
-    )
-    .await;
+    create(&users[0], &id, "super_public", &ids).await;
     rt.fan_out().await;
     // channelAdded went out as chunks too; clear them before connecting.
     while !chunker.queue.receive(0).await.unwrap().is_empty() {}
@@ -899,13 +869,7 @@ async fn push_reaches_fcm_only_for_offline_users_who_want_it_and_the_link_gives_
     .iter()
     .map(|n| by(n).user_id.as_str())
     .collect();
-    ok(
-        by("sender"),
-        Method::POST,
-        "channels/create",
-        json!({"channelId": id, "type": "private", "ownerId": by("sender").user_id, "members": members}),
-    )
-    .await;
+    create(by("sender"), &id, "private", &members).await;
     ok(
         by("chanoff"),
         Method::POST,
@@ -1000,11 +964,11 @@ async fn push_reaches_fcm_only_for_offline_users_who_want_it_and_the_link_gives_
     )
     .await;
     let super_id = format!("{id}-super");
-    ok(
+    create(
         by("sender"),
-        Method::POST,
-        "channels/create",
-        json!({"channelId": super_id, "type": "super_public", "ownerId": by("sender").user_id, "members": [by("offline").user_id]}),
+        &super_id,
+        "super_public",
+        &[&by("offline").user_id],
     )
     .await;
     send_text(by("sender"), &super_id, "to the crowd").await;
