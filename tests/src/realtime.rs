@@ -122,7 +122,8 @@ impl Realtime {
 
     /// The fan-out's posts go through a relay on loopback that runs `before` ahead of
     /// forwarding the first of them (the others wait for it): a test's way to make something
-    /// happen in the middle of a fan-out. The gateway's own posts (replays) go direct.
+    /// happen in the middle of a fan-out. The relay hands back the gateway's answers as they
+    /// are (a gone connection included); the gateway's own posts (replays) go direct.
     pub async fn before_first_post(
         &mut self,
         before: impl std::future::Future<Output = ()> + Send + 'static,
@@ -149,7 +150,24 @@ impl Realtime {
                     .send()
                     .await
                     .expect("forward the post");
-                StatusCode::from_u16(res.status().as_u16()).expect("a status")
+                // The gateway's answer as it gave it: a 410's error type header is what makes
+                // the SDK report the connection gone.
+                let mut answer = axum::http::Response::builder()
+                    .status(StatusCode::from_u16(res.status().as_u16()).expect("a status"));
+                for (name, value) in res.headers() {
+                    // The body's own framing is set anew from the bytes.
+                    if !matches!(
+                        name.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    ) {
+                        answer = answer.header(name.as_str(), value.as_bytes());
+                    }
+                }
+                answer
+                    .body(axum::body::Body::from(
+                        res.bytes().await.expect("the answer"),
+                    ))
+                    .expect("an answer")
             }
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))

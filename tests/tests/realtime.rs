@@ -478,6 +478,12 @@ async fn a_connection_authenticated_in_the_middle_of_a_fan_out_still_gets_the_ev
     // Bob has no connection: one post to each of Alice's.
     assert_eq!(fanned.posts, 2, "{fanned:?}");
     assert_eq!(kinds(&mut second).await, Vec::<String>::new());
+    // Through the relay, a connection the gateway no longer has is still found gone.
+    rt.dead_connection("relayed-gone", &bob.user_id).await;
+    send_text(alice, &id, "after").await;
+    let fanned = rt.fan_out().await;
+    assert_eq!((fanned.posts, fanned.gone), (2, 1), "{fanned:?}");
+    assert_eq!(rt.live(&bob.user_id).await, 0);
 }
 
 #[tokio::test]

@@ -408,7 +408,8 @@ pub async fn measure(report: &mut Report) {
         "Send → event received (p50 / p99 over every receiver of every message; the dev gateway \
          in its own process, the fan-out loop of `make dev` polling the in-process engine's \
          stream as `make dev` does, {} messages per case, in the one-channel case {} ms apart, \
-         in the 100-channel case each round once the last one's fan-out is over; set-up of the {} clients: {:.0} s):",
+         in the 100-channel case each round once the last one's fan-out is over; set-up of the {} \
+         clients: {:.0} s):",
         s.runs,
         ONE_CHANNEL_PACE.as_millis(),
         members.len() + spread.len() + crowd.len(),
